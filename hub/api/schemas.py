@@ -1,0 +1,318 @@
+"""marshmallow 4 schemas for the REST API: what goes out, and what may come in.
+
+Output schemas never include secrets (account config) or buyer ciphertext; buyer
+contact leaves the hub masked only.
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from hub.models.logistics import DIRECTIONS, SHIPMENT_STATUSES
+from hub.models.orders import FULFILMENT_STATUSES, ORDER_STATUSES
+from hub.models.returns import RETURN_KINDS, RETURN_STATUSES
+from hub.models.tenancy import ROLES
+
+from hub.api.pagination import PageArgs
+
+Id = fields.Integer
+Time = fields.AwareDateTime
+
+
+def Money(**kw):  # noqa: N802 (reads as a field type)
+    return fields.Integer(metadata={"description": "integer minor units (fen)"}, **kw)
+
+
+class Out(Schema):
+    class Meta:
+        ordered = True
+
+
+class OrderLineOut(Out):
+    id = Id()
+    platform_line_id = fields.String(allow_none=True)
+    sku = fields.String()
+    platform_sku_id = fields.String(allow_none=True)
+    title = fields.String()
+    quantity = fields.Integer()
+    unit_price_minor = Money()
+    total_minor = Money()
+    currency = fields.String()
+    is_gift = fields.Boolean()
+
+
+class FulfilmentOut(Out):
+    id = Id()
+    order_id = Id()
+    supplier_id = Id()
+    status = fields.String(metadata={"enum": list(FULFILMENT_STATUSES)})
+    supplier_reference = fields.String(allow_none=True)
+    requested_at = Time(allow_none=True)
+    answer_due_at = Time(allow_none=True)
+    accepted_at = Time(allow_none=True)
+    rejected_at = Time(allow_none=True)
+    reject_reason = fields.String(allow_none=True)
+    shipped_at = Time(allow_none=True)
+    cancel_requested_at = Time(allow_none=True)
+    cancel_reason = fields.String(allow_none=True)
+    cancel_answered_at = Time(allow_none=True)
+    cancel_reject_reason = fields.String(allow_none=True)
+
+
+class BuyerOut(Out):
+    name = fields.String(attribute="buyer_name_masked", allow_none=True)
+    phone = fields.String(attribute="buyer_phone_masked", allow_none=True)
+    address = fields.String(attribute="buyer_address_masked", allow_none=True)
+    province_code = fields.String(allow_none=True)
+    city_code = fields.String(allow_none=True)
+    district_code = fields.String(allow_none=True)
+
+
+class OrderOut(Out):
+    id = Id()
+    shop_account_id = Id()
+    platform_order_id = fields.String()
+    status = fields.String(metadata={"enum": list(ORDER_STATUSES)})
+    raw_status = fields.String(allow_none=True)
+    currency = fields.String()
+    total_minor = Money()
+    paid_minor = Money()
+    shipping_fee_minor = Money()
+    placed_at = Time(allow_none=True)
+    paid_at = Time(allow_none=True)
+    ship_by = Time(allow_none=True)
+    do_not_ship = fields.Boolean()
+    do_not_ship_reasons = fields.List(fields.String())
+    buyer = fields.Function(lambda o: BuyerOut().dump(o))
+    flags = fields.List(fields.String())
+    lines = fields.List(fields.Nested(OrderLineOut))
+    fulfilments = fields.List(fields.Nested(FulfilmentOut))
+    created_at = Time()
+    updated_at = Time()
+
+
+class TrackingEventOut(Out):
+    id = Id()
+    occurred_at = Time()
+    status = fields.String(metadata={"enum": list(SHIPMENT_STATUSES)})
+    raw_status = fields.String(allow_none=True)
+    description = fields.String()
+    location = fields.String(allow_none=True)
+    source = fields.String()
+
+
+class ShipmentOut(Out):
+    id = Id()
+    direction = fields.String(metadata={"enum": list(DIRECTIONS)})
+    order_id = Id(allow_none=True)
+    fulfilment_id = Id(allow_none=True)
+    return_case_id = Id(allow_none=True)
+    carrier = fields.String()
+    carrier_raw = fields.String(allow_none=True)
+    tracking_number = fields.String()
+    status = fields.String(metadata={"enum": list(SHIPMENT_STATUSES)})
+    raw_status = fields.String(allow_none=True)
+    last_event_at = Time(allow_none=True)
+    shipped_at = Time(allow_none=True)
+    delivered_at = Time(allow_none=True)
+    interception_status = fields.String()
+    created_at = Time()
+    updated_at = Time()
+
+
+class ShipmentDetailOut(ShipmentOut):
+    events = fields.List(fields.Nested(TrackingEventOut))
+
+
+class ReturnLineOut(Out):
+    id = Id()
+    order_line_id = Id(allow_none=True)
+    sku = fields.String()
+    quantity = fields.Integer()
+    qty_received = fields.Integer()
+    qty_damaged = fields.Integer()
+    reason_code = fields.String(allow_none=True)
+
+
+class ReturnCaseOut(Out):
+    id = Id()
+    shop_account_id = Id()
+    order_id = Id(allow_none=True)
+    platform_return_id = fields.String()
+    kind = fields.String(metadata={"enum": list(RETURN_KINDS)})
+    reason_code = fields.String()
+    reason_text = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": list(RETURN_STATUSES)})
+    raw_status = fields.String(allow_none=True)
+    refund_minor = Money()
+    currency = fields.String()
+    requested_at = Time(allow_none=True)
+    respond_by = Time(allow_none=True)
+    buyer_ship_by = Time(allow_none=True)
+    receive_by = Time(allow_none=True)
+    lines = fields.List(fields.Nested(ReturnLineOut))
+    created_at = Time()
+    updated_at = Time()
+
+
+class SupplierOut(Out):
+    id = Id()
+    code = fields.String()
+    name = fields.String()
+    channel_account_id = Id(allow_none=True)
+    sla_hours = fields.Integer()
+    contract_terms = fields.Dict()
+    contact_email = fields.String(allow_none=True)
+    active = fields.Boolean()
+    created_at = Time()
+
+
+class SupplierIn(Schema):
+    code = fields.String(required=True, validate=validate.Length(1, 64))
+    name = fields.String(required=True, validate=validate.Length(1, 255))
+    channel_account_id = fields.Integer(load_default=None, allow_none=True)
+    sla_hours = fields.Integer(load_default=24, validate=validate.Range(1, 24 * 30))
+    contract_terms = fields.Dict(load_default=dict)
+    contact_email = fields.Email(load_default=None, allow_none=True)
+    active = fields.Boolean(load_default=True)
+
+
+class SupplierPatch(Schema):
+    name = fields.String(validate=validate.Length(1, 255))
+    channel_account_id = fields.Integer(allow_none=True)
+    sla_hours = fields.Integer(validate=validate.Range(1, 24 * 30))
+    contract_terms = fields.Dict()
+    contact_email = fields.Email(allow_none=True)
+    active = fields.Boolean()
+
+
+class SkuMappingOut(Out):
+    id = Id()
+    sku = fields.String()
+    supplier_id = Id()
+    supplier_sku = fields.String(allow_none=True)
+    unit_cost_minor = Money()
+    currency = fields.String()
+    priority = fields.Integer()
+    active = fields.Boolean()
+
+
+class SkuMappingIn(Schema):
+    sku = fields.String(required=True, validate=validate.Length(1, 128))
+    supplier_id = fields.Integer(required=True)
+    supplier_sku = fields.String(load_default=None, allow_none=True,
+                                 validate=validate.Length(max=128))
+    unit_cost_minor = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    currency = fields.String(load_default="CNY", validate=validate.Regexp(r"^[A-Z]{3}$"))
+    priority = fields.Integer(load_default=0)
+    active = fields.Boolean(load_default=True)
+
+
+class AccountOut(Out):
+    id = Id()
+    connector = fields.String()
+    kind = fields.String()
+    name = fields.String()
+    external_id = fields.String(allow_none=True)
+    status = fields.String()
+    status_reason = fields.String(allow_none=True)
+    webhook_path = fields.Function(lambda a: f"/webhooks/{a.connector}/{a.id}")
+    created_at = Time()
+
+
+class AccountIn(Schema):
+    connector = fields.String(required=True)
+    name = fields.String(required=True, validate=validate.Length(1, 255))
+    config = fields.Dict(load_default=dict)
+
+
+class TokenOut(Out):
+    id = Id()
+    role = fields.String()
+    supplier_id = Id(allow_none=True)
+    name = fields.String()
+    prefix = fields.String()
+    created_at = Time()
+    last_used_at = Time(allow_none=True)
+    revoked_at = Time(allow_none=True)
+
+
+class TokenCreatedOut(TokenOut):
+    token = fields.String(metadata={"description": "shown once; store it now"})
+
+
+class TokenIn(Schema):
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    supplier_id = fields.Integer(load_default=None, allow_none=True)
+    name = fields.String(load_default="", validate=validate.Length(max=255))
+
+
+class AuditOut(Out):
+    id = Id()
+    at = Time()
+    actor = fields.String()
+    action = fields.String()
+    entity = fields.String()
+    entity_id = Id(allow_none=True)
+    changes = fields.Dict()
+
+
+class MeOut(Out):
+    merchant_id = Id()
+    merchant_name = fields.String()
+    role = fields.String()
+    supplier_id = Id(allow_none=True)
+
+
+class TimeRangeArgs(PageArgs):
+    since = Time(load_default=None, metadata={"description": "on or after (ISO 8601 with offset)"})
+    until = Time(load_default=None, metadata={"description": "before (ISO 8601 with offset)"})
+    updated_since = Time(load_default=None)
+
+
+class OrderListArgs(TimeRangeArgs):
+    status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
+    sku = fields.String()
+    supplier_id = fields.Integer()
+    tracking_number = fields.String()
+    shop_account_id = fields.Integer()
+    platform_order_id = fields.String()
+    do_not_ship = fields.Boolean()
+
+
+class ReturnListArgs(TimeRangeArgs):
+    status = fields.String(validate=validate.OneOf(RETURN_STATUSES))
+    kind = fields.String(validate=validate.OneOf(RETURN_KINDS))
+    sku = fields.String()
+    supplier_id = fields.Integer()
+    tracking_number = fields.String()
+    order_id = fields.Integer()
+
+
+class ShipmentListArgs(TimeRangeArgs):
+    status = fields.String(validate=validate.OneOf(SHIPMENT_STATUSES))
+    direction = fields.String(validate=validate.OneOf(DIRECTIONS))
+    carrier = fields.String()
+    sku = fields.String()
+    supplier_id = fields.Integer()
+    tracking_number = fields.String()
+    order_id = fields.Integer()
+    return_case_id = fields.Integer()
+
+
+class SupplierListArgs(PageArgs):
+    active = fields.Boolean()
+
+
+class SkuMappingListArgs(PageArgs):
+    sku = fields.String()
+    supplier_id = fields.Integer()
+
+
+class AccountListArgs(PageArgs):
+    kind = fields.String(validate=validate.OneOf(("platform", "supplier", "courier")))
+    connector = fields.String()
+
+
+class AuditListArgs(PageArgs):
+    entity = fields.String()
+    entity_id = fields.Integer()

@@ -1,0 +1,95 @@
+"""Settings: everything the hub reads from ``HUB_*`` environment variables.
+
+``Settings.from_env()`` is the only place the environment is read; the Flask app, the CLI,
+the worker and the tests all build their settings through it (tests pass overrides).
+The defaults run the embedded mode: SQLite under ``var/``, a development secret.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEV_SECRET = "dev-only-secret-change-me"
+ENVIRONMENTS = ("development", "test", "production")
+LOG_FORMATS = ("text", "json")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or unsafe; the message says which and why."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = ""
+    secret_key: str = DEV_SECRET
+    old_secret_keys: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8080
+    web_workers: int = 2
+    log_level: str = "INFO"
+    log_format: str = "text"
+    max_body_bytes: int = 1024 * 1024
+    public_url: str = ""
+    var_dir: Path = field(default_factory=lambda: Path("var"))
+    sqlite_busy_timeout_ms: int = 10000
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        var_dir = Path(os.environ.get("HUB_VAR_DIR", "var")).resolve()
+        port = _int("HUB_PORT", 8080)
+        settings = cls(
+            env=os.environ.get("HUB_ENV", "development"),
+            database_url=os.environ.get("HUB_DATABASE_URL", ""),
+            secret_key=os.environ.get("HUB_SECRET_KEY", DEV_SECRET),
+            old_secret_keys=tuple(
+                k for k in os.environ.get("HUB_OLD_SECRET_KEYS", "").split(",") if k
+            ),
+            host=os.environ.get("HUB_HOST", "127.0.0.1"),
+            port=port,
+            web_workers=_int("HUB_WEB_WORKERS", 2),
+            log_level=os.environ.get("HUB_LOG_LEVEL", "INFO").upper(),
+            log_format=os.environ.get("HUB_LOG_FORMAT", "text").lower(),
+            max_body_bytes=_int("HUB_MAX_BODY_BYTES", 1024 * 1024),
+            public_url=os.environ.get("HUB_PUBLIC_URL", ""),
+            var_dir=var_dir,
+            sqlite_busy_timeout_ms=_int("HUB_SQLITE_BUSY_TIMEOUT_MS", 10000),
+        )
+        settings = replace(settings, **overrides)
+        if not settings.database_url:
+            settings = replace(settings, database_url=f"sqlite:///{settings.var_dir / 'hub.db'}")
+        if not settings.public_url:
+            settings = replace(settings, public_url=f"http://{settings.host}:{settings.port}")
+        settings.validate()
+        return settings
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def validate(self) -> None:
+        if self.env not in ENVIRONMENTS:
+            raise ConfigError(f"HUB_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.env!r}")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"HUB_LOG_FORMAT must be text or json, got {self.log_format!r}")
+        if self.env == "production":
+            if self.secret_key == DEV_SECRET:
+                raise ConfigError(
+                    "HUB_SECRET_KEY is the development default; production refuses to start "
+                    "with it. Set a long random HUB_SECRET_KEY."
+                )
+            if len(self.secret_key) < 32:
+                raise ConfigError("HUB_SECRET_KEY must be at least 32 characters in production")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"HUB_PORT must be between 1 and 65535, got {self.port}")

@@ -1,0 +1,62 @@
+"""Return cases (after-sales) and their lines.
+
+Receiving goods, deciding the resolution and moving money are separate steps: the
+normalised ``status`` walks ``requested → approved | rejected → awaiting_return →
+return_in_transit → received → inspected → refunded | resolved | closed`` while the
+platform's own status stays in ``raw_status``. ``reason_code`` is hierarchical
+(``quality.damaged``); ``reason_text`` is what the buyer wrote.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from hub.db import Base
+from hub.models.common import Code, Currency, Id, Money, Tenant, Timestamps, fk
+
+RETURN_KINDS = ("refund_only", "return_refund", "exchange", "reship", "repair")
+RETURN_STATUSES = (
+    "requested", "approved", "rejected", "awaiting_return", "return_in_transit", "received",
+    "inspected", "refunded", "resolved", "closed",
+)
+
+
+class ReturnCase(Tenant, Timestamps, Base):
+    __tablename__ = "return_cases"
+    __table_args__ = (UniqueConstraint("merchant_id", "shop_account_id", "platform_return_id"),)
+
+    id: Mapped[Id]
+    shop_account_id: Mapped[int] = fk("accounts.id")
+    order_id: Mapped[int | None] = fk("orders.id", nullable=True)
+    platform_return_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[Code]
+    reason_code: Mapped[str] = mapped_column(String(128), default="other")
+    reason_text: Mapped[str | None] = mapped_column(String(1000))
+    status: Mapped[Code] = mapped_column(index=True)
+    raw_status: Mapped[str | None] = mapped_column(String(64))
+    refund_minor: Mapped[Money]
+    currency: Mapped[Currency]
+    requested_at: Mapped[datetime | None] = mapped_column(index=True)
+    respond_by: Mapped[datetime | None]
+    buyer_ship_by: Mapped[datetime | None]
+    receive_by: Mapped[datetime | None]
+    remote_updated_at: Mapped[datetime | None]
+
+    lines: Mapped[list["ReturnLine"]] = relationship(
+        order_by="ReturnLine.id", cascade="all, delete-orphan"
+    )
+
+
+class ReturnLine(Tenant, Base):
+    __tablename__ = "return_lines"
+
+    id: Mapped[Id]
+    return_case_id: Mapped[int] = fk("return_cases.id", ondelete="CASCADE")
+    order_line_id: Mapped[int | None] = fk("order_lines.id", nullable=True)
+    sku: Mapped[str] = mapped_column(String(128))
+    quantity: Mapped[int] = mapped_column(default=1)
+    qty_received: Mapped[int] = mapped_column(default=0)
+    qty_damaged: Mapped[int] = mapped_column(default=0)
+    reason_code: Mapped[str | None] = mapped_column(String(128))

@@ -1,0 +1,50 @@
+"""Merchants (tenants), their API tokens, and the audit log of who changed what."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base, BigId, utcnow
+from hub.models.common import Code, Id, Tenant, fk
+
+ROLES = ("merchant_admin", "supplier", "finance", "operator")
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+
+    id: Mapped[Id]
+    name: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Tenant, Base):
+    """A bearer token; only its SHA-256 is stored. Supplier tokens name one supplier."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[Id]
+    role: Mapped[Code]
+    supplier_id: Mapped[int | None] = fk("suppliers.id", nullable=True)
+    name: Mapped[str] = mapped_column(default="")
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEntry(Tenant, Base):
+    """Append-only: who (actor) did what (action) to which row, and the changed fields."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[Id]
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[Code]
+    entity: Mapped[Code]
+    entity_id: Mapped[int | None] = mapped_column(BigId)
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -1,0 +1,88 @@
+"""``hub run``: the embedded deployment in one command.
+
+Migrates the database, then starts and supervises two processes:
+  * gunicorn serving ``hub.wsgi:app`` (``HUB_WEB_WORKERS`` workers);
+  * one ``hub scheduler`` process: the only APScheduler in the deployment, and
+    the worker that drains the inbox and outbox.
+The URL is printed once ``/healthz`` answers. Ctrl-C (or SIGTERM) stops both; if either
+dies, the other is stopped too and ``hub run`` exits non-zero.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from hub import migrate
+from hub.config import Settings
+
+
+def _commands(settings: Settings) -> dict[str, list[str]]:
+    return {
+        "web": [sys.executable, "-m", "gunicorn", "--bind", f"{settings.host}:{settings.port}",
+                "--workers", str(settings.web_workers), "--worker-class", "gthread",
+                "--threads", "4", "--graceful-timeout", "10", "--log-level", "warning",
+                "hub.wsgi:app"],
+        "worker": [sys.executable, "-m", "hub.cli", "scheduler"],
+    }
+
+
+def _wait_healthy(url: str, procs: dict, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs.values()):
+            return False
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def _stop(procs: dict) -> None:
+    for p in procs.values():
+        if p.poll() is None:
+            p.terminate()
+    deadline = time.monotonic() + 15
+    for p in procs.values():
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def run_all(settings: Settings) -> int:
+    migrate.upgrade(settings.database_url)
+    stopping = False
+
+    def on_signal(signum, _frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    env = dict(os.environ, HUB_DATABASE_URL=settings.database_url)
+    procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in _commands(settings).items()}
+    url = f"http://{settings.host}:{settings.port}"
+    if _wait_healthy(url, procs):
+        print(f"Dropship Hub is running at {url}  (API docs: {url}/docs; Ctrl-C stops)",
+              flush=True)
+    else:
+        print("the hub did not become healthy; stopping", file=sys.stderr, flush=True)
+        stopping = True
+    code = 0
+    while not stopping:
+        for name, p in procs.items():
+            if p.poll() is not None:
+                print(f"{name} process exited with code {p.returncode}; stopping",
+                      file=sys.stderr, flush=True)
+                stopping, code = True, p.returncode or 1
+        time.sleep(0.3)
+    _stop(procs)
+    return code

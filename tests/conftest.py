@@ -1,0 +1,92 @@
+"""Shared fixtures. The suite runs on SQLite by default and on PostgreSQL when
+``HUB_TEST_DATABASE_URL`` is set (CI does both).
+
+The schema is built once per session by the real migrations; after every test all rows
+are deleted, so tests may commit freely and may use several threads or processes.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import text
+
+from hub import create_app, migrate
+from hub.config import Settings
+from hub.db import Database
+from hub.models import Base
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("HUB_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'hub.db'}"
+
+
+def reset_schema(url: str) -> None:
+    """An empty database, then every migration."""
+    db = Database(url)
+    with db.engine.begin() as conn:
+        if db.is_postgres:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        else:
+            Base.metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    db.dispose()
+    migrate.upgrade(url)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = _database_url(tmp_path_factory)
+    reset_schema(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url, tmp_path_factory) -> Settings:
+    return Settings.from_env(env="test", database_url=database_url, secret_key=TEST_SECRET,
+                             var_dir=tmp_path_factory.mktemp("var"), log_level="WARNING")
+
+
+@pytest.fixture(scope="session")
+def database(settings) -> Database:
+    db = Database(settings.database_url)
+    yield db
+    db.dispose()
+
+
+def wipe(db: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.is_postgres:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request):
+    yield
+    if "database" in request.fixturenames:
+        wipe(request.getfixturevalue("database"))
+
+
+@pytest.fixture
+def app(settings, database):
+    return create_app(settings, database)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(database):
+    with database.session() as s:
+        yield s

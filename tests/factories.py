@@ -1,0 +1,111 @@
+"""Small builders for test data. Each commits nothing; the caller's session does."""
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta, timezone
+
+from hub import auth
+from hub.models import (
+    Account, Fulfilment, Merchant, Order, OrderLine, ReturnCase, ReturnLine, Shipment,
+    SkuMapping, Supplier, TrackingEvent,
+)
+
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+_seq = itertools.count(1)
+
+
+def merchant(s, name="Merchant"):
+    m = Merchant(name=name)
+    s.add(m)
+    s.flush()
+    return m
+
+
+def token(s, merchant_id, role="merchant_admin", supplier_id=None):
+    return auth.issue_token(s, merchant_id, role, supplier_id)[1]
+
+
+def shop(s, merchant_id, name=None, config=None):
+    a = Account(merchant_id=merchant_id, connector="generic_shop", kind="platform",
+                name=name or f"shop-{next(_seq)}", config=config or {"webhook_secret": WHSEC})
+    s.add(a)
+    s.flush()
+    return a
+
+
+def supplier(s, merchant_id, code=None):
+    x = Supplier(merchant_id=merchant_id, code=code or f"SUP{next(_seq)}", name="Supplier")
+    s.add(x)
+    s.flush()
+    return x
+
+
+def sku_mapping(s, merchant_id, supplier_id, sku="SKU-1"):
+    x = SkuMapping(merchant_id=merchant_id, sku=sku, supplier_id=supplier_id)
+    s.add(x)
+    s.flush()
+    return x
+
+
+def order(s, merchant_id, shop_id, *, sku="SKU-1", status="paid", placed_at=T0,
+          supplier_id=None, price=1990, qty=1):
+    o = Order(merchant_id=merchant_id, shop_account_id=shop_id,
+              platform_order_id=f"P{next(_seq)}", status=status, raw_status="30",
+              total_minor=price * qty, paid_minor=price * qty, placed_at=placed_at,
+              buyer_phone_cipher="CIPHER", buyer_phone_masked="138****5678",
+              lines=[OrderLine(merchant_id=merchant_id, sku=sku, quantity=qty,
+                               unit_price_minor=price, total_minor=price * qty)])
+    s.add(o)
+    s.flush()
+    if supplier_id:
+        s.add(Fulfilment(merchant_id=merchant_id, order_id=o.id, supplier_id=supplier_id,
+                         requested_at=placed_at))
+        s.flush()
+    return o
+
+
+def shipment(s, merchant_id, order_id=None, *, tracking=None, return_case_id=None,
+             direction="outbound", status="in_transit", fulfilment_id=None):
+    x = Shipment(merchant_id=merchant_id, order_id=order_id, return_case_id=return_case_id,
+                 fulfilment_id=fulfilment_id, direction=direction, carrier="sf",
+                 tracking_number=tracking or f"SF{next(_seq):012d}", status=status)
+    s.add(x)
+    s.flush()
+    s.add(TrackingEvent(merchant_id=merchant_id, shipment_id=x.id, occurred_at=T0,
+                        status="picked_up", source="test", dedupe_key=f"e{next(_seq)}"))
+    s.flush()
+    return x
+
+
+def return_case(s, merchant_id, shop_id, order_obj, *, kind="return_refund",
+                status="requested", requested_at=T0 + timedelta(days=2)):
+    line = order_obj.lines[0]
+    r = ReturnCase(merchant_id=merchant_id, shop_account_id=shop_id, order_id=order_obj.id,
+                   platform_return_id=f"R{next(_seq)}", kind=kind, status=status,
+                   refund_minor=order_obj.paid_minor, requested_at=requested_at,
+                   lines=[ReturnLine(merchant_id=merchant_id, order_line_id=line.id,
+                                     sku=line.sku, quantity=line.quantity)])
+    s.add(r)
+    s.flush()
+    return r
+
+
+def world(s, name="M"):
+    """A merchant with one of everything, and a token per role."""
+    m = merchant(s, name)
+    sh = shop(s, m.id)
+    sup = supplier(s, m.id)
+    mapping = sku_mapping(s, m.id, sup.id)
+    o = order(s, m.id, sh.id, supplier_id=sup.id)
+    r = return_case(s, m.id, sh.id, o)
+    out = shipment(s, m.id, o.id, fulfilment_id=o.fulfilments[0].id)
+    back = shipment(s, m.id, None, return_case_id=r.id, direction="return")
+    tokens = {role: token(s, m.id, role, sup.id if role == "supplier" else None)
+              for role in ("merchant_admin", "operator", "finance", "supplier")}
+    return {"merchant": m, "shop": sh, "supplier": sup, "sku_mapping": mapping, "order": o,
+            "return": r, "shipment": out, "return_shipment": back, "tokens": tokens}
+
+
+def bearer(tok: str) -> dict:
+    return {"Authorization": f"Bearer {tok}"}

@@ -1,0 +1,131 @@
+"""Tenant isolation: walk every API endpoint and prove merchant A's tokens can read or
+change none of merchant B's rows."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from hub.models import ApiToken, Base
+from tests import factories as f
+
+ID_PARAM = re.compile(r"<int:(\w+)>")
+
+
+@pytest.fixture
+def two_worlds(database):
+    with database.session() as s:
+        a, b = f.world(s, "A"), f.world(s, "B")
+        ids = {key: (a[key].id, b[key].id) for key in a if key not in ("tokens", "merchant")}
+        b_markers = [b["order"].platform_order_id, b["shipment"].tracking_number,
+                     b["return"].platform_return_id, b["supplier"].code, b["shop"].name]
+        b_token_ids = list(s.scalars(select(ApiToken.id).where(
+            ApiToken.merchant_id == b["merchant"].id)))
+        return {"tokens_a": a["tokens"], "ids": ids, "merchant_a": a["merchant"].id,
+                "merchant_b": b["merchant"].id, "b_markers": b_markers,
+                "b_token_ids": b_token_ids}
+
+
+def _snapshot(database, merchant_id):
+    """Every column of every row the merchant owns, to prove nothing changed."""
+    rows = {}
+    with database.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            if "merchant_id" in table.c:
+                rows[table.name] = conn.execute(
+                    select(table).where(table.c.merchant_id == merchant_id)
+                    .order_by(*table.primary_key.columns)).all()
+    return rows
+
+
+PARAM_TARGET = {"order_id": "order", "return_id": "return", "shipment_id": "shipment",
+                "supplier_id": "supplier", "mapping_id": "sku_mapping", "account_id": "shop"}
+
+
+def _api_rules(app):
+    return [r for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1")]
+
+
+def test_every_endpoint_is_walked(app):
+    """A new endpoint with an id parameter must be taught to the walker below."""
+    params = {p for r in _api_rules(app) for p in ID_PARAM.findall(r.rule)}
+    assert params <= set(PARAM_TARGET) | {"token_id"}
+
+
+def test_merchant_a_cannot_touch_merchant_b(app, client, database, two_worlds):
+    w = two_worlds
+    before = _snapshot(database, w["merchant_b"])
+    # a valid body per input schema, so each call gets past validation to the lookup
+    bodies = {"SupplierPatch": {"name": "x", "sla_hours": 5, "active": False},
+              "SupplierIn": {"code": "C", "name": "x"},
+              "SkuMappingIn": {"sku": "S", "supplier_id": w["ids"]["supplier"][1]},
+              "AccountIn": {"connector": "generic_shop", "name": "x",
+                            "config": {"webhook_secret": f.WHSEC}},
+              "TokenIn": {"role": "operator"}}
+    walked = 0
+    for rule in _api_rules(app):
+        params = ID_PARAM.findall(rule.rule)
+        if params:
+            b_id = w["b_token_ids"][0] if params == ["token_id"] else \
+                w["ids"][PARAM_TARGET[params[0]]][1]
+            path = ID_PARAM.sub(str(b_id), rule.rule)
+        else:
+            path = rule.rule
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            spec = app.view_functions[rule.endpoint].api_spec
+            body = bodies[spec.body.__name__] if spec.body else None
+            for role, tok in w["tokens_a"].items():
+                resp = client.open(path, method=method, headers=f.bearer(tok), json=body)
+                walked += 1
+                assert resp.status_code < 500, (method, path, role, resp.get_json())
+                if params:  # B's row: as if it did not exist (or the role may not ask)
+                    assert resp.status_code in (403, 404), (method, path, role)
+                text_body = resp.get_data(as_text=True)
+                for marker in w["b_markers"]:
+                    assert marker not in text_body, (method, path, role, marker)
+    assert walked > 60
+    assert _snapshot(database, w["merchant_b"]) == before
+
+
+@pytest.mark.parametrize("path,key", [
+    ("/api/v1/orders", "order"), ("/api/v1/returns", "return"),
+    ("/api/v1/shipments", "shipment"), ("/api/v1/suppliers", "supplier"),
+    ("/api/v1/sku-mappings", "sku_mapping"), ("/api/v1/accounts", "shop"),
+])
+def test_lists_show_only_own_rows(client, two_worlds, path, key):
+    ids = two_worlds["ids"]
+    resp = client.get(path, headers=f.bearer(two_worlds["tokens_a"]["merchant_admin"]))
+    assert resp.status_code == 200
+    seen = {row["id"] for row in resp.get_json()["data"]}
+    assert ids[key][0] in seen and ids[key][1] not in seen
+
+
+def test_body_references_to_other_merchant_are_rejected(client, two_worlds):
+    ids = two_worlds["ids"]
+    admin = f.bearer(two_worlds["tokens_a"]["merchant_admin"])
+    resp = client.post("/api/v1/sku-mappings", headers=admin,
+                       json={"sku": "X", "supplier_id": ids["supplier"][1]})
+    assert resp.status_code == 422
+    resp = client.post("/api/v1/suppliers", headers=admin,
+                       json={"code": "NEW", "name": "n", "channel_account_id": ids["shop"][1]})
+    assert resp.status_code == 422
+    resp = client.post("/api/v1/tokens", headers=admin,
+                       json={"role": "supplier", "supplier_id": ids["supplier"][1]})
+    assert resp.status_code == 422
+
+
+def test_supplier_token_sees_only_its_supplier(client, database, two_worlds):
+    ids = two_worlds["ids"]
+    with database.session() as s:
+        other = f.supplier(s, two_worlds["merchant_a"])
+        hidden_id = f.order(s, two_worlds["merchant_a"], ids["shop"][0],
+                            supplier_id=other.id).id
+    sup = f.bearer(two_worlds["tokens_a"]["supplier"])
+    seen = {o["id"] for o in client.get("/api/v1/orders", headers=sup).get_json()["data"]}
+    assert seen == {ids["order"][0]}
+    assert client.get(f"/api/v1/orders/{hidden_id}", headers=sup).status_code == 404
+    assert client.get(f"/api/v1/suppliers/{other.id}", headers=sup).status_code == 404
+    assert client.get("/api/v1/accounts", headers=sup).status_code == 403
+    shipments = client.get("/api/v1/shipments", headers=sup).get_json()["data"]
+    assert {x["id"] for x in shipments} == {ids["shipment"][0], ids["return_shipment"][0]}
