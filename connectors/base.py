@@ -1,20 +1,34 @@
 """The connector contract.
 
-A connector is a class that declares what it is and what it can do:
+A connector is a class that declares what it is and what it can do, and, bound to one
+account (``Connector(ctx)``), does the transport for it:
 
     class MyShop(Connector):
         name = "myshop"
         kind = "platform"                  # platform | supplier | courier
-        capabilities = ("webhook_orders", "poll_orders", "push_shipment")
-        config_schema = MyShopConfig       # a marshmallow Schema; secret fields carry
+        capabilities = ("webhook", "poll", "push")
+        config_schema = MyShopConfig       # marshmallow; secret fields carry
                                            # metadata={"secret": True}
 
-It is registered as a built-in (``connectors.registry.BUILTINS``) or through the
-entry-point group ``hub.connectors`` by any installed package, with no edit to ``hub/``.
+        def verify_webhook(self, headers, body) -> list[WebhookEvent]: ...
+        def webhook_ack(self, events) -> AckResponse: ...
+        def records_for_event(self, event_type, body) -> list[Record]: ...
+        def streams(self) -> list[PollStream]: ...
+        def push(self, topic, payload, idempotency_key) -> PushResult: ...
+        def map_record(self, record) -> values (hub.values) | None: ...
+
+Every failure a connector meets is a ``ConnectorError`` carrying one ``ErrorClass``;
+jobs act on the class (retry later, wait out a rate limit, refresh the token, flag the
+account for an operator, or fail the one record). Connectors are registered as built-ins
+(``connectors.registry.BUILTINS``) or through the entry-point group ``hub.connectors`` by
+any installed package, with no edit to ``hub/``.
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Callable, ClassVar, Iterator
 
 from apispec.ext.marshmallow import OpenAPIConverter
 from marshmallow import EXCLUDE, Schema, ValidationError
@@ -22,10 +36,115 @@ from marshmallow import EXCLUDE, Schema, ValidationError
 KINDS = ("platform", "supplier", "courier")
 
 
+class ErrorClass(str, Enum):
+    RETRY = "retry"                                  # transient: try again with backoff
+    RATE_LIMITED = "rate_limited"                    # wait out Retry-After / the budget
+    REFRESH_TOKEN_THEN_RETRY = "refresh_token_then_retry"
+    FAIL_CONFIG = "fail_config"                      # an operator must fix the account
+    FAIL_DATA = "fail_data"                          # this one record is bad
+
+    @property
+    def retryable(self) -> bool:
+        return self in (ErrorClass.RETRY, ErrorClass.RATE_LIMITED,
+                        ErrorClass.REFRESH_TOKEN_THEN_RETRY)
+
+
+class ConnectorError(Exception):
+    def __init__(self, error_class: ErrorClass, message: str, *, retry_after: float | None = None,
+                 status_code: int | None = None, response_excerpt: str | None = None):
+        super().__init__(message)
+        self.error_class = ErrorClass(error_class)
+        self.message = message
+        self.retry_after = retry_after
+        self.status_code = status_code
+        self.response_excerpt = response_excerpt
+
+
 class ConfigInvalid(ValueError):
     def __init__(self, messages):
         super().__init__(f"invalid connector config: {messages}")
         self.messages = messages
+
+
+class WebhookRejected(Exception):
+    """A delivery that must not be processed: quarantined and answered with ``status``."""
+
+    def __init__(self, reason: str, detail: str, status: int):
+        super().__init__(detail)
+        self.reason, self.detail, self.status = reason, detail, status
+
+
+def bad_signature(detail: str = "signature missing or invalid") -> WebhookRejected:
+    return WebhookRejected("bad_signature", detail, 401)
+
+
+def unparseable(detail: str = "body could not be parsed") -> WebhookRejected:
+    return WebhookRejected("unparseable", detail, 400)
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One event in a verified delivery. ``body`` is what processing will read later."""
+
+    external_event_id: str
+    event_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class AckResponse:
+    body: bytes | str
+    status: int = 200
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Record:
+    """An outside record ready to map: ``entity`` is ``order``, ``return``, ``tracking``..."""
+
+    entity: str
+    external_id: str
+    payload: dict
+    updated_at: datetime | None = None
+
+
+@dataclass
+class Slice:
+    """One completed slice of a poll: its records and the cursor to save after it."""
+
+    records: list[Record]
+    cursor: dict
+    progress: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PollStream:
+    """``read(cursor)`` yields slices; the hub saves ``slice.cursor`` after each one."""
+
+    name: str
+    read: Callable[[dict], Iterator[Slice]]
+    interval_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class PushResult:
+    external_id: str | None = None
+    status_code: int | None = None
+    response_excerpt: str = ""
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class AccountContext:
+    """What a connector instance knows of its account. ``save_config`` persists changes
+    (refreshed tokens) atomically, encrypted."""
+
+    account_id: int
+    merchant_id: int
+    name: str
+    config: dict
+    save_config: Callable[[dict], None] = lambda updates: None
+    public_url: str = ""
 
 
 class Connector:
@@ -35,6 +154,11 @@ class Connector:
     capabilities: ClassVar[tuple[str, ...]] = ()
     config_schema: ClassVar[type[Schema]] = Schema
 
+    def __init__(self, ctx: AccountContext):
+        self.ctx = ctx
+        self.config = ctx.config
+
+    # -- declaration ----------------------------------------------------------------
     @classmethod
     def validate_config(cls, config: dict) -> dict:
         """Load a config through the schema; unknown keys are an error, not dropped."""
@@ -61,3 +185,34 @@ class Connector:
         return {"name": cls.name, "kind": cls.kind, "title": cls.title or cls.name,
                 "capabilities": list(cls.capabilities),
                 "config_schema": cls.config_json_schema()}
+
+    # -- inbound: webhooks --------------------------------------------------------------
+    def verify_webhook(self, headers: dict[str, str], body: bytes) -> list[WebhookEvent]:
+        """Verify on the raw bytes and split into events, or raise ``WebhookRejected``."""
+        raise WebhookRejected("unsupported", f"{self.name} does not receive webhooks", 404)
+
+    def webhook_ack(self, events: list[WebhookEvent]) -> AckResponse:
+        return AckResponse(b'{"ok":true}')
+
+    def webhook_error_ack(self, rejected: WebhookRejected) -> AckResponse | None:
+        """A connector-specific error body, or None for the hub's standard error JSON."""
+        return None
+
+    # -- inbound: processing and polling ------------------------------------------------
+    def records_for_event(self, event_type: str, body: bytes) -> list[Record]:
+        """Turn a stored event into records (fetching the full record for thin triggers)."""
+        raise ConnectorError(ErrorClass.FAIL_DATA, f"{self.name} has no event processing")
+
+    def streams(self) -> list[PollStream]:
+        return []
+
+    def map_record(self, record: Record) -> Any:
+        """The common-model values (``hub.values``) for a record, or None to ignore it."""
+        return None
+
+    # -- outbound -------------------------------------------------------------------------
+    def push(self, topic: str, payload: dict, idempotency_key: str) -> PushResult:
+        raise ConnectorError(ErrorClass.FAIL_CONFIG, f"{self.name} cannot push {topic!r}")
+
+    def refresh_token(self) -> None:
+        raise ConnectorError(ErrorClass.FAIL_CONFIG, f"{self.name} has no token to refresh")

@@ -38,3 +38,33 @@ def add_account(session: Session, merchant_id: int, connector: str, name: str, c
     audit.record(session, merchant_id, actor, "account.created", "account", account.id,
                  {"connector": connector, "name": name, "config_keys": sorted(config)})
     return account
+
+
+def save_config(db, account_id: int, updates: dict) -> None:
+    """Merge ``updates`` into an account's encrypted config in its own transaction, at once.
+
+    Used for refreshed OAuth tokens: a single-use refresh token must be persisted the
+    moment it is received, whatever happens to the job that asked for it.
+    """
+    with db.session() as s:
+        stmt = select(Account).where(Account.id == account_id)
+        if db.is_postgres:
+            stmt = stmt.with_for_update()
+        account = s.scalar(stmt)
+        account.config = {**account.config, **updates}
+
+
+def connector_for(db, account: Account, public_url: str = ""):
+    """The account's connector, bound to it (``connectors.base.Connector`` instance)."""
+    from connectors.base import AccountContext
+
+    cls = registry.get(account.connector)
+
+    def _save(updates: dict) -> None:
+        save_config(db, account.id, updates)
+        ctx.config.update(updates)
+
+    ctx = AccountContext(account_id=account.id, merchant_id=account.merchant_id,
+                         name=account.name, config=dict(account.config), save_config=_save,
+                         public_url=public_url)
+    return cls(ctx)

@@ -1,0 +1,49 @@
+"""The transactional outbox: every push to an outside party is first a row.
+
+``enqueue()`` is called inside the business transaction that causes the push, so the
+change and the message commit together or not at all. The idempotency key is derived from
+what the message *is* (account, topic, entity, version), never random, so every retry
+and every replay sends the same key and the receiver can drop duplicates. A newer message
+for the same account, topic and entity supersedes an older one not yet sent.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.db import utcnow
+from hub.models import Account, OutboxMessage
+
+
+def idempotency_key(account_id: int, topic: str, entity: str, entity_id: int,
+                    version: str) -> str:
+    raw = f"{account_id}|{topic}|{entity}|{entity_id}|{version}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def enqueue(session: Session, account: Account, topic: str, entity: str, entity_id: int,
+            payload: dict, version: str) -> OutboxMessage:
+    """Queue a push; ``version`` names this state of the entity (e.g. its updated time).
+
+    Enqueuing the same (account, topic, entity, version) twice returns the first message.
+    """
+    key = idempotency_key(account.id, topic, entity, entity_id, version)
+    existing = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+    if existing is not None:
+        return existing
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.account_id == account.id, OutboxMessage.topic == topic,
+               OutboxMessage.entity == entity, OutboxMessage.entity_id == entity_id,
+               OutboxMessage.status == "pending", OutboxMessage.lease_owner.is_(None))
+        .values(status="superseded")
+    )
+    message = OutboxMessage(merchant_id=account.merchant_id, account_id=account.id,
+                            connector=account.connector, topic=topic, entity=entity,
+                            entity_id=entity_id, payload=payload, idempotency_key=key,
+                            next_attempt_at=utcnow())
+    session.add(message)
+    session.flush()
+    return message

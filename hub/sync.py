@@ -1,0 +1,188 @@
+"""Applying mapped values to the common model, idempotently, through bindings.
+
+``apply(session, account, values)`` upserts one order, return case or set of tracking
+events and answers what it did: ``created``, ``updated``, ``skipped_older`` (the stored
+record is newer: an old update arriving late changes nothing) or ``ignored``.
+Bindings ``(connector, account, entity, external_id)`` are unique: when two workers race
+to create the same record, one insert fails and ``apply`` raises a retryable
+``ConnectorError`` — the event is retried and then finds the binding. Call it inside a
+savepoint (``session.begin_nested()``) when other work shares the transaction.
+
+Domain rules (allocation, stop-ship, ...) subscribe with ``@on_change("order")`` and run
+in the same transaction, so anything they enqueue commits with the change.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from connectors.base import ConnectorError, ErrorClass
+from hub.db import utcnow
+from hub.models import (
+    Account, Binding, Order, OrderLine, ReturnCase, ReturnLine, Shipment, TrackingEvent,
+)
+from hub.values import OrderValues, ReturnValues, TrackingValues
+
+_listeners: dict[str, list[Callable]] = defaultdict(list)
+
+
+def on_change(entity: str):
+    """Register ``fn(session, account, row, outcome)`` to run after ``entity`` changes."""
+    def register(fn):
+        _listeners[entity].append(fn)
+        return fn
+    return register
+
+
+def _binding(session: Session, account: Account, entity: str, external_id: str):
+    stmt = select(Binding).where(Binding.connector == account.connector,
+                                 Binding.account_id == account.id, Binding.entity == entity,
+                                 Binding.external_id == external_id)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def _bind(session, account, entity, external_id, internal_id, remote_updated_at):
+    session.add(Binding(merchant_id=account.merchant_id, connector=account.connector,
+                        account_id=account.id, entity=entity, external_id=external_id,
+                        internal_id=internal_id, remote_updated_at=remote_updated_at,
+                        synced_at=utcnow()))
+
+
+def apply(session: Session, account: Account, values) -> str:
+    handler = {OrderValues: _apply_order, ReturnValues: _apply_return,
+               TrackingValues: _apply_tracking}.get(type(values))
+    if handler is None:
+        raise ConnectorError(ErrorClass.FAIL_DATA, f"cannot apply {type(values).__name__}")
+    try:
+        with session.begin_nested():
+            outcome, row = handler(session, account, values)
+    except IntegrityError:
+        raise ConnectorError(ErrorClass.RETRY, f"concurrent write to {values.entity} "
+                             f"{values.external_id}; retrying") from None
+    if row is not None and outcome in ("created", "updated"):
+        for listener in _listeners[values.entity]:
+            listener(session, account, row, outcome)
+    return outcome
+
+
+def _upsert(session, account, values, model, fields: dict):
+    """Shared binding logic: returns (outcome, row) with fields set on the row."""
+    binding = _binding(session, account, values.entity, values.external_id)
+    remote = values.remote_updated_at
+    if binding is not None:
+        if remote and binding.remote_updated_at and remote < binding.remote_updated_at:
+            return "skipped_older", None
+        row = session.get(model, binding.internal_id)
+        for key, value in fields.items():
+            setattr(row, key, value)
+        binding.remote_updated_at = remote or binding.remote_updated_at
+        binding.synced_at = utcnow()
+        return "updated", row
+    row = model(merchant_id=account.merchant_id, **fields)
+    session.add(row)
+    session.flush()
+    _bind(session, account, values.entity, values.external_id, row.id, remote)
+    session.flush()
+    return "created", row
+
+
+def _apply_order(session, account, v: OrderValues):
+    b = v.buyer
+    fields = dict(
+        shop_account_id=account.id, platform_order_id=v.platform_order_id, status=v.status,
+        raw_status=v.raw_status, currency=v.currency, total_minor=v.total_minor,
+        paid_minor=v.paid_minor, shipping_fee_minor=v.shipping_fee_minor, placed_at=v.placed_at,
+        paid_at=v.paid_at, ship_by=v.ship_by, remote_updated_at=v.remote_updated_at,
+        do_not_ship=bool(v.do_not_ship_reasons), do_not_ship_reasons=list(v.do_not_ship_reasons),
+        buyer_name_cipher=b.name_cipher, buyer_phone_cipher=b.phone_cipher,
+        buyer_address_cipher=b.address_cipher, buyer_name_masked=b.name_masked,
+        buyer_phone_masked=b.phone_masked, buyer_address_masked=b.address_masked,
+        province_code=b.province_code, city_code=b.city_code, district_code=b.district_code,
+        buyer_note=v.buyer_note, flags=list(v.flags))
+    outcome, order = _upsert(session, account, v, Order, fields)
+    if order is None:
+        return outcome, None
+    existing = {(line.platform_line_id or line.sku): line for line in order.lines}
+    for lv in v.lines:
+        line = existing.get(lv.platform_line_id or lv.sku)
+        if line is None:
+            line = OrderLine(merchant_id=account.merchant_id, currency=v.currency)
+            order.lines.append(line)
+        for key in ("sku", "quantity", "unit_price_minor", "total_minor", "platform_line_id",
+                    "platform_sku_id", "title", "is_gift"):
+            setattr(line, key, getattr(lv, key))
+    session.flush()
+    return outcome, order
+
+
+def _apply_return(session, account, v: ReturnValues):
+    order = None
+    if v.platform_order_id:
+        order = session.scalar(select(Order).where(
+            Order.merchant_id == account.merchant_id, Order.shop_account_id == account.id,
+            Order.platform_order_id == v.platform_order_id))
+    fields = dict(
+        shop_account_id=account.id, order_id=order.id if order else None,
+        platform_return_id=v.platform_return_id, kind=v.kind, reason_code=v.reason_code,
+        reason_text=v.reason_text, status=v.status, raw_status=v.raw_status,
+        refund_minor=v.refund_minor, currency=v.currency, requested_at=v.requested_at,
+        respond_by=v.respond_by, buyer_ship_by=v.buyer_ship_by,
+        remote_updated_at=v.remote_updated_at)
+    outcome, case = _upsert(session, account, v, ReturnCase, fields)
+    if case is None:
+        return outcome, None
+    order_lines = {}
+    if order is not None:
+        for line in order.lines:
+            order_lines.setdefault(line.platform_line_id, line)
+            order_lines.setdefault(line.sku, line)
+    existing = {line.sku: line for line in case.lines}
+    for lv in v.lines:
+        line = existing.get(lv.sku)
+        if line is None:
+            line = ReturnLine(merchant_id=account.merchant_id, sku=lv.sku)
+            case.lines.append(line)
+        match = order_lines.get(lv.platform_line_id) or order_lines.get(lv.sku)
+        line.order_line_id = match.id if match else None
+        line.quantity, line.reason_code = lv.quantity, lv.reason_code
+    session.flush()
+    return outcome, case
+
+
+def event_key(occurred_at, raw_status, description) -> str:
+    raw = f"{occurred_at.isoformat()}|{raw_status}|{description}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _apply_tracking(session, account, v: TrackingValues):
+    shipment = session.scalar(select(Shipment).where(
+        Shipment.merchant_id == account.merchant_id, Shipment.carrier == v.carrier,
+        Shipment.tracking_number == v.tracking_number))
+    if shipment is None:
+        return "ignored", None
+    known = set(session.scalars(select(TrackingEvent.dedupe_key).where(
+        TrackingEvent.shipment_id == shipment.id)))
+    added = 0
+    for ev in v.events:
+        key = event_key(ev.occurred_at, ev.raw_status, ev.description)
+        if key in known:
+            continue
+        known.add(key)
+        session.add(TrackingEvent(merchant_id=account.merchant_id, shipment_id=shipment.id,
+                                  occurred_at=ev.occurred_at, status=ev.status,
+                                  raw_status=ev.raw_status, description=ev.description,
+                                  location=ev.location, source=account.connector,
+                                  dedupe_key=key))
+        added += 1
+        if shipment.last_event_at is None or ev.occurred_at >= shipment.last_event_at:
+            shipment.status, shipment.raw_status = ev.status, ev.raw_status
+            shipment.last_event_at = ev.occurred_at
+    session.flush()
+    return ("updated", shipment) if added else ("ignored", None)

@@ -1,0 +1,121 @@
+"""Common-model value types: what a mapper produces and ``hub.sync`` applies.
+
+Plain frozen dataclasses with no database behind them, so ``mappings/`` can build them
+without importing anything else of the hub. Money is integer minor units; times are
+timezone-aware UTC. ``flags`` carries notes such as unknown outside codes (kept raw
+beside the normalised value, never a crash).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class OrderLineValues:
+    sku: str
+    quantity: int
+    unit_price_minor: int
+    total_minor: int
+    platform_line_id: str | None = None
+    platform_sku_id: str | None = None
+    title: str = ""
+    is_gift: bool = False
+
+
+@dataclass(frozen=True)
+class BuyerContact:
+    """Platform ciphertext plus masked text; the hub never holds the plaintext."""
+
+    name_cipher: str | None = None
+    phone_cipher: str | None = None
+    address_cipher: str | None = None
+    name_masked: str | None = None
+    phone_masked: str | None = None
+    address_masked: str | None = None
+    province_code: str | None = None
+    city_code: str | None = None
+    district_code: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderValues:
+    platform_order_id: str
+    status: str
+    raw_status: str | None
+    currency: str
+    total_minor: int
+    paid_minor: int
+    lines: tuple[OrderLineValues, ...]
+    remote_updated_at: datetime | None = None
+    shipping_fee_minor: int = 0
+    placed_at: datetime | None = None
+    paid_at: datetime | None = None
+    ship_by: datetime | None = None
+    do_not_ship_reasons: tuple[str, ...] = ()
+    buyer: BuyerContact = field(default_factory=BuyerContact)
+    buyer_note: str | None = None
+    flags: tuple[str, ...] = ()
+
+    entity = "order"
+
+    @property
+    def external_id(self) -> str:
+        return self.platform_order_id
+
+
+@dataclass(frozen=True)
+class ReturnLineValues:
+    sku: str
+    quantity: int
+    platform_line_id: str | None = None
+    reason_code: str | None = None
+
+
+@dataclass(frozen=True)
+class ReturnValues:
+    platform_return_id: str
+    platform_order_id: str | None
+    kind: str
+    status: str
+    raw_status: str | None
+    refund_minor: int
+    currency: str
+    lines: tuple[ReturnLineValues, ...] = ()
+    reason_code: str = "other"
+    reason_text: str | None = None
+    remote_updated_at: datetime | None = None
+    requested_at: datetime | None = None
+    respond_by: datetime | None = None
+    buyer_ship_by: datetime | None = None
+    flags: tuple[str, ...] = ()
+
+    entity = "return"
+
+    @property
+    def external_id(self) -> str:
+        return self.platform_return_id
+
+
+@dataclass(frozen=True)
+class TrackingEventValues:
+    occurred_at: datetime
+    status: str
+    raw_status: str | None
+    description: str = ""
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class TrackingValues:
+    carrier: str
+    tracking_number: str
+    events: tuple[TrackingEventValues, ...]
+    carrier_raw: str | None = None
+    flags: tuple[str, ...] = ()
+
+    entity = "tracking"
+
+    @property
+    def external_id(self) -> str:
+        return f"{self.carrier}:{self.tracking_number}"
