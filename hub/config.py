@@ -13,6 +13,7 @@ from pathlib import Path
 DEV_SECRET = "dev-only-secret-change-me"
 ENVIRONMENTS = ("development", "test", "production")
 LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ConfigError(ValueError):
@@ -33,8 +34,8 @@ def _int(name: str, default: int) -> int:
 class Settings:
     env: str = "development"
     database_url: str = ""
-    secret_key: str = DEV_SECRET
-    old_secret_keys: tuple[str, ...] = ()
+    secret_key: str = field(default=DEV_SECRET, repr=False)
+    old_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     host: str = "127.0.0.1"
     port: int = 8080
     web_workers: int = 2
@@ -54,7 +55,8 @@ class Settings:
             database_url=os.environ.get("HUB_DATABASE_URL", ""),
             secret_key=os.environ.get("HUB_SECRET_KEY", DEV_SECRET),
             old_secret_keys=tuple(
-                k for k in os.environ.get("HUB_OLD_SECRET_KEYS", "").split(",") if k
+                k.strip() for k in os.environ.get("HUB_OLD_SECRET_KEYS", "").split(",")
+                if k.strip()
             ),
             host=os.environ.get("HUB_HOST", "127.0.0.1"),
             port=port,
@@ -71,6 +73,7 @@ class Settings:
             settings = replace(settings, database_url=f"sqlite:///{settings.var_dir / 'hub.db'}")
         if not settings.public_url:
             settings = replace(settings, public_url=f"http://{settings.host}:{settings.port}")
+        settings = replace(settings, public_url=settings.public_url.rstrip("/"))
         settings.validate()
         return settings
 
@@ -83,6 +86,9 @@ class Settings:
             raise ConfigError(f"HUB_ENV must be one of {', '.join(ENVIRONMENTS)}, got {self.env!r}")
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(f"HUB_LOG_FORMAT must be text or json, got {self.log_format!r}")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"HUB_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
+                              f"got {self.log_level!r}")
         if self.env == "production":
             if self.secret_key == DEV_SECRET:
                 raise ConfigError(
@@ -93,3 +99,10 @@ class Settings:
                 raise ConfigError("HUB_SECRET_KEY must be at least 32 characters in production")
         if not 0 < self.port < 65536:
             raise ConfigError(f"HUB_PORT must be between 1 and 65535, got {self.port}")
+        if self.web_workers < 1:
+            raise ConfigError(f"HUB_WEB_WORKERS must be at least 1, got {self.web_workers}")
+        if self.max_body_bytes < 1:
+            raise ConfigError(f"HUB_MAX_BODY_BYTES must be at least 1, got {self.max_body_bytes}")
+        if self.sqlite_busy_timeout_ms < 0:
+            raise ConfigError("HUB_SQLITE_BUSY_TIMEOUT_MS must not be negative, got "
+                              f"{self.sqlite_busy_timeout_ms}")

@@ -1,4 +1,4 @@
-"""Declaration of the generic shop connector (see the package docstring)."""
+"""Declaration of the generic shop connector (see README.md beside this file)."""
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
@@ -14,12 +14,18 @@ class GenericShopConfig(Schema):
         required=True, validate=validate.Regexp(r"^whsec_[A-Za-z0-9+/=]{24,}$"),
         metadata={"secret": True,
                   "description": "Standard Webhooks secret, whsec_ + Base64 of 24-64 bytes"})
+    base_url = fields.Url(load_default=None, allow_none=True, require_tld=False,
+                          metadata={"description": "the shop's API, for polling and pushes"})
+    api_key = fields.String(load_default=None, allow_none=True,
+                            metadata={"secret": True, "description": "bearer token for base_url"})
     currency = fields.String(load_default="CNY", validate=validate.Regexp(r"^[A-Z]{3}$"))
+    qps = fields.Float(load_default=5.0, validate=validate.Range(min=0.1, max=1000))
+    poll_interval_s = fields.Integer(load_default=300, validate=validate.Range(min=5))
 
 
 class GenericShop(Connector):
     name = "generic_shop"
     kind = "platform"
     title = "Generic shop (hub JSON over Standard Webhooks)"
-    capabilities = ("webhook_orders", "webhook_returns")
+    capabilities = ("webhook", "poll", "push")
     config_schema = GenericShopConfig
