@@ -45,6 +45,8 @@ class Settings:
     public_url: str = ""
     var_dir: Path = field(default_factory=lambda: Path("var"))
     sqlite_busy_timeout_ms: int = 10000
+    lease_seconds: int = 60
+    outbox_max_attempts: int = 10
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -67,6 +69,8 @@ class Settings:
             public_url=os.environ.get("HUB_PUBLIC_URL", ""),
             var_dir=var_dir,
             sqlite_busy_timeout_ms=_int("HUB_SQLITE_BUSY_TIMEOUT_MS", 10000),
+            lease_seconds=_int("HUB_LEASE_SECONDS", 60),
+            outbox_max_attempts=_int("HUB_OUTBOX_MAX_ATTEMPTS", 10),
         )
         settings = replace(settings, **overrides)
         if not settings.database_url:
@@ -106,3 +110,8 @@ class Settings:
         if self.sqlite_busy_timeout_ms < 0:
             raise ConfigError("HUB_SQLITE_BUSY_TIMEOUT_MS must not be negative, got "
                               f"{self.sqlite_busy_timeout_ms}")
+        if self.lease_seconds < 1:
+            raise ConfigError(f"HUB_LEASE_SECONDS must be at least 1, got {self.lease_seconds}")
+        if self.outbox_max_attempts < 1:
+            raise ConfigError("HUB_OUTBOX_MAX_ATTEMPTS must be at least 1, got "
+                              f"{self.outbox_max_attempts}")

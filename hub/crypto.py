@@ -33,6 +33,7 @@ def configure(secret: str, old_secrets: tuple[str, ...] = ()) -> None:
     """Install the keyring; the first key encrypts, all of them decrypt."""
     global _keyring
     _keyring = MultiFernet([Fernet(derive_key(s)) for s in (secret, *old_secrets)])
+    logs.remember_secrets({"secret_key": [secret, *old_secrets]})  # never in a log line
 
 
 def _ring() -> MultiFernet:
@@ -42,6 +43,7 @@ def _ring() -> MultiFernet:
 
 
 def encrypt_json(value: Any) -> str:
+    logs.remember_secrets(value)
     return _ring().encrypt(json.dumps(value, separators=(",", ":")).encode()).decode()
 
 
@@ -59,4 +61,10 @@ def decrypt_json(token: str) -> Any:
 
 def rotate(token: str) -> str:
     """Re-encrypt a stored token under the current key."""
-    return _ring().rotate(token.encode()).decode()
+    try:
+        return _ring().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise SecretsUnavailable(
+            "a stored secret does not decrypt with HUB_SECRET_KEY or any of "
+            "HUB_OLD_SECRET_KEYS; list the key it was written with in HUB_OLD_SECRET_KEYS"
+        ) from None

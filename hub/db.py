@@ -13,7 +13,8 @@ import contextlib
 from datetime import datetime, timezone
 from typing import Iterator
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, Text, create_engine, event
+from sqlalchemy import (BigInteger, DateTime, Integer, MetaData, String, Text, create_engine,
+                        event, select, type_coerce)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -29,6 +30,8 @@ NAMING = {
 
 # 64-bit ids on PostgreSQL; SQLite only auto-increments a plain INTEGER primary key.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ID = 2 ** 63 - 1  # the largest BigId (and the largest integer SQLite stores)
+MAX_INT = 2 ** 31 - 1  # the largest plain Integer column value on PostgreSQL
 
 
 def utcnow() -> datetime:
@@ -68,6 +71,26 @@ class EncryptedJSON(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else crypto.decrypt_json(value)
+
+
+def rotate_secrets(conn, metadata: MetaData) -> int:
+    """Re-encrypt every ``EncryptedJSON`` value under the current key; returns how many.
+
+    Reads and writes the stored ciphertext as text, so values are never decrypted into
+    objects (``crypto.rotate`` decrypts with any listed key and encrypts with the first).
+    """
+    count = 0
+    for table in metadata.sorted_tables:
+        for column in [c for c in table.columns if isinstance(c.type, EncryptedJSON)]:
+            stored = type_coerce(column, Text)
+            pk = list(table.primary_key.columns)
+            for row in conn.execute(select(*pk, stored).where(column.is_not(None))).all():
+                *key, token = row
+                where = [c == v for c, v in zip(pk, key)]
+                conn.execute(table.update().where(*where)
+                             .values({column.name: type_coerce(crypto.rotate(token), Text)}))
+                count += 1
+    return count
 
 
 class Base(DeclarativeBase):

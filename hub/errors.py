@@ -76,7 +76,10 @@ def register_error_handlers(app: Flask) -> None:
         message = e.description or e.name
         if status == 413:
             message = "the request body is larger than this endpoint accepts"
-        return error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        resp = error_response(status, _HTTP_CODES.get(status, "http_error"), message)
+        if "Allow" in (headers := dict(e.get_headers())):  # 405 names the allowed methods
+            resp.headers["Allow"] = headers["Allow"]
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):

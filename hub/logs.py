@@ -3,8 +3,10 @@
 ``configure(level, fmt)`` installs one handler on the root logger: JSON lines when
 ``HUB_LOG_FORMAT=json``, readable text otherwise. Pass context as ``extra={...}``.
 Whatever the format, ``Redactor`` scrubs before anything is written:
-  * values under secret-looking keys (``secret``, ``token``, ``password``, ``key``...);
-  * every secret value the hub has decrypted this process (``remember_secrets``);
+  * values under secret-looking keys (``secret``, ``token``, ``password``, ``key``...),
+    in ``extra`` and as ``key: value`` / ``key=value`` pairs in any text;
+  * every secret value the hub has encrypted or decrypted this process, and the
+    ``HUB_SECRET_KEY`` itself (``remember_secrets``);
   * API tokens, and mainland-China mobile numbers (kept as ``138****5678``).
 """
 from __future__ import annotations
@@ -16,13 +18,24 @@ import sys
 import threading
 from datetime import datetime, timezone
 
-SECRET_KEYS = re.compile(r"(secret|token|password|passwd|api_?key|message_?key|salt|"
-                         r"authorization|cookie|signature|cipher)", re.I)
+SECRET_KEYS = re.compile(r"(secret|token|password|passwd|api[_-]?key|message[_-]?key|salt|"
+                         r"authorization|cookie|signature|cipher|private[_-]?key|"
+                         r"access[_-]?key|credential|passphrase)", re.I)
 PATTERNS = [
     (re.compile(r"hub_[0-9a-f]{8}_[A-Za-z0-9_\-]+"), "hub_********"),
-    (re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)"), r"\1****\2"),
+    # mobile numbers, also as +86 138 1234 5678 or 138-1234-5678
+    (re.compile(r"(?<!\d)(?:\+?86[ -]?)?(1[3-9]\d)[ -]?\d{4}[ -]?(\d{4})(?!\d)"),
+     r"\1****\2"),
     (re.compile(r"(?i)\b(bearer)\s+\S+"), r"\1 ***"),
 ]
+# ``key: value`` / ``key=value`` pairs in free text (dict reprs, JSON, query strings,
+# exception messages) whose key looks secret: the value is masked. The key is one word
+# (found from its start, the keyword checked by a bounded lookahead) so the scan stays
+# linear: an unanchored ``[\w-]*keyword[\w-]*`` takes seconds on 2 KB of "token_token_..."
+SECRET_PAIR = re.compile(
+    r"""(?<![\w-])(?=[\w-]{0,128}?""" + SECRET_KEYS.pattern + r""")"""
+    r"""(?P<key>[\w-]{1,128}["']?\s*[:=]\s*)"""
+    r"""(?P<value>"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[^\s,;&"'}\])]+)""", re.I)
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _known: set[str] = set()
 _known_lock = threading.Lock()
@@ -41,13 +54,21 @@ def remember_secrets(value, key: str = "") -> None:
             _known.add(value)
 
 
+def _mask_pair(match: re.Match) -> str:
+    value = match.group("value")
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{match.group('key')}{quote}***{quote}"
+
+
 def scrub_text(text: str) -> str:
-    for secret in _known:
+    with _known_lock:  # another thread may be adding to it
+        known = sorted(_known, key=len, reverse=True)
+    for secret in known:
         if secret in text:
             text = text.replace(secret, "***")
     for pattern, repl in PATTERNS:
         text = pattern.sub(repl, text)
-    return text
+    return SECRET_PAIR.sub(_mask_pair, text)
 
 
 def scrub(value, key: str = ""):
@@ -59,7 +80,11 @@ def scrub(value, key: str = ""):
         return [scrub(v, key) for v in value]
     if isinstance(value, str):
         return scrub_text(value)
-    return value
+    if isinstance(value, (bytes, bytearray)):
+        return scrub_text(bytes(value).decode("utf-8", "replace"))
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return scrub_text(str(value))  # exceptions, objects: what str() would have shown
 
 
 def _extras(record: logging.LogRecord) -> dict:

@@ -1,4 +1,5 @@
-"""Schema migrations (Alembic), callable from code: ``upgrade(url)``, ``check(url)``.
+"""Schema migrations (Alembic), callable from code: ``upgrade(url)``, ``downgrade(url)``,
+``pending_diffs(url)``.
 
 The migration scripts live in ``hub/migrations/versions``; to add one after changing the
 models: ``.venv/bin/python -m hub.migrate revision "what changed"`` and review the file.
@@ -30,6 +31,11 @@ def upgrade(url: str, revision: str = "head") -> None:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str = "base") -> None:
+    """Undo migrations down to ``revision`` (``base``: an empty schema)."""
+    command.downgrade(alembic_config(url), revision)
 
 
 def pending_diffs(url: str) -> list:

@@ -62,11 +62,12 @@ def database(settings) -> Database:
 def wipe(db: Database) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with db.engine.begin() as conn:
-        if db.is_postgres:
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
+        for name in tables:  # children first; on PostgreSQL far faster than TRUNCATE
+            conn.execute(text(f"DELETE FROM {name}"))
+        if db.is_postgres:  # ids start again at 1, as after TRUNCATE ... RESTART IDENTITY
+            conn.execute(text(" UNION ALL ".join(
+                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), 1, false)"
+                for name in tables)))
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@ mappings, connector accounts, API tokens, and the audit log."""
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from hub import audit, auth
 from hub.accounts import add_account
@@ -19,6 +20,8 @@ from hub.web import request_session
 ADMIN = {"merchant_admin"}
 STAFF = {"merchant_admin", "operator"}
 BOOKS = {"merchant_admin", "operator", "finance"}
+# Views never read an account's config: it is not decrypted, and touching it would raise.
+NO_CONFIG = defer(Account.config, raiseload=True)
 
 
 def _filter(stmt, model, args, *names):
@@ -28,11 +31,16 @@ def _filter(stmt, model, args, *names):
     return stmt
 
 
-def _commit():
+def _commit(flush_only: bool = False):
+    """Flush or commit; a write that breaks a unique constraint is a 409, never a 500."""
+    session = request_session()
     try:
-        request_session().commit()
+        if flush_only:
+            session.flush()
+        else:
+            session.commit()
     except IntegrityError:
-        request_session().rollback()
+        session.rollback()
         raise Conflict("a record with the same unique fields already exists") from None
 
 
@@ -69,7 +77,7 @@ def create_supplier(body):
     owned(session, Account, body["channel_account_id"], who, "channel_account_id")
     supplier = Supplier(merchant_id=who.merchant_id, **body)
     session.add(supplier)
-    session.flush()
+    _commit(flush_only=True)
     audit.record(session, who.merchant_id, who.actor, "supplier.created", "supplier",
                  supplier.id, {"code": supplier.code})
     _commit()
@@ -108,7 +116,7 @@ def create_sku_mapping(body):
     owned(session, Supplier, body["supplier_id"], who, "supplier_id")
     mapping = SkuMapping(merchant_id=who.merchant_id, **body)
     session.add(mapping)
-    session.flush()
+    _commit(flush_only=True)
     audit.record(session, who.merchant_id, who.actor, "sku_mapping.created", "sku_mapping",
                  mapping.id, {"sku": mapping.sku, "supplier_id": mapping.supplier_id})
     _commit()
@@ -131,7 +139,8 @@ def delete_sku_mapping(mapping_id):
           summary="List connector accounts (shops, supplier channels, couriers)",
           tags=["accounts"])
 def list_accounts(args):
-    stmt = _filter(visible(Account, principal()), Account, args, "kind", "connector")
+    stmt = _filter(visible(Account, principal()).options(NO_CONFIG), Account, args, "kind",
+                   "connector")
     return paginate(request_session(), stmt, Account.id, args)
 
 
@@ -139,7 +148,7 @@ def list_accounts(args):
 @endpoint(roles=STAFF, response=s.AccountOut, summary="Get a connector account",
           tags=["accounts"])
 def get_account(account_id):
-    return get_visible(request_session(), Account, account_id, principal())
+    return get_visible(request_session(), Account, account_id, principal(), NO_CONFIG)
 
 
 @bp.post("/accounts")

@@ -80,6 +80,8 @@ def endpoint(*, roles, query=None, body=None, response=None, many=False, status=
             kwargs = dict(path_args)
             if spec.query:
                 kwargs["args"] = spec.query(unknown=RAISE).load(request.args.to_dict())
+            elif request.args:  # no parameters declared: any given is an unknown field
+                Schema(unknown=RAISE).load(request.args.to_dict())
             if spec.body:
                 kwargs["body"] = spec.body(unknown=RAISE).load(_json_body())
             result = view(**kwargs)

@@ -15,6 +15,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
+from hub.db import MAX_ID
 from hub.errors import ApiError
 
 MAX_LIMIT = 200
@@ -43,7 +44,7 @@ def decode_cursor(cursor: str) -> int:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         before = data["before"]
-        if not isinstance(before, int) or isinstance(before, bool) or before < 1:
+        if not isinstance(before, int) or isinstance(before, bool) or not 0 < before <= MAX_ID:
             raise ValueError
         return before
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):

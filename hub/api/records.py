@@ -5,7 +5,7 @@ cursor; every query starts from ``scope.visible``.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from hub.api import api_blueprint as bp
@@ -31,14 +31,18 @@ def _time_filters(stmt, column, updated_column, args):
 def _orders_with(*, sku=None, supplier_id=None, tracking_number=None):
     """Subqueries of order ids, one per cross-record filter given."""
     subqueries = []
-    if sku:
+    if sku is not None:
         subqueries.append(select(OrderLine.order_id).where(OrderLine.sku == sku))
-    if supplier_id:
+    if supplier_id is not None:
         subqueries.append(select(Fulfilment.order_id).where(Fulfilment.supplier_id == supplier_id))
-    if tracking_number:
+    if tracking_number is not None:
         subqueries.append(select(Shipment.order_id).where(
             Shipment.tracking_number == tracking_number))
     return subqueries
+
+
+def _returns_with_sku(sku):
+    return select(ReturnLine.return_case_id).where(ReturnLine.sku == sku)
 
 
 @bp.get("/orders")
@@ -71,13 +75,12 @@ def list_returns(args):
     for field in ("status", "kind", "order_id"):
         if field in args:
             stmt = stmt.where(getattr(ReturnCase, field) == args[field])
-    if args.get("sku"):
-        stmt = stmt.where(ReturnCase.id.in_(
-            select(ReturnLine.return_case_id).where(ReturnLine.sku == args["sku"])))
-    if args.get("supplier_id"):
+    if "sku" in args:
+        stmt = stmt.where(ReturnCase.id.in_(_returns_with_sku(args["sku"])))
+    if "supplier_id" in args:
         stmt = stmt.where(ReturnCase.order_id.in_(
             select(Fulfilment.order_id).where(Fulfilment.supplier_id == args["supplier_id"])))
-    if args.get("tracking_number"):
+    if "tracking_number" in args:
         stmt = stmt.where(ReturnCase.id.in_(select(Shipment.return_case_id).where(
             Shipment.tracking_number == args["tracking_number"])))
     stmt = _time_filters(stmt, ReturnCase.requested_at, ReturnCase.updated_at, args)
@@ -100,12 +103,17 @@ def list_shipments(args):
                   "return_case_id"):
         if field in args:
             stmt = stmt.where(getattr(Shipment, field) == args[field])
-    if args.get("sku"):
-        stmt = stmt.where(Shipment.order_id.in_(
-            select(OrderLine.order_id).where(OrderLine.sku == args["sku"])))
-    if args.get("supplier_id"):
-        stmt = stmt.where(Shipment.fulfilment_id.in_(
-            select(Fulfilment.id).where(Fulfilment.supplier_id == args["supplier_id"])))
+    if "sku" in args:  # outbound: the order's lines; returns: the returned lines
+        stmt = stmt.where(or_(
+            Shipment.order_id.in_(select(OrderLine.order_id).where(OrderLine.sku == args["sku"])),
+            Shipment.return_case_id.in_(_returns_with_sku(args["sku"]))))
+    if "supplier_id" in args:  # what it shipped, and the returns of the orders it fulfilled
+        supplier_id = args["supplier_id"]
+        stmt = stmt.where(or_(
+            Shipment.fulfilment_id.in_(
+                select(Fulfilment.id).where(Fulfilment.supplier_id == supplier_id)),
+            Shipment.return_case_id.in_(select(ReturnCase.id).where(ReturnCase.order_id.in_(
+                select(Fulfilment.order_id).where(Fulfilment.supplier_id == supplier_id))))))
     stmt = _time_filters(stmt, Shipment.created_at, Shipment.updated_at, args)
     return paginate(request_session(), stmt, Shipment.id, args)
 

@@ -5,8 +5,11 @@ contact leaves the hub masked only.
 """
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from datetime import timezone
 
+from marshmallow import Schema, ValidationError, fields, validate
+
+from hub.db import MAX_ID, MAX_INT
 from hub.models.logistics import DIRECTIONS, SHIPMENT_STATUSES
 from hub.models.orders import FULFILMENT_STATUSES, ORDER_STATUSES
 from hub.models.returns import RETURN_KINDS, RETURN_STATUSES
@@ -20,6 +23,22 @@ Time = fields.AwareDateTime
 
 def Money(**kw):  # noqa: N802 (reads as a field type)
     return fields.Integer(metadata={"description": "integer minor units (fen)"}, **kw)
+
+
+def RefId(**kw):  # noqa: N802 (reads as a field type)
+    """An id the caller gives (in a body or a query): a positive 64-bit integer."""
+    return fields.Integer(validate=validate.Range(1, MAX_ID), **kw)
+
+
+class UtcTime(fields.AwareDateTime):
+    """A time the caller gives: ISO 8601 with an offset, loaded as UTC."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        when = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return when.astimezone(timezone.utc)
+        except OverflowError:  # e.g. 9999-12-31T23:30-01:00 is past the year 9999 in UTC
+            raise ValidationError("not a representable time once converted to UTC") from None
 
 
 class Out(Schema):
@@ -58,6 +77,14 @@ class FulfilmentOut(Out):
     cancel_reject_reason = fields.String(allow_none=True)
 
 
+class SameObject(fields.Nested):
+    """A nested schema over the object itself (``buyer`` is a view of an order's columns);
+    unlike a ``Function`` field it is documented in ``/openapi.json``."""
+
+    def get_value(self, obj, attr, accessor=None, default=None):
+        return obj
+
+
 class BuyerOut(Out):
     name = fields.String(attribute="buyer_name_masked", allow_none=True)
     phone = fields.String(attribute="buyer_phone_masked", allow_none=True)
@@ -82,7 +109,7 @@ class OrderOut(Out):
     ship_by = Time(allow_none=True)
     do_not_ship = fields.Boolean()
     do_not_ship_reasons = fields.List(fields.String())
-    buyer = fields.Function(lambda o: BuyerOut().dump(o))
+    buyer = SameObject(BuyerOut, metadata={"description": "masked buyer contact"})
     flags = fields.List(fields.String())
     lines = fields.List(fields.Nested(OrderLineOut))
     fulfilments = fields.List(fields.Nested(FulfilmentOut))
@@ -169,7 +196,7 @@ class SupplierOut(Out):
 class SupplierIn(Schema):
     code = fields.String(required=True, validate=validate.Length(1, 64))
     name = fields.String(required=True, validate=validate.Length(1, 255))
-    channel_account_id = fields.Integer(load_default=None, allow_none=True)
+    channel_account_id = RefId(load_default=None, allow_none=True)
     sla_hours = fields.Integer(load_default=24, validate=validate.Range(1, 24 * 30))
     contract_terms = fields.Dict(load_default=dict)
     contact_email = fields.Email(load_default=None, allow_none=True)
@@ -178,7 +205,7 @@ class SupplierIn(Schema):
 
 class SupplierPatch(Schema):
     name = fields.String(validate=validate.Length(1, 255))
-    channel_account_id = fields.Integer(allow_none=True)
+    channel_account_id = RefId(allow_none=True)
     sla_hours = fields.Integer(validate=validate.Range(1, 24 * 30))
     contract_terms = fields.Dict()
     contact_email = fields.Email(allow_none=True)
@@ -198,12 +225,12 @@ class SkuMappingOut(Out):
 
 class SkuMappingIn(Schema):
     sku = fields.String(required=True, validate=validate.Length(1, 128))
-    supplier_id = fields.Integer(required=True)
+    supplier_id = RefId(required=True)
     supplier_sku = fields.String(load_default=None, allow_none=True,
                                  validate=validate.Length(max=128))
-    unit_cost_minor = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    unit_cost_minor = fields.Integer(load_default=0, validate=validate.Range(0, MAX_ID))
     currency = fields.String(load_default="CNY", validate=validate.Regexp(r"^[A-Z]{3}$"))
-    priority = fields.Integer(load_default=0)
+    priority = fields.Integer(load_default=0, validate=validate.Range(-MAX_INT - 1, MAX_INT))
     active = fields.Boolean(load_default=True)
 
 
@@ -215,7 +242,8 @@ class AccountOut(Out):
     external_id = fields.String(allow_none=True)
     status = fields.String()
     status_reason = fields.String(allow_none=True)
-    webhook_path = fields.Function(lambda a: f"/webhooks/{a.connector}/{a.id}")
+    webhook_path = fields.Function(lambda a: f"/webhooks/{a.connector}/{a.id}",
+                                   metadata={"type": "string"})
     created_at = Time()
 
 
@@ -242,7 +270,7 @@ class TokenCreatedOut(TokenOut):
 
 class TokenIn(Schema):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    supplier_id = fields.Integer(load_default=None, allow_none=True)
+    supplier_id = RefId(load_default=None, allow_none=True)
     name = fields.String(load_default="", validate=validate.Length(max=255))
 
 
@@ -264,17 +292,18 @@ class MeOut(Out):
 
 
 class TimeRangeArgs(PageArgs):
-    since = Time(load_default=None, metadata={"description": "on or after (ISO 8601 with offset)"})
-    until = Time(load_default=None, metadata={"description": "before (ISO 8601 with offset)"})
-    updated_since = Time(load_default=None)
+    since = UtcTime(load_default=None,
+                    metadata={"description": "on or after (ISO 8601 with offset)"})
+    until = UtcTime(load_default=None, metadata={"description": "before (ISO 8601 with offset)"})
+    updated_since = UtcTime(load_default=None)
 
 
 class OrderListArgs(TimeRangeArgs):
     status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
     sku = fields.String()
-    supplier_id = fields.Integer()
+    supplier_id = RefId()
     tracking_number = fields.String()
-    shop_account_id = fields.Integer()
+    shop_account_id = RefId()
     platform_order_id = fields.String()
     do_not_ship = fields.Boolean()
 
@@ -283,9 +312,9 @@ class ReturnListArgs(TimeRangeArgs):
     status = fields.String(validate=validate.OneOf(RETURN_STATUSES))
     kind = fields.String(validate=validate.OneOf(RETURN_KINDS))
     sku = fields.String()
-    supplier_id = fields.Integer()
+    supplier_id = RefId()
     tracking_number = fields.String()
-    order_id = fields.Integer()
+    order_id = RefId()
 
 
 class ShipmentListArgs(TimeRangeArgs):
@@ -293,10 +322,10 @@ class ShipmentListArgs(TimeRangeArgs):
     direction = fields.String(validate=validate.OneOf(DIRECTIONS))
     carrier = fields.String()
     sku = fields.String()
-    supplier_id = fields.Integer()
+    supplier_id = RefId()
     tracking_number = fields.String()
-    order_id = fields.Integer()
-    return_case_id = fields.Integer()
+    order_id = RefId()
+    return_case_id = RefId()
 
 
 class SupplierListArgs(PageArgs):
@@ -305,7 +334,7 @@ class SupplierListArgs(PageArgs):
 
 class SkuMappingListArgs(PageArgs):
     sku = fields.String()
-    supplier_id = fields.Integer()
+    supplier_id = RefId()
 
 
 class AccountListArgs(PageArgs):
@@ -315,4 +344,4 @@ class AccountListArgs(PageArgs):
 
 class AuditListArgs(PageArgs):
     entity = fields.String()
-    entity_id = fields.Integer()
+    entity_id = RefId()

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub.auth import Principal
+from hub.db import MAX_ID
 from hub.errors import NotFound
 from hub.models import Fulfilment, Order, ReturnCase, Shipment, Supplier
 
@@ -37,8 +38,10 @@ def visible(model, who: Principal):
     raise NotFound("not found")  # anything else is not for supplier tokens
 
 
-def get_visible(session: Session, model, row_id: int, who: Principal):
-    row = session.scalar(visible(model, who).where(model.id == row_id))
+def get_visible(session: Session, model, row_id: int, who: Principal, *options):
+    row = None
+    if 0 < row_id <= MAX_ID:  # a larger id exists nowhere (and SQLite cannot bind it)
+        row = session.scalar(visible(model, who).options(*options).where(model.id == row_id))
     if row is None:
         raise NotFound(f"{model.__tablename__[:-1].replace('_', ' ')} {row_id} not found")
     return row

@@ -4,14 +4,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import BigId, utcnow
 
 Id = Annotated[int, mapped_column(BigId, primary_key=True)]
 Currency = Annotated[str, mapped_column(String(3), default="CNY")]
-Money = Annotated[int, mapped_column(default=0)]  # integer minor units (fen for CNY)
+Money = Annotated[int, mapped_column(BigInteger, default=0)]  # integer minor units (fen)
 Code = Annotated[str, mapped_column(String(64))]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db import Base
@@ -43,6 +43,7 @@ class ReturnCase(Tenant, Timestamps, Base):
     buyer_ship_by: Mapped[datetime | None]
     receive_by: Mapped[datetime | None]
     remote_updated_at: Mapped[datetime | None]
+    flags: Mapped[list] = mapped_column(JSON, default=list)  # e.g. unknown platform codes
 
     lines: Mapped[list["ReturnLine"]] = relationship(
         order_by="ReturnLine.id", cascade="all, delete-orphan"

@@ -2,7 +2,7 @@
 
 Revision ID: c1211beb3d57
 Revises: 
-Create Date: 2026-11-21 23:27:27.878207
+Create Date: 2026-11-22 00:08:50.892441
 """
 from alembic import op
 import sqlalchemy as sa
@@ -113,9 +113,9 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=64), nullable=False),
     sa.Column('raw_status', sa.String(length=64), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('total_minor', sa.Integer(), nullable=False),
-    sa.Column('paid_minor', sa.Integer(), nullable=False),
-    sa.Column('shipping_fee_minor', sa.Integer(), nullable=False),
+    sa.Column('total_minor', sa.BigInteger(), nullable=False),
+    sa.Column('paid_minor', sa.BigInteger(), nullable=False),
+    sa.Column('shipping_fee_minor', sa.BigInteger(), nullable=False),
     sa.Column('placed_at', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('paid_at', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('ship_by', hub.db.UTCDateTime(timezone=True), nullable=True),
@@ -319,8 +319,8 @@ def upgrade() -> None:
     sa.Column('platform_sku_id', sa.String(length=64), nullable=True),
     sa.Column('title', sa.String(length=500), nullable=False),
     sa.Column('quantity', sa.Integer(), nullable=False),
-    sa.Column('unit_price_minor', sa.Integer(), nullable=False),
-    sa.Column('total_minor', sa.Integer(), nullable=False),
+    sa.Column('unit_price_minor', sa.BigInteger(), nullable=False),
+    sa.Column('total_minor', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('is_gift', sa.Boolean(), nullable=False),
     sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -343,13 +343,14 @@ def upgrade() -> None:
     sa.Column('reason_text', sa.String(length=1000), nullable=True),
     sa.Column('status', sa.String(length=64), nullable=False),
     sa.Column('raw_status', sa.String(length=64), nullable=True),
-    sa.Column('refund_minor', sa.Integer(), nullable=False),
+    sa.Column('refund_minor', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('requested_at', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('respond_by', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('buyer_ship_by', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('receive_by', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('remote_updated_at', hub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('flags', sa.JSON(), nullable=False),
     sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('created_at', hub.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', hub.db.UTCDateTime(timezone=True), nullable=False),
@@ -371,7 +372,7 @@ def upgrade() -> None:
     sa.Column('sku', sa.String(length=128), nullable=False),
     sa.Column('supplier_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('supplier_sku', sa.String(length=128), nullable=True),
-    sa.Column('unit_cost_minor', sa.Integer(), nullable=False),
+    sa.Column('unit_cost_minor', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('priority', sa.Integer(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),

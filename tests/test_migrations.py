@@ -1,0 +1,156 @@
+"""Migrations build the schema the models describe, on a fresh database of each kind the
+suite runs on; and the embedded SQLite runs in WAL mode with a busy timeout.
+
+``test_upgrade_matches_the_models`` is the test that fails when a model changes without a
+migration (``python -m hub.migrate revision "..."`` writes one).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.engine import make_url
+
+from hub import create_app, migrate
+from hub.config import Settings
+from hub.db import Database
+from hub.models import Base, Merchant
+from tests.conftest import TEST_SECRET
+
+
+def _postgres_fresh_url():
+    """A new, empty PostgreSQL database beside the test one; dropped afterwards."""
+    server = make_url(os.environ["HUB_TEST_DATABASE_URL"])
+    name = f"hub_migrations_test_{os.getpid()}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+KINDS = ["sqlite"] + (["postgresql"] if os.environ.get("HUB_TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(params=KINDS)
+def fresh_url(request, tmp_path):
+    if request.param == "sqlite":
+        # a directory that does not exist yet: upgrade creates it
+        yield f"sqlite:///{tmp_path / 'new' / 'hub.db'}"
+    else:
+        yield from _postgres_fresh_url()
+
+
+def _tables(url) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _revision(url) -> str | None:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def _head() -> str:
+    return ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
+
+
+def test_upgrade_matches_the_models(fresh_url):
+    if fresh_url.startswith("sqlite:///"):
+        assert not Path(fresh_url.removeprefix("sqlite:///")).parent.exists()
+    else:
+        assert _tables(fresh_url) == set()
+    migrate.upgrade(fresh_url)
+    assert _tables(fresh_url) == set(Base.metadata.tables) | {"alembic_version"}
+    assert _revision(fresh_url) == _head()
+    assert migrate.pending_diffs(fresh_url) == []
+
+
+def test_upgrade_twice_is_a_no_op(fresh_url):
+    migrate.upgrade(fresh_url)
+    migrate.upgrade(fresh_url)
+    assert _revision(fresh_url) == _head()
+    assert migrate.pending_diffs(fresh_url) == []
+
+
+def test_downgrade_to_base_then_upgrade_again(fresh_url):
+    migrate.upgrade(fresh_url)
+    migrate.downgrade(fresh_url, "base")
+    assert _tables(fresh_url) <= {"alembic_version"}
+    assert _revision(fresh_url) is None
+    migrate.upgrade(fresh_url)
+    assert _revision(fresh_url) == _head()
+    assert migrate.pending_diffs(fresh_url) == []
+    db = Database(fresh_url)  # and the schema is usable
+    try:
+        with db.session() as s:
+            s.add(Merchant(name="after round trip"))
+        with db.session(readonly=True) as s:
+            assert s.scalars(select(Merchant.name)).all() == ["after round trip"]
+    finally:
+        db.dispose()
+
+
+def test_drift_between_models_and_database_is_reported(fresh_url):
+    migrate.upgrade(fresh_url)
+    engine = create_engine(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE merchants ADD COLUMN nickname VARCHAR(20)"))
+    engine.dispose()
+    diffs = migrate.pending_diffs(fresh_url)
+    assert diffs and "nickname" in repr(diffs)
+
+    settings = Settings.from_env(env="test", database_url=fresh_url, secret_key=TEST_SECRET,
+                                 log_level="WARNING")
+    app = create_app(settings)
+    try:
+        result = app.test_cli_runner().invoke(args=["db", "check", "--json"])
+    finally:
+        app.extensions["hub"].db.dispose()
+    assert result.exit_code != 0
+    assert "models and migrations differ" in json.loads(result.output)["error"]
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'wal.db'}", busy_timeout_ms=4321)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 4321
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        db.dispose()
+
+
+def test_sqlite_readers_do_not_wait_for_a_writer(tmp_path):
+    """WAL: a read-only session reads the last committed data while a write is open."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    migrate.upgrade(url)
+    db = Database(url, busy_timeout_ms=0)  # any wait would fail at once
+    try:
+        with db.session() as s:
+            s.add(Merchant(name="committed"))
+        with db.session() as writer:
+            writer.add(Merchant(name="not yet committed"))
+            writer.flush()  # holds the write lock (BEGIN IMMEDIATE)
+            with db.session(readonly=True) as reader:
+                assert reader.scalars(select(Merchant.name)).all() == ["committed"]
+    finally:
+        db.dispose()
