@@ -137,7 +137,7 @@ class PushResult:
 @dataclass
 class AccountContext:
     """What a connector instance knows of its account. ``save_config`` persists changes
-    (refreshed tokens) atomically, encrypted."""
+    (refreshed tokens) atomically, encrypted; ``reload_config`` reads them back."""
 
     account_id: int
     merchant_id: int
@@ -145,6 +145,9 @@ class AccountContext:
     config: dict
     save_config: Callable[[dict], None] = lambda updates: None
     public_url: str = ""
+    # Re-read the stored config (another process may have refreshed a token); None when
+    # the account lives only in memory.
+    reload_config: Callable[[], dict] | None = None
 
 
 class Connector:
@@ -173,7 +176,7 @@ class Connector:
 
     @classmethod
     def config_json_schema(cls) -> dict:
-        converter = OpenAPIConverter("3.0.3", lambda s: None, None)
+        converter = OpenAPIConverter("3.1.0", lambda s: None, None)  # JSON Schema 2020-12
         schema = converter.schema2jsonschema(cls.config_schema)
         for name in cls.secret_fields():
             schema["properties"][name]["writeOnly"] = True

@@ -13,14 +13,22 @@ What the base gives every connector:
   * retries of ``retry`` and ``rate_limited`` failures with exponential backoff and full
     jitter; ``Retry-After`` is honoured up to ``max_wait_s``, and a longer wait is raised
     as ``rate_limited`` with ``retry_after`` so the job reschedules instead of blocking;
-  * one token refresh (``refresh_token_then_retry``) before the call is tried again;
-  * every failure raised as ``ConnectorError`` with its ``ErrorClass``.
+  * one token refresh (``refresh_token_then_retry``) before the call is tried again (the
+    refreshed call does not count as one of the ``max_attempts``);
+  * every failure raised as ``ConnectorError`` with its ``ErrorClass``; redirects are not
+    followed (credentials must not travel to another host) and count as ``fail_config``.
+
+Time is injectable for tests: ``HttpAdapter.sleep`` / ``TokenBucket.sleep`` and
+``TokenBucket.clock`` are class attributes a constructor argument overrides, and the
+jitter comes from ``self.rng``.
 """
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Callable
 
@@ -29,26 +37,43 @@ import requests
 from connectors.base import ConnectorError, ErrorClass
 
 DEFAULT_TIMEOUT = (5.0, 20.0)  # connect, read
+# failures of the transport itself that a later try may not meet: class ``retry``
+TRANSIENT_EXCEPTIONS = (requests.ConnectionError, requests.Timeout,
+                        requests.exceptions.ChunkedEncodingError,
+                        requests.exceptions.ContentDecodingError)
 
 
 class TokenBucket:
-    """``rate`` calls per second on average, bursts up to ``capacity``."""
+    """``rate`` calls per second on average, bursts up to ``capacity``.
 
-    def __init__(self, rate: float, capacity: float | None = None, clock=time.monotonic,
-                 sleep=time.sleep):
+    ``acquire`` reserves a token even when none is free (the balance goes negative) and
+    sleeps until its slot, so concurrent callers queue in order and in any window of
+    ``t`` seconds at most ``rate * t + capacity`` calls go through.
+    """
+
+    clock = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
+
+    def __init__(self, rate: float, capacity: float | None = None, clock=None, sleep=None):
+        if not rate > 0:
+            raise ValueError(f"a token bucket needs a positive rate, got {rate!r}")
         self.rate = float(rate)
         self.capacity = float(capacity if capacity is not None else max(1.0, rate))
         self.tokens = self.capacity
-        self.clock, self.sleep = clock, sleep
-        self.updated = clock()
+        if clock is not None:
+            self.clock = clock
+        if sleep is not None:
+            self.sleep = sleep
+        self.updated = self.clock()
         self._lock = threading.Lock()
 
     def acquire(self) -> float:
         """Take one token, sleeping until one is free; returns the seconds waited."""
         with self._lock:
             now = self.clock()
-            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
+            elapsed = max(0.0, now - self.updated)  # a clock that steps back refills nothing
+            self.tokens = min(self.capacity, self.tokens + elapsed * self.rate)
+            self.updated = max(now, self.updated)
             self.tokens -= 1
             wait = 0.0 if self.tokens >= 0 else -self.tokens / self.rate
         if wait:
@@ -69,23 +94,33 @@ def budget_for(key: str, qps: float) -> TokenBucket:
         return bucket
 
 
-def retry_after_seconds(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date
+    (``now`` is the current epoch time, for tests). None when absent or unreadable."""
     if not value:
         return None
+    value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # "-0000" parses naive; HTTP-dates are always GMT
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
         return None
+    return max(0.0, seconds)
 
 
 def default_classify(response: requests.Response) -> ErrorClass | None:
     code = response.status_code
-    if code < 400:
+    if code < 300:
         return None
+    if code < 400:  # not followed: a moved API means the configured URL is wrong
+        return ErrorClass.FAIL_CONFIG
     if code == 429:
         return ErrorClass.RATE_LIMITED
     if code in (408, 425) or code >= 500:
@@ -103,20 +138,24 @@ def excerpt(response: requests.Response, limit: int = 500) -> str:
 
 
 class HttpAdapter:
-    max_attempts = 4
+    max_attempts = 4           # calls per request, the first included
     base_backoff_s = 0.5
     max_backoff_s = 30.0
     max_wait_s = 60.0          # longest Retry-After we sleep through in place
     timeout = DEFAULT_TIMEOUT
+    sleep = staticmethod(time.sleep)
 
     def __init__(self, base_url: str = "", budget: list[TokenBucket] | None = None,
                  session: requests.Session | None = None,
-                 refresh_token: Callable[[], None] | None = None, sleep=time.sleep):
+                 refresh_token: Callable[[], None] | None = None, sleep=None,
+                 rng: random.Random | None = None):
         self.base_url = base_url.rstrip("/")
         self.budget = budget or []
         self.session = session or requests.Session()
         self._refresh_token = refresh_token
-        self.sleep = sleep
+        if sleep is not None:
+            self.sleep = sleep
+        self.rng = rng or random.Random()
 
     # -- hooks ------------------------------------------------------------------------------
     def sign(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -130,33 +169,40 @@ class HttpAdapter:
 
     # -- calling ----------------------------------------------------------------------------
     def backoff(self, attempt: int) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-        return random.uniform(0, min(self.max_backoff_s, self.base_backoff_s * 2 ** attempt))
+        """Full jitter: uniform in [0, min(cap, base * 2**attempt)] (attempt 0 = first retry)."""
+        ceiling = min(self.max_backoff_s, self.base_backoff_s * 2.0 ** min(attempt, 60))
+        return self.rng.uniform(0, ceiling)
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
+        """Call, retrying as the error class says; return the response or raise
+        ``ConnectorError``."""
+        url = path if path.startswith(("http://", "https://")) else \
+            f"{self.base_url}/{path.lstrip('/')}"
         refreshed = False
-        for attempt in range(self.max_attempts):
+        failures = 0
+        while True:
             response, error = self._attempt(method, url, kwargs)
             if error is None:
                 return response
-            last = attempt == self.max_attempts - 1
             cls = error.error_class
-            if cls is ErrorClass.REFRESH_TOKEN_THEN_RETRY and not refreshed and self._refresh_token:
-                self._refresh_token()
+            if (cls is ErrorClass.REFRESH_TOKEN_THEN_RETRY and not refreshed
+                    and self._refresh_token is not None):
+                self._refresh_token()  # a ConnectorError from the refresh propagates as is
                 refreshed = True
                 continue
-            if cls is ErrorClass.RATE_LIMITED and not last:
-                wait = error.retry_after if error.retry_after is not None else self.backoff(attempt)
-                if wait > self.max_wait_s:
-                    raise error
-                self.sleep(wait)
-                continue
-            if cls is ErrorClass.RETRY and not last:
-                self.sleep(self.backoff(attempt))
-                continue
-            raise error
-        raise error  # pragma: no cover (loop always returns or raises)
+            failures += 1
+            if cls not in (ErrorClass.RETRY, ErrorClass.RATE_LIMITED):
+                raise error
+            if failures >= self.max_attempts:
+                raise _with_message(error, f"{error.message} (gave up after {failures} attempts)")
+            if error.retry_after is not None:
+                wait = error.retry_after
+                if wait > self.max_wait_s:  # reschedule rather than block a worker
+                    raise _with_message(error, f"{error.message}; Retry-After {wait:.0f}s exceeds "
+                                        f"{self.max_wait_s:.0f}s", ErrorClass.RATE_LIMITED)
+            else:
+                wait = self.backoff(failures - 1)
+            self.sleep(wait)
 
     def _attempt(self, method, url, kwargs):
         """One call: ``(response, None)`` when it succeeded, else ``(response, error)``."""
@@ -164,10 +210,14 @@ class HttpAdapter:
             bucket.acquire()
         kwargs = dict(kwargs)
         timeout = kwargs.pop("timeout", self.timeout)
-        prepared = self.sign(self.session.prepare_request(requests.Request(method, url, **kwargs)))
+        try:  # preparing fails on a malformed URL: that is the account's config
+            prepared = self.session.prepare_request(requests.Request(method, url, **kwargs))
+        except requests.RequestException as e:
+            return None, ConnectorError(ErrorClass.FAIL_CONFIG, f"cannot call {url}: {e}")
+        prepared = self.sign(prepared)
         try:
             response = self.session.send(prepared, timeout=timeout, allow_redirects=False)
-        except (requests.ConnectionError, requests.Timeout) as e:
+        except TRANSIENT_EXCEPTIONS as e:
             return None, ConnectorError(ErrorClass.RETRY, f"{type(e).__name__} calling {url}")
         except requests.RequestException as e:
             return None, ConnectorError(ErrorClass.FAIL_CONFIG, f"cannot call {url}: {e}")
@@ -178,3 +228,13 @@ class HttpAdapter:
                               retry_after=retry_after_seconds(response.headers.get("Retry-After")),
                               status_code=response.status_code,
                               response_excerpt=excerpt(response))
+
+
+def _with_message(error: ConnectorError, message: str,
+                  error_class: ErrorClass | None = None) -> ConnectorError:
+    """The error of this attempt (subclass and extra attributes kept), reworded."""
+    error.args = (message,)
+    error.message = message
+    if error_class is not None:
+        error.error_class = ErrorClass(error_class)
+    return error

@@ -18,6 +18,10 @@ from connectors.base import KINDS, Connector
 GROUP = "hub.connectors"
 BUILTINS: dict[str, str] = {
     "generic_shop": "connectors.generic_shop:GenericShop",
+    "kuaishou": "connectors.kuaishou:Kuaishou",
+    "kuaidi100": "connectors.kuaidi100:Kuaidi100",
+    "aftership": "connectors.aftership:AfterShip",
+    "track17": "connectors.track17:Track17",
 }
 log = logging.getLogger(__name__)
 _cache: dict[str, type[Connector]] | None = None

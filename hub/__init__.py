@@ -12,7 +12,7 @@ from hub.db import Database
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
-    from hub import cli, crypto, logs, web
+    from hub import cli, crypto, logs, web, webhooks
     from hub.api import api_blueprint
     from hub.docs import docs_blueprint
     from hub.errors import register_error_handlers
@@ -31,5 +31,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.register_blueprint(health_blueprint)
     app.register_blueprint(api_blueprint)
     app.register_blueprint(docs_blueprint)
+    app.register_blueprint(webhooks.webhooks_blueprint)
     cli.register(app)
     return app

@@ -64,7 +64,13 @@ def connector_for(db, account: Account, public_url: str = ""):
         save_config(db, account.id, updates)
         ctx.config.update(updates)
 
+    def _reload() -> dict:
+        with db.session(readonly=True) as s:
+            fresh = dict(s.get(Account, account.id).config)
+        ctx.config.update(fresh)
+        return fresh
+
     ctx = AccountContext(account_id=account.id, merchant_id=account.merchant_id,
                          name=account.name, config=dict(account.config), save_config=_save,
-                         public_url=public_url)
+                         public_url=public_url, reload_config=_reload)
     return cls(ctx)

@@ -10,10 +10,14 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, routes_command, shell_command
+from flask.cli import (AppGroup, FlaskGroup, routes_command, shell_command,
+                       with_appcontext)
 from sqlalchemy import select
 
 from hub import auth, create_app
+from hub.cli_connectors import connectors_group
+from hub.cli_inbox import inbox_group
+from hub.outbox_admin import outbox_group
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
 
@@ -39,7 +43,7 @@ def settings():
 
 
 # -- db -----------------------------------------------------------------------------------
-@click.group("db", help="Database schema.")
+@click.group("db", cls=AppGroup, help="Database schema.")
 def db_group():
     pass
 
@@ -67,19 +71,20 @@ def db_check(as_json):
 @db_group.command("rotate-secrets", help="Re-encrypt stored credentials under HUB_SECRET_KEY.")
 @json_option
 def db_rotate(as_json):
-    from hub import crypto
-    from hub.models import Account
+    from hub.crypto import SecretsUnavailable
+    from hub.db import rotate_secrets
+    from hub.models import Base
 
-    with db().engine.begin() as conn:
-        rows = conn.execute(select(Account.__table__.c.id, Account.__table__.c.config)).all()
-        for row_id, token in rows:
-            conn.execute(Account.__table__.update().where(Account.__table__.c.id == row_id)
-                         .values(config=crypto.rotate(token)))
-    emit(as_json, {"rotated": len(rows)}, f"re-encrypted {len(rows)} account configs")
+    try:
+        with db().engine.begin() as conn:
+            count = rotate_secrets(conn, Base.metadata)
+    except SecretsUnavailable as e:
+        fail(f"{e}; nothing was changed", as_json)
+    emit(as_json, {"rotated": count}, f"re-encrypted {count} stored secrets")
 
 
 # -- merchants and tokens ----------------------------------------------------------------
-@click.group("merchants", help="Merchants (tenants).")
+@click.group("merchants", cls=AppGroup, help="Merchants (tenants).")
 def merchants_group():
     pass
 
@@ -97,6 +102,7 @@ def merchants_create(name, as_json):
         s.add(merchant)
         s.flush()
         merchant_id = merchant.id
+    name = name.strip()
     emit(as_json, {"id": merchant_id, "name": name}, f"merchant {merchant_id} created: {name}")
 
 
@@ -110,7 +116,7 @@ def merchants_list(as_json):
     emit(as_json, rows, "\n".join(f"{r['id']}\t{r['name']}" for r in rows) or "no merchants")
 
 
-@click.group("tokens", help="API tokens.")
+@click.group("tokens", cls=AppGroup, help="API tokens.")
 def tokens_group():
     pass
 
@@ -135,7 +141,8 @@ def tokens_create(merchant_id, role, supplier_id, name, as_json):
 
 
 # -- accounts and suppliers --------------------------------------------------------------
-@click.group("accounts", help="Connector accounts: linked shops, supplier channels, couriers.")
+@click.group("accounts", cls=AppGroup,
+             help="Connector accounts: linked shops, supplier channels, couriers.")
 def accounts_group():
     pass
 
@@ -184,7 +191,7 @@ def accounts_list(merchant_id, as_json):
         or "no accounts")
 
 
-@click.group("suppliers", help="Suppliers.")
+@click.group("suppliers", cls=AppGroup, help="Suppliers.")
 def suppliers_group():
     pass
 
@@ -239,6 +246,7 @@ def suppliers_list(merchant_id, as_json):
 @click.command("seed-demo", help="Create a demo merchant with suppliers, orders, returns, "
                                  "shipments and one token per role.")
 @json_option
+@with_appcontext
 def seed_demo(as_json):
     from hub.demo_data import seed
 
@@ -247,11 +255,12 @@ def seed_demo(as_json):
     lines = [f"demo merchant {result['merchant_id']} seeded "
              f"({result['orders']} orders, {result['returns']} returns); tokens:"]
     lines += [f"  {role:<15} {token}" for role, token in result["tokens"].items()]
-    emit(as_json, result, "\n".join(lines))
+    emit(as_json, {"id": result["merchant_id"], **result}, "\n".join(lines))
 
 
 @click.command("run", help="Migrate, then serve the hub (gunicorn) and run one scheduler-"
                            "and-worker process; Ctrl-C stops both.")
+@with_appcontext
 def run_command():
     from hub.processes import run_all
 
@@ -266,11 +275,21 @@ def _run_worker(with_scheduler: bool) -> None:
     from jobs.registry import default_jobs
     from jobs.runner import InProcessRunner
 
+    from hub.wakeup import Listener
+
     owner = f"{socket.gethostname()}:{os.getpid()}"
     runner = InProcessRunner(current_app._get_current_object(), default_jobs(), owner,
                              scheduler=with_scheduler)
-    signal.signal(signal.SIGTERM, lambda *_: runner.stop())
-    signal.signal(signal.SIGINT, lambda *_: runner.stop())
+    listener = Listener(db(), settings().var_dir, on_wake=lambda channel: runner.wake(
+        {"inbox": "process_inbox", "outbox": "deliver_outbox"}.get(channel)))
+    listener.start()
+
+    def stop(*_):
+        listener.stop()
+        runner.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     runner.run_forever()
 
 
@@ -278,18 +297,20 @@ def _run_worker(with_scheduler: bool) -> None:
                               "you like on PostgreSQL; work is claimed with leases.")
 @click.option("--scheduler", "with_scheduler", is_flag=True,
               help="also be the deployment's one scheduler (hub run does this)")
+@with_appcontext
 def worker_command(with_scheduler):
     _run_worker(with_scheduler)
 
 
 @click.command("scheduler", help="The deployment's one scheduler, with a worker in the same "
                                  "process. Run exactly one.")
+@with_appcontext
 def scheduler_command():
     _run_worker(True)
 
 
 COMMANDS = [worker_command, scheduler_command, db_group, merchants_group, tokens_group, accounts_group, suppliers_group,
-            seed_demo, run_command]
+            seed_demo, run_command, outbox_group, inbox_group, connectors_group]
 
 
 def register(app) -> None:
@@ -304,7 +325,13 @@ cli.add_command(routes_command)
 
 
 def main() -> None:
-    cli.main(prog_name="hub")
+    from hub.config import ConfigError
+
+    try:
+        cli.main(prog_name="hub")
+    except ConfigError as e:  # a bad HUB_* setting: say which, without a traceback
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

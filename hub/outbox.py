@@ -5,16 +5,22 @@ change and the message commit together or not at all. The idempotency key is der
 what the message *is* (account, topic, entity, version), never random, so every retry
 and every replay sends the same key and the receiver can drop duplicates. A newer message
 for the same account, topic and entity supersedes an older one not yet sent.
+
+Pass ``var_dir`` (``settings.var_dir``) so a worker is woken on commit and sends the
+message at once instead of on its next polling tick (``hub.wakeup``). Delivery itself is
+``jobs.deliver_outbox``; replay and cancel are ``hub.outbox_admin``.
 """
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.db import utcnow
 from hub.models import Account, OutboxMessage
+from hub.wakeup import notify
 
 
 def idempotency_key(account_id: int, topic: str, entity: str, entity_id: int,
@@ -24,7 +30,7 @@ def idempotency_key(account_id: int, topic: str, entity: str, entity_id: int,
 
 
 def enqueue(session: Session, account: Account, topic: str, entity: str, entity_id: int,
-            payload: dict, version: str) -> OutboxMessage:
+            payload: dict, version: str, var_dir: Path | None = None) -> OutboxMessage:
     """Queue a push; ``version`` names this state of the entity (e.g. its updated time).
 
     Enqueuing the same (account, topic, entity, version) twice returns the first message.
@@ -46,4 +52,11 @@ def enqueue(session: Session, account: Account, topic: str, entity: str, entity_
                             next_attempt_at=utcnow())
     session.add(message)
     session.flush()
+    if var_dir is not None:
+        wake_delivery(session, var_dir)
     return message
+
+
+def wake_delivery(session: Session, var_dir: Path) -> None:
+    """Wake a worker's delivery job when this transaction commits (dropped on rollback)."""
+    notify(session, "outbox", var_dir)

@@ -20,12 +20,16 @@ from hub import migrate
 from hub.config import Settings
 
 
+def gunicorn_command(settings: Settings, app: str = "hub.wsgi:app") -> list[str]:
+    """The web server command line ``hub run`` uses (the benchmarks reuse it)."""
+    return [sys.executable, "-m", "gunicorn", "--bind", f"{settings.host}:{settings.port}",
+            "--workers", str(settings.web_workers), "--worker-class", "gthread",
+            "--threads", "4", "--graceful-timeout", "10", "--log-level", "warning", app]
+
+
 def _commands(settings: Settings) -> dict[str, list[str]]:
     return {
-        "web": [sys.executable, "-m", "gunicorn", "--bind", f"{settings.host}:{settings.port}",
-                "--workers", str(settings.web_workers), "--worker-class", "gthread",
-                "--threads", "4", "--graceful-timeout", "10", "--log-level", "warning",
-                "hub.wsgi:app"],
+        "web": gunicorn_command(settings),
         "worker": [sys.executable, "-m", "hub.cli", "scheduler"],
     }
 
@@ -55,6 +59,7 @@ def _stop(procs: dict) -> None:
             p.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             p.kill()
+            p.wait()  # reaped before hub run exits: nothing left behind
 
 
 def run_all(settings: Settings) -> int:

@@ -134,7 +134,7 @@ def _apply_return(session, account, v: ReturnValues):
         reason_text=v.reason_text, status=v.status, raw_status=v.raw_status,
         refund_minor=v.refund_minor, currency=v.currency, requested_at=v.requested_at,
         respond_by=v.respond_by, buyer_ship_by=v.buyer_ship_by,
-        remote_updated_at=v.remote_updated_at)
+        remote_updated_at=v.remote_updated_at, flags=list(v.flags))
     outcome, case = _upsert(session, account, v, ReturnCase, fields)
     if case is None:
         return outcome, None

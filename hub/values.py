@@ -113,6 +113,15 @@ class TrackingValues:
     events: tuple[TrackingEventValues, ...]
     carrier_raw: str | None = None
     flags: tuple[str, ...] = ()
+    # Courier mappers (mappings.tracking) fill these; None = the record does not say.
+    # current_status: where this record's own events leave the parcel (by event time,
+    #   through mappings.tracking.progress); apply it with the stored status as the start.
+    # monitoring: the provider's tracking state (Kuaidi100 polling | shutdown | abort |
+    #   updateall; 17TRACK tracking | stopped), kept apart from the parcel status.
+    # interception: an interception's outcome (requested | succeeded | failed).
+    current_status: str | None = None
+    monitoring: str | None = None
+    interception: str | None = None
 
     entity = "tracking"
 

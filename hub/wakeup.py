@@ -32,19 +32,24 @@ def socket_path(var_dir: Path) -> Path:
 
 def notify(session: Session, channel: str, var_dir: Path) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:c, :p)"), {"c": PG_CHANNEL, "p": channel})
+        pg_notify(session, channel)
         return
-    path = str(socket_path(var_dir))
+    event.listen(session, "after_commit", lambda _s: send_datagram(channel, var_dir), once=True)
 
-    def _send(_session):
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-                s.setblocking(False)
-                s.sendto(channel.encode(), path)
-        except OSError:
-            pass  # no worker listening here: it will find the work on its next tick
 
-    event.listen(session, "after_commit", _send, once=True)
+def pg_notify(conn, channel: str) -> None:
+    """PostgreSQL: queue the wake-up in ``conn``'s transaction (a Session or Connection)."""
+    conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": PG_CHANNEL, "p": channel})
+
+
+def send_datagram(channel: str, var_dir: Path) -> None:
+    """SQLite: wake the worker now — call it after the commit that added the work."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.setblocking(False)
+            s.sendto(channel.encode(), str(socket_path(var_dir)))
+    except OSError:
+        pass  # no worker listening here: it will find the work on its next tick
 
 
 class Listener:

@@ -1,8 +1,13 @@
 """The jobs every worker runs, in one list."""
 from __future__ import annotations
 
+from jobs import deliver_outbox, poll, process_inbox
 from jobs.runner import Job
 
 
 def default_jobs() -> list[Job]:
-    return []
+    return [
+        Job("deliver_outbox", deliver_outbox.run, interval_s=1),
+        Job("poll", poll.run, interval_s=5),
+        Job("process_inbox", process_inbox.run, interval_s=1),
+    ]

@@ -34,6 +34,15 @@ def shop(s, merchant_id, name=None, config=None):
     return a
 
 
+def pushing_shop(s, merchant_id, base_url, name=None, **config):
+    """A generic_shop account with a full, validated config that can receive pushes."""
+    from connectors.generic_shop import GenericShop
+
+    full = GenericShop.validate_config({"webhook_secret": WHSEC, "base_url": base_url,
+                                        "api_key": "shop-api-key-123", "qps": 1000, **config})
+    return shop(s, merchant_id, name, full)
+
+
 def supplier(s, merchant_id, code=None):
     x = Supplier(merchant_id=merchant_id, code=code or f"SUP{next(_seq)}", name="Supplier")
     s.add(x)
@@ -91,6 +100,42 @@ def return_case(s, merchant_id, shop_id, order_obj, *, kind="return_refund",
     return r
 
 
+def outbox_message(s, account, entity_id, *, topic="shipment", version="v1", status="pending",
+                   payload=None):
+    from hub.outbox import enqueue
+
+    m = enqueue(s, account, topic, "shipment", entity_id,
+                payload or {"order_id": f"P{entity_id}", "carrier": "sf",
+                            "tracking_number": f"SF{entity_id:012d}"}, version)
+    m.status = status
+    s.flush()
+    return m
+
+
+def inbox_event(s, account, *, external_event_id=None, status="received", body=b"{}",
+                event_type="order.updated", **fields):
+    from hub.models import InboxEvent
+
+    e = InboxEvent(merchant_id=account.merchant_id, connector=account.connector,
+                   account_id=account.id,
+                   external_event_id=external_event_id or f"evt-{next(_seq)}",
+                   event_type=event_type, body=body, status=status, **fields)
+    s.add(e)
+    s.flush()
+    return e
+
+
+def quarantined(s, account, *, reason="bad_signature", detail="signature missing or invalid"):
+    from hub.models import QuarantinedRequest
+
+    q = QuarantinedRequest(merchant_id=account.merchant_id if account else None,
+                           account_id=account.id if account else None, connector="generic_shop",
+                           reason=reason, detail=detail, body_excerpt=b"{}")
+    s.add(q)
+    s.flush()
+    return q
+
+
 def world(s, name="M"):
     """A merchant with one of everything, and a token per role."""
     m = merchant(s, name)
@@ -101,10 +146,14 @@ def world(s, name="M"):
     r = return_case(s, m.id, sh.id, o)
     out = shipment(s, m.id, o.id, fulfilment_id=o.fulfilments[0].id)
     back = shipment(s, m.id, None, return_case_id=r.id, direction="return")
+    message = outbox_message(s, sh, out.id, status="dead")
+    event = inbox_event(s, sh, status="failed", external_event_id=f"evt-{name}-{next(_seq)}")
+    rejected = quarantined(s, sh, detail=f"quarantine-{name}-{next(_seq)}")
     tokens = {role: token(s, m.id, role, sup.id if role == "supplier" else None)
               for role in ("merchant_admin", "operator", "finance", "supplier")}
     return {"merchant": m, "shop": sh, "supplier": sup, "sku_mapping": mapping, "order": o,
-            "return": r, "shipment": out, "return_shipment": back, "tokens": tokens}
+            "return": r, "shipment": out, "return_shipment": back, "outbox_message": message,
+            "inbox_event": event, "quarantined": rejected, "tokens": tokens}
 
 
 def bearer(tok: str) -> dict:

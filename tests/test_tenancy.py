@@ -19,7 +19,9 @@ def two_worlds(database):
         a, b = f.world(s, "A"), f.world(s, "B")
         ids = {key: (a[key].id, b[key].id) for key in a if key not in ("tokens", "merchant")}
         b_markers = [b["order"].platform_order_id, b["shipment"].tracking_number,
-                     b["return"].platform_return_id, b["supplier"].code, b["shop"].name]
+                     b["return"].platform_return_id, b["supplier"].code, b["shop"].name,
+                     b["outbox_message"].idempotency_key, b["inbox_event"].external_event_id,
+                     b["quarantined"].detail]
         b_token_ids = list(s.scalars(select(ApiToken.id).where(
             ApiToken.merchant_id == b["merchant"].id)))
         return {"tokens_a": a["tokens"], "ids": ids, "merchant_a": a["merchant"].id,
@@ -40,7 +42,8 @@ def _snapshot(database, merchant_id):
 
 
 PARAM_TARGET = {"order_id": "order", "return_id": "return", "shipment_id": "shipment",
-                "supplier_id": "supplier", "mapping_id": "sku_mapping", "account_id": "shop"}
+                "supplier_id": "supplier", "mapping_id": "sku_mapping", "account_id": "shop",
+                "outbox_message_id": "outbox_message", "inbox_event_id": "inbox_event"}
 
 
 def _api_rules(app):
@@ -92,6 +95,8 @@ def test_merchant_a_cannot_touch_merchant_b(app, client, database, two_worlds):
     ("/api/v1/orders", "order"), ("/api/v1/returns", "return"),
     ("/api/v1/shipments", "shipment"), ("/api/v1/suppliers", "supplier"),
     ("/api/v1/sku-mappings", "sku_mapping"), ("/api/v1/accounts", "shop"),
+    ("/api/v1/ops/outbox", "outbox_message"), ("/api/v1/ops/inbox", "inbox_event"),
+    ("/api/v1/ops/quarantine", "quarantined"),
 ])
 def test_lists_show_only_own_rows(client, two_worlds, path, key):
     ids = two_worlds["ids"]

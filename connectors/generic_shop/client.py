@@ -8,7 +8,8 @@ class GenericShopClient(HttpAdapter):
     def __init__(self, ctx, **kwargs):
         config = ctx.config
         super().__init__(config.get("base_url") or "",
-                         budget=[budget_for(f"generic_shop:{ctx.account_id}", config["qps"])],
+                         budget=[budget_for(f"generic_shop:{ctx.account_id}",
+                                            config.get("qps") or 5.0)],
                          **kwargs)
         self.api_key = config.get("api_key")
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from connectors.base import Connector
+from connectors.base import AckResponse, Connector, ConnectorError, ErrorClass, PushResult
+from connectors.generic_shop import push as pushes
+from connectors.generic_shop import webhooks
+from mappings.generic_shop import MappingError, map_record
 
 
 class GenericShopConfig(Schema):
@@ -29,3 +32,30 @@ class GenericShop(Connector):
     title = "Generic shop (hub JSON over Standard Webhooks)"
     capabilities = ("webhook", "poll", "push")
     config_schema = GenericShopConfig
+
+    def push(self, topic: str, payload: dict, idempotency_key: str) -> PushResult:
+        """Shipments and return decisions back to the shop (see ``push.py``)."""
+        return pushes.push(self, topic, payload, idempotency_key)
+
+    # -- inbound (see webhooks.py) ----------------------------------------------------------
+    def verify_webhook(self, headers, body):
+        return webhooks.verify(self.config["webhook_secret"], headers, body)
+
+    def webhook_ack(self, events):
+        return AckResponse(b'{"ok":true}')
+
+    def records_for_event(self, event_type, body):
+        return webhooks.records_for_event(event_type, body)
+
+    def streams(self):
+        """``orders`` and ``returns`` polled from ``base_url`` (see ``streams.py``)."""
+        from connectors.generic_shop.streams import shop_streams
+
+        return shop_streams(self)
+
+    def map_record(self, record):
+        try:
+            return map_record(record.entity, record.payload,
+                              self.config.get("currency") or "CNY")
+        except MappingError as e:
+            raise ConnectorError(ErrorClass.FAIL_DATA, str(e)) from None
