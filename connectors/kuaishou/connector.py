@@ -1,0 +1,161 @@
+"""Declaration of the Kuaishou (快手小店) connector: config schema, capabilities, and the
+per-account objects the pipeline uses (see README.md beside this file).
+
+    shop = Kuaishou(ctx)
+    shop.client.list_orders(begin_ms, end_ms)      # signed API calls (client.py)
+    shop.tokens.access_token()                     # OAuth, single-flight (oauth.py)
+    shop.authorization_status()                    # ok | expiring | expired | revoked
+    shop.map_record(record)                        # mappings.kuaishou (pure)
+
+Webhook verification, poll streams and outbox pushes are wired by the pipeline on top of
+these helpers (``crypto.decode_push``, ``client.iter_orders``/``iter_refunds``,
+``client.deliver``/``approve_refund``/...).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+
+from connectors.base import Connector, ConnectorError, ErrorClass, Record
+from connectors.kuaishou.client import DEFAULT_API_BASE, DEFAULT_QPS, KuaishouClient
+from connectors.kuaishou.oauth import (
+    DEFAULT_MARGIN_S, DEFAULT_OAUTH_BASE, DEFAULT_WARNING_DAYS, OAuthClient, TokenManager,
+    authorization_status, authorize_url,
+)
+from connectors.kuaishou.signing import HMAC_SHA256, SIGN_METHODS
+
+DEFAULT_SCOPES = ("merchant_order", "merchant_refund", "merchant_logistics", "merchant_item",
+                  "merchant_user")
+
+
+def _iso_datetime(value: str) -> None:
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValidationError("an ISO 8601 date-time with offset is required") from None
+    if moment.tzinfo is None:
+        raise ValidationError("the date-time needs a UTC offset")
+
+
+def _secret(description: str, required: bool = False, **kw):
+    if required:
+        return fields.String(required=True, validate=validate.Length(min=1),
+                             metadata={"secret": True, "description": description}, **kw)
+    return fields.String(load_default=None, allow_none=True,
+                         metadata={"secret": True, "description": description}, **kw)
+
+
+class KuaishouConfig(Schema):
+    class Meta:
+        unknown = RAISE
+
+    app_key = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                            metadata={"description": "the app's appKey (ks...)"})
+    app_secret = _secret("appSecret, for the OAuth token endpoints", required=True)
+    sign_secret = _secret("signSecret, for signing API calls", required=True)
+    message_key = _secret("message-push AES key (Base64 of 16 bytes)")
+    sign_method = fields.String(load_default=HMAC_SHA256, validate=validate.OneOf(SIGN_METHODS))
+    api_base_url = fields.Url(load_default=DEFAULT_API_BASE, require_tld=False,
+                              metadata={"description": "API gateway; token endpoints too"})
+    oauth_base_url = fields.Url(load_default=DEFAULT_OAUTH_BASE, require_tld=False,
+                                metadata={"description": "host of /oauth/authorize"})
+    redirect_uri = fields.Url(load_default=None, allow_none=True, require_tld=False,
+                              metadata={"description": "the OAuth callback registered on the app"})
+    access_token = _secret("the shop's access token (48 h)")
+    refresh_token = _secret("the shop's refresh token (single use, rotates)")
+    access_token_expires_at = fields.String(load_default=None, allow_none=True,
+                                            validate=_iso_datetime)
+    refresh_token_expires_at = fields.String(
+        load_default=None, allow_none=True, validate=_iso_datetime,
+        metadata={"description": "absolute: 180 days from the first authorization"})
+    scopes = fields.List(fields.String(), load_default=list(DEFAULT_SCOPES))
+    open_id = fields.String(load_default=None, allow_none=True)
+    reauthorize_reason = fields.String(
+        load_default=None, allow_none=True,
+        metadata={"description": "set when the platform revoked the authorization"})
+    order_window_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=7))
+    refund_window_hours = fields.Integer(load_default=1, validate=validate.Range(min=1, max=24))
+    backfill_days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=90))
+    qps_default = fields.Float(load_default=DEFAULT_QPS, validate=validate.Range(min=0.1, max=1000),
+                               metadata={"description": "per app and per shop, for APIs "
+                                         "without a published limit"})
+    qps_overrides = fields.Dict(keys=fields.String(), values=fields.Float(
+        validate=validate.Range(min=0.1, max=10000)), load_default=dict,
+        metadata={"description": "method -> calls per second (per app and per shop)"})
+    qps_fraction = fields.Float(load_default=1.0, validate=validate.Range(min=0.01, max=1.0),
+                                metadata={"description": "this process's share of each limit"})
+    token_refresh_margin_s = fields.Integer(load_default=DEFAULT_MARGIN_S,
+                                            validate=validate.Range(min=60, max=86_400))
+    reauthorize_warning_days = fields.Integer(load_default=DEFAULT_WARNING_DAYS,
+                                              validate=validate.Range(min=1, max=90))
+
+    @validates("message_key")
+    def _message_key(self, value, **kwargs):
+        if value is None:
+            return
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError("must be Base64") from None
+        if len(raw) not in (16, 24, 32):
+            raise ValidationError("must decode to a 16-byte AES key")
+
+
+class Kuaishou(Connector):
+    name = "kuaishou"
+    kind = "platform"
+    title = "Kuaishou shop (快手小店)"
+    capabilities = ("webhook", "poll", "push", "oauth")
+    config_schema = KuaishouConfig
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self._tokens: TokenManager | None = None
+        self._client: KuaishouClient | None = None
+
+    @property
+    def tokens(self) -> TokenManager:
+        if self._tokens is None:
+            self._tokens = TokenManager(self.ctx, OAuthClient(self.config))
+        return self._tokens
+
+    @property
+    def client(self) -> KuaishouClient:
+        if self._client is None:
+            self._client = KuaishouClient(self.config, self.ctx.account_id, self.tokens)
+        return self._client
+
+    # -- authorization ------------------------------------------------------------------------
+    def authorize_url(self, state: str, redirect_uri: str | None = None) -> str:
+        uri = redirect_uri or self.config.get("redirect_uri")
+        if not uri:
+            raise ConnectorError(ErrorClass.FAIL_CONFIG, "no redirect_uri configured")
+        return authorize_url(self.config.get("oauth_base_url") or DEFAULT_OAUTH_BASE,
+                             self.config["app_key"], uri,
+                             self.config.get("scopes") or DEFAULT_SCOPES, state)
+
+    def complete_authorization(self, code: str) -> None:
+        self.tokens.authorize(code)
+
+    def authorization_status(self, now: datetime | None = None) -> str:
+        return authorization_status(self.config, now)
+
+    def refresh_token(self) -> None:
+        """Refresh ahead of expiry if due (the refresh-tokens job); no-op when fresh."""
+        self.tokens.access_token()
+
+    # -- mapping -------------------------------------------------------------------------------
+    def map_record(self, record: Record):
+        from mappings.kuaishou import MappingError, map_order, map_refund
+
+        try:
+            if record.entity == "order":
+                return map_order(record.payload)
+            if record.entity == "return":
+                return map_refund(record.payload)
+        except MappingError as e:
+            raise ConnectorError(ErrorClass.FAIL_DATA, str(e)) from None
+        return None
