@@ -1,0 +1,15 @@
+"""Kuaidi100 (快递100): subscribe a tracking number, receive signed pushes of its full
+history, look one parcel up in real time (rate-limited fallback), and request an
+interception whose result comes back by callback. See README.md beside this file.
+
+For the hub's automation:
+
+    from connectors.kuaidi100 import subscription_payload, interception_payload
+    enqueue(topic="subscribe", payload=subscription_payload("sf", no, shipment_ref=ref,
+                                                           phone=masked_phone))
+    enqueue(topic="intercept", payload=interception_payload("zto", no, "return_to_sender"))
+"""
+from connectors.kuaidi100.connector import Kuaidi100, Kuaidi100Config
+from connectors.kuaidi100.payloads import interception_payload, subscription_payload
+
+__all__ = ["Kuaidi100", "Kuaidi100Config", "interception_payload", "subscription_payload"]
