@@ -136,6 +136,12 @@ def quarantined(s, account, *, reason="bad_signature", detail="signature missing
     return q
 
 
+def alert(s, merchant_id, *, supplier_id=None, message="check this", kind="test"):
+    from hub.alerts import raise_alert
+    return raise_alert(s, merchant_id, kind, "merchant", merchant_id, message,
+                       supplier_id=supplier_id)
+
+
 def world(s, name="M"):
     """A merchant with one of everything, and a token per role."""
     m = merchant(s, name)
@@ -149,11 +155,12 @@ def world(s, name="M"):
     message = outbox_message(s, sh, out.id, status="dead")
     event = inbox_event(s, sh, status="failed", external_event_id=f"evt-{name}-{next(_seq)}")
     rejected = quarantined(s, sh, detail=f"quarantine-{name}-{next(_seq)}")
+    warning = alert(s, m.id, supplier_id=sup.id, message=f"alert-{name}-{next(_seq)}")
     tokens = {role: token(s, m.id, role, sup.id if role == "supplier" else None)
               for role in ("merchant_admin", "operator", "finance", "supplier")}
     return {"merchant": m, "shop": sh, "supplier": sup, "sku_mapping": mapping, "order": o,
             "return": r, "shipment": out, "return_shipment": back, "outbox_message": message,
-            "inbox_event": event, "quarantined": rejected, "tokens": tokens}
+            "inbox_event": event, "quarantined": rejected, "alert": warning, "tokens": tokens}
 
 
 def bearer(tok: str) -> dict:

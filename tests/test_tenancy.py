@@ -21,7 +21,7 @@ def two_worlds(database):
         b_markers = [b["order"].platform_order_id, b["shipment"].tracking_number,
                      b["return"].platform_return_id, b["supplier"].code, b["shop"].name,
                      b["outbox_message"].idempotency_key, b["inbox_event"].external_event_id,
-                     b["quarantined"].detail]
+                     b["quarantined"].detail, b["alert"].message]
         b_token_ids = list(s.scalars(select(ApiToken.id).where(
             ApiToken.merchant_id == b["merchant"].id)))
         return {"tokens_a": a["tokens"], "ids": ids, "merchant_a": a["merchant"].id,
@@ -43,7 +43,8 @@ def _snapshot(database, merchant_id):
 
 PARAM_TARGET = {"order_id": "order", "return_id": "return", "shipment_id": "shipment",
                 "supplier_id": "supplier", "mapping_id": "sku_mapping", "account_id": "shop",
-                "outbox_message_id": "outbox_message", "inbox_event_id": "inbox_event"}
+                "outbox_message_id": "outbox_message", "inbox_event_id": "inbox_event",
+                "alert_id": "alert"}
 
 
 def _api_rules(app):

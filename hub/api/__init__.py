@@ -3,4 +3,4 @@ from flask import Blueprint
 
 api_blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from hub.api import admin, inbox_ops, outbox_ops, records  # noqa: E402,F401 (registers the routes)
+from hub.api import admin, alerts, inbox_ops, outbox_ops, records  # noqa: E402,F401 (registers the routes)

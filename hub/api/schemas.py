@@ -345,3 +345,21 @@ class AccountListArgs(PageArgs):
 class AuditListArgs(PageArgs):
     entity = fields.String()
     entity_id = RefId()
+
+
+class AlertOut(Out):
+    id = Id()
+    kind = fields.String()
+    severity = fields.String()
+    entity = fields.String()
+    entity_id = Id(allow_none=True)
+    supplier_id = Id(allow_none=True)
+    message = fields.String()
+    details = fields.Dict()
+    created_at = Time()
+    resolved_at = Time(allow_none=True)
+
+
+class AlertListArgs(PageArgs):
+    open = fields.Boolean(load_default=True, metadata={"description": "only unresolved"})
+    kind = fields.String()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from hub.auth import Principal
 from hub.db import MAX_ID
 from hub.errors import NotFound
-from hub.models import Fulfilment, Order, ReturnCase, Shipment, Supplier
+from hub.models import Alert, Fulfilment, Order, ReturnCase, Shipment, Supplier
 
 
 def _supplier_orders(supplier_id: int):
@@ -35,6 +35,8 @@ def visible(model, who: Principal):
                               Shipment.return_case_id.in_(returns)))
     if model is Supplier:
         return stmt.where(Supplier.id == who.supplier_id)
+    if model is Alert:
+        return stmt.where(Alert.supplier_id == who.supplier_id)
     raise NotFound("not found")  # anything else is not for supplier tokens
 
 

@@ -1,5 +1,6 @@
 """The common model. Importing this package registers every table on ``Base.metadata``."""
 from hub.db import Base
+from hub.models.alerts import Alert
 from hub.models.logistics import Shipment, TrackingEvent
 from hub.models.orders import Fulfilment, FulfilmentLine, Order, OrderLine
 from hub.models.parties import Account, Binding, SkuMapping, Supplier
@@ -10,12 +11,12 @@ from hub.models.pipeline import (
     PollState,
     QuarantinedRequest,
 )
-from hub.models.returns import ReturnCase, ReturnLine
+from hub.models.returns import Inspection, ReturnCase, ReturnLine
 from hub.models.tenancy import ApiToken, AuditEntry, Merchant
 
 __all__ = [
     "Base", "Merchant", "ApiToken", "AuditEntry", "Account", "Supplier", "SkuMapping",
     "Binding", "Order", "OrderLine", "Fulfilment", "FulfilmentLine", "Shipment",
     "TrackingEvent", "ReturnCase", "ReturnLine", "InboxEvent", "QuarantinedRequest",
-    "OutboxMessage", "DeliveryAttempt", "PollState",
+    "OutboxMessage", "DeliveryAttempt", "PollState", "Alert", "Inspection",
 ]

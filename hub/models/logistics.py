@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db import Base
@@ -21,6 +21,7 @@ SHIPMENT_STATUSES = (
 )
 DIRECTIONS = ("outbound", "return")
 INTERCEPTION_STATUSES = ("none", "requested", "succeeded", "failed")
+SUBSCRIPTION_STATUSES = ("none", "requested", "subscribed", "failed", "done")
 
 
 class Shipment(Tenant, Timestamps, Base):
@@ -41,6 +42,13 @@ class Shipment(Tenant, Timestamps, Base):
     shipped_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     interception_status: Mapped[Code] = mapped_column(default="none")
+    # courier tracking subscription: which courier account follows it, and its state
+    tracking_account_id: Mapped[int | None] = fk("accounts.id", nullable=True)
+    subscription_status: Mapped[Code] = mapped_column(default="none")
+    monitoring: Mapped[str | None] = mapped_column(String(32))
+    subscribed_at: Mapped[datetime | None]
+    subscription_count: Mapped[int] = mapped_column(default=0)
+    flags: Mapped[list] = mapped_column(JSON, default=list)
 
     events: Mapped[list["TrackingEvent"]] = relationship(
         back_populates="shipment", order_by="TrackingEvent.occurred_at"

@@ -103,8 +103,11 @@ class Fulfilment(Tenant, Timestamps, Base):
     shipped_at: Mapped[datetime | None]
     cancel_requested_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    cancel_answer_due_at: Mapped[datetime | None]
     cancel_answered_at: Mapped[datetime | None]
     cancel_reject_reason: Mapped[str | None] = mapped_column(String(500))
+    escalated_at: Mapped[datetime | None]  # an answer deadline passed; the merchant was told
+    expected_return: Mapped[bool] = mapped_column(default=False)  # shipped, will come back
 
     order: Mapped[Order] = relationship(back_populates="fulfilments")
     lines: Mapped[list["FulfilmentLine"]] = relationship(cascade="all, delete-orphan")

@@ -61,3 +61,26 @@ class ReturnLine(Tenant, Base):
     qty_received: Mapped[int] = mapped_column(default=0)
     qty_damaged: Mapped[int] = mapped_column(default=0)
     reason_code: Mapped[str | None] = mapped_column(String(128))
+
+
+class Inspection(Tenant, Base):
+    """Receipt and grading of returned goods, by the supplier or the merchant's warehouse.
+
+    Photos are stored as content hashes (the files live under ``HUB_VAR_DIR/files``), so
+    the same photo uploaded twice is one file and evidence cannot be swapped silently.
+    """
+
+    __tablename__ = "inspections"
+
+    id: Mapped[Id]
+    return_case_id: Mapped[int] = fk("return_cases.id")
+    inspected_by: Mapped[str] = mapped_column(String(128))  # actor, e.g. supplier:3
+    received_at: Mapped[datetime]
+    condition: Mapped[Code]  # intact | damaged | missing_parts | wrong_item | empty | used
+    grade: Mapped[str | None] = mapped_column(String(16))  # A (resellable) .. D (scrap)
+    disposition: Mapped[str | None] = mapped_column(String(32))  # restock | refurbish | scrap
+    notes: Mapped[str | None] = mapped_column(String(2000))
+    photos: Mapped[list] = mapped_column(JSON, default=list)  # sha256 hex of each file
+    barcode: Mapped[str | None] = mapped_column(String(128))
+    checklist: Mapped[dict] = mapped_column(JSON, default=dict)
+

@@ -2,7 +2,7 @@
 
 Revision ID: c1211beb3d57
 Revises: 
-Create Date: 2026-11-22 00:08:50.892441
+Create Date: 2026-11-22 00:11:35.332136
 """
 from alembic import op
 import sqlalchemy as sa
@@ -41,6 +41,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_accounts_merchant_id'), ['merchant_id'], unique=False)
+
+    op.create_table('alerts',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=64), nullable=False),
+    sa.Column('severity', sa.String(length=64), nullable=False),
+    sa.Column('entity', sa.String(length=64), nullable=False),
+    sa.Column('entity_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('supplier_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('message', sa.String(length=1000), nullable=False),
+    sa.Column('details', sa.JSON(), nullable=False),
+    sa.Column('created_at', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', hub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_alerts_merchant_id_merchants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts'))
+    )
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_alerts_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_alerts_merchant_id'), ['merchant_id'], unique=False)
+        batch_op.create_index('ix_alerts_open', ['merchant_id', 'kind', 'entity', 'entity_id', 'resolved_at'], unique=False)
 
     op.create_table('audit_log',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -295,8 +315,11 @@ def upgrade() -> None:
     sa.Column('shipped_at', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('cancel_requested_at', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('cancel_reason', sa.String(length=500), nullable=True),
+    sa.Column('cancel_answer_due_at', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('cancel_answered_at', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('cancel_reject_reason', sa.String(length=500), nullable=True),
+    sa.Column('escalated_at', hub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expected_return', sa.Boolean(), nullable=False),
     sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('created_at', hub.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', hub.db.UTCDateTime(timezone=True), nullable=False),
@@ -405,6 +428,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_fulfilment_lines_merchant_id'), ['merchant_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_fulfilment_lines_order_line_id'), ['order_line_id'], unique=False)
 
+    op.create_table('inspections',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('return_case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('inspected_by', sa.String(length=128), nullable=False),
+    sa.Column('received_at', hub.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('condition', sa.String(length=64), nullable=False),
+    sa.Column('grade', sa.String(length=16), nullable=True),
+    sa.Column('disposition', sa.String(length=32), nullable=True),
+    sa.Column('notes', sa.String(length=2000), nullable=True),
+    sa.Column('photos', sa.JSON(), nullable=False),
+    sa.Column('barcode', sa.String(length=128), nullable=True),
+    sa.Column('checklist', sa.JSON(), nullable=False),
+    sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_inspections_merchant_id_merchants')),
+    sa.ForeignKeyConstraint(['return_case_id'], ['return_cases.id'], name=op.f('fk_inspections_return_case_id_return_cases')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_inspections'))
+    )
+    with op.batch_alter_table('inspections', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inspections_merchant_id'), ['merchant_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inspections_return_case_id'), ['return_case_id'], unique=False)
+
     op.create_table('return_lines',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('return_case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -440,6 +484,12 @@ def upgrade() -> None:
     sa.Column('shipped_at', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('delivered_at', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('interception_status', sa.String(length=64), nullable=False),
+    sa.Column('tracking_account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('subscription_status', sa.String(length=64), nullable=False),
+    sa.Column('monitoring', sa.String(length=32), nullable=True),
+    sa.Column('subscribed_at', hub.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('subscription_count', sa.Integer(), nullable=False),
+    sa.Column('flags', sa.JSON(), nullable=False),
     sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('created_at', hub.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', hub.db.UTCDateTime(timezone=True), nullable=False),
@@ -447,6 +497,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_shipments_merchant_id_merchants')),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_shipments_order_id_orders')),
     sa.ForeignKeyConstraint(['return_case_id'], ['return_cases.id'], name=op.f('fk_shipments_return_case_id_return_cases')),
+    sa.ForeignKeyConstraint(['tracking_account_id'], ['accounts.id'], name=op.f('fk_shipments_tracking_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_shipments')),
     sa.UniqueConstraint('merchant_id', 'carrier', 'tracking_number', name=op.f('uq_shipments_merchant_id_carrier_tracking_number'))
     )
@@ -456,6 +507,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_shipments_order_id'), ['order_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_shipments_return_case_id'), ['return_case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_shipments_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_shipments_tracking_account_id'), ['tracking_account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_shipments_tracking_number'), ['tracking_number'], unique=False)
 
     op.create_table('tracking_events',
@@ -490,6 +542,7 @@ def downgrade() -> None:
     op.drop_table('tracking_events')
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_shipments_tracking_number'))
+        batch_op.drop_index(batch_op.f('ix_shipments_tracking_account_id'))
         batch_op.drop_index(batch_op.f('ix_shipments_status'))
         batch_op.drop_index(batch_op.f('ix_shipments_return_case_id'))
         batch_op.drop_index(batch_op.f('ix_shipments_order_id'))
@@ -503,6 +556,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_return_lines_merchant_id'))
 
     op.drop_table('return_lines')
+    with op.batch_alter_table('inspections', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inspections_return_case_id'))
+        batch_op.drop_index(batch_op.f('ix_inspections_merchant_id'))
+
+    op.drop_table('inspections')
     with op.batch_alter_table('fulfilment_lines', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_fulfilment_lines_order_line_id'))
         batch_op.drop_index(batch_op.f('ix_fulfilment_lines_merchant_id'))
@@ -592,6 +650,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
 
     op.drop_table('audit_log')
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.drop_index('ix_alerts_open')
+        batch_op.drop_index(batch_op.f('ix_alerts_merchant_id'))
+        batch_op.drop_index(batch_op.f('ix_alerts_created_at'))
+
+    op.drop_table('alerts')
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_accounts_merchant_id'))
 
