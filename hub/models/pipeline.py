@@ -96,6 +96,7 @@ class OutboxMessage(Tenant, Leased, Base):
     last_error_class: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict | None] = mapped_column(JSON)
+    acknowledged_at: Mapped[datetime | None]  # the receiver confirmed it read the notice
 
 
 class DeliveryAttempt(Tenant, Base):

@@ -2,7 +2,7 @@
 
 Revision ID: c1211beb3d57
 Revises: 
-Create Date: 2026-11-22 00:11:35.332136
+Create Date: 2026-11-22 00:12:18.122462
 """
 from alembic import op
 import sqlalchemy as sa
@@ -183,6 +183,7 @@ def upgrade() -> None:
     sa.Column('last_error_class', sa.String(length=32), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('result', sa.JSON(), nullable=True),
+    sa.Column('acknowledged_at', hub.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('lease_owner', sa.String(length=64), nullable=True),
