@@ -95,11 +95,14 @@ def run(app, owner: str) -> int:
     return len(ids)
 
 
-def ensure_poll_states(db: Database) -> int:
-    """Create the missing ``PollState`` rows; returns how many were new."""
+def ensure_poll_states(db: Database, account_ids: list[int] | None = None) -> int:
+    """Create the missing ``PollState`` rows (of ``account_ids`` only, when given; new rows
+    are due at once); returns how many were new."""
     with db.session(readonly=True) as s:
-        accounts = list(s.scalars(select(Account).where(Account.status == "active")
-                                  .order_by(Account.id)))
+        active = select(Account).where(Account.status == "active")
+        if account_ids is not None:
+            active = active.where(Account.id.in_(account_ids))
+        accounts = list(s.scalars(active.order_by(Account.id)))
         existing = {tuple(row) for row in
                     s.execute(select(PollState.account_id, PollState.stream))}
     rows = []
@@ -252,3 +255,20 @@ def _fail(db, state_id, owner, error: ConnectorError, connector) -> str:
                                           "error_class": error.error_class.value,
                                           "retry_in_s": round(delay, 1)})
     return error.error_class.value
+
+
+# -- one account now, in the foreground (``hub sync``) --------------------------------------
+def claim_account(db: Database, account_id: int, owner: str, lease_s: float,
+                  streams: list[str] | None = None) -> tuple[list[int], list[str]]:
+    """Claim the poll states of one account now, due or not (missing ones are created
+    first): answers the claimed ids (run each with ``poll_one``) and the names of the
+    streams another worker holds at the moment."""
+    ensure_poll_states(db, account_ids=[account_id])
+    mine = PollState.account_id == account_id
+    if streams is not None:
+        mine = and_(mine, PollState.stream.in_(streams))
+    ids = claim(db, PollState, mine, owner, lease_s, limit=100)
+    with db.session(readonly=True) as s:
+        busy = list(s.scalars(select(PollState.stream).where(mine, PollState.id.not_in(ids))
+                              .order_by(PollState.id)))
+    return ids, busy

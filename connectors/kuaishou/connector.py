@@ -7,9 +7,10 @@ per-account objects the pipeline uses (see README.md beside this file).
     shop.authorization_status()                    # ok | expiring | expired | revoked
     shop.map_record(record)                        # mappings.kuaishou (pure)
 
-Webhook verification, poll streams and outbox pushes are wired by the pipeline on top of
-these helpers (``crypto.decode_push``, ``client.iter_orders``/``iter_refunds``,
-``client.deliver``/``approve_refund``/...).
+    shop.verify_webhook(headers, body)             # message push (webhooks.py)
+    shop.records_for_event(event_type, body)       # thin trigger -> full record (webhooks.py)
+    shop.streams()                                 # orders / returns windows (streams.py)
+    shop.push(topic, payload, key)                 # re-read, then write (push.py)
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from datetime import datetime
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from connectors.base import Connector, ConnectorError, ErrorClass, Record
+from connectors.base import AckResponse, Connector, ConnectorError, ErrorClass, PushResult, Record
 from connectors.kuaishou.client import DEFAULT_API_BASE, DEFAULT_QPS, KuaishouClient
 from connectors.kuaishou.oauth import (
     DEFAULT_MARGIN_S, DEFAULT_OAUTH_BASE, DEFAULT_WARNING_DAYS, OAuthClient, TokenManager,
@@ -79,6 +80,8 @@ class KuaishouConfig(Schema):
     order_window_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=7))
     refund_window_hours = fields.Integer(load_default=1, validate=validate.Range(min=1, max=24))
     backfill_days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=90))
+    poll_interval_s = fields.Integer(load_default=300, validate=validate.Range(min=5),
+                                     metadata={"description": "seconds between poll runs"})
     qps_default = fields.Float(load_default=DEFAULT_QPS, validate=validate.Range(min=0.1, max=1000),
                                metadata={"description": "per app and per shop, for APIs "
                                          "without a published limit"})
@@ -109,6 +112,8 @@ class Kuaishou(Connector):
     kind = "platform"
     title = "Kuaishou shop (快手小店)"
     capabilities = ("webhook", "poll", "push", "oauth")
+    push_topics = ("shipment", "tracking_correction", "refund_approve", "return_approve",
+                   "return_receipt", "refund_reject")
     config_schema = KuaishouConfig
 
     def __init__(self, ctx):
@@ -146,6 +151,33 @@ class Kuaishou(Connector):
     def refresh_token(self) -> None:
         """Refresh ahead of expiry if due (the refresh-tokens job); no-op when fresh."""
         self.tokens.access_token()
+
+    # -- pipeline: message push, polling, pushes back ---------------------------------------
+    def verify_webhook(self, headers, body):
+        """Decrypt the push (see ``webhooks.py``); the heartbeat yields no event."""
+        from connectors.kuaishou import webhooks
+
+        return webhooks.verify(self.config, headers, body)
+
+    def webhook_ack(self, events) -> AckResponse:
+        return AckResponse(b'{"result":1}')
+
+    def records_for_event(self, event_type, body):
+        from connectors.kuaishou import webhooks
+
+        return webhooks.records_for_event(self.client, event_type, body)
+
+    def streams(self):
+        """``orders`` and ``returns`` by update time (see ``streams.py``)."""
+        from connectors.kuaishou.streams import shop_streams
+
+        return shop_streams(self)
+
+    def push(self, topic: str, payload: dict, idempotency_key: str) -> PushResult:
+        """Shipments and after-sale decisions, each after a re-read (see ``push.py``)."""
+        from connectors.kuaishou import push as pushes
+
+        return pushes.push(self, topic, payload, idempotency_key)
 
     # -- mapping -------------------------------------------------------------------------------
     def map_record(self, record: Record):
