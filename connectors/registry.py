@@ -22,6 +22,10 @@ BUILTINS: dict[str, str] = {
     "kuaidi100": "connectors.kuaidi100:Kuaidi100",
     "aftership": "connectors.aftership:AfterShip",
     "track17": "connectors.track17:Track17",
+    "hub_webhook": "connectors.hub_webhook:HubWebhook",
+    "kuaishou_dropship": "connectors.kuaishou_dropship:KuaishouDropship",
+    "cj": "connectors.cj:CJ",
+    "spreadsheet": "connectors.spreadsheet:Spreadsheet",
 }
 log = logging.getLogger(__name__)
 _cache: dict[str, type[Connector]] | None = None

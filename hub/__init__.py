@@ -12,7 +12,9 @@ from hub.db import Database
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
-    from hub import cli, crypto, logs, web, webhooks
+    from hub import cli, console, crypto, logs, web, webhooks
+    from hub import fulfilment, returns_flow, stopship  # noqa: F401 (hub.sync listeners)
+    from hub import platform_actions  # noqa: F401 (hub.outbox.on_result hooks)
     from hub.api import api_blueprint
     from hub.docs import docs_blueprint
     from hub.errors import register_error_handlers
@@ -32,5 +34,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.register_blueprint(api_blueprint)
     app.register_blueprint(docs_blueprint)
     app.register_blueprint(webhooks.webhooks_blueprint)
+    app.register_blueprint(console.console_blueprint)
     cli.register(app)
     return app

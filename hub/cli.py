@@ -17,6 +17,9 @@ from sqlalchemy import select
 from hub import auth, create_app
 from hub.cli_connectors import connectors_group
 from hub.cli_inbox import inbox_group
+from hub.cli_supplier_secrets import rotate_secret_command
+from hub.cli_sheets import export_command, import_command
+from hub.cli_sync import sync_command
 from hub.outbox_admin import outbox_group
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
@@ -309,8 +312,11 @@ def scheduler_command():
     _run_worker(True)
 
 
+suppliers_group.add_command(rotate_secret_command)
+for _sheet_command in (export_command, import_command):
+    suppliers_group.add_command(_sheet_command)
 COMMANDS = [worker_command, scheduler_command, db_group, merchants_group, tokens_group, accounts_group, suppliers_group,
-            seed_demo, run_command, outbox_group, inbox_group, connectors_group]
+            seed_demo, run_command, outbox_group, inbox_group, connectors_group, sync_command]
 
 
 def register(app) -> None:

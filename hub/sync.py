@@ -9,12 +9,15 @@ to create the same record, one insert fails and ``apply`` raises a retryable
 savepoint (``session.begin_nested()``) when other work shares the transaction.
 
 Domain rules (allocation, stop-ship, ...) subscribe with ``@on_change("order")`` and run
-in the same transaction, so anything they enqueue commits with the change.
+in the same transaction, so anything they enqueue commits with the change. Tracking
+listeners (``@on_change("tracking")``, e.g. ``hub.tracking``) get the shipment and read
+what this record changed with ``tracking_change(shipment)``.
 """
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import select
@@ -22,11 +25,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.base import ConnectorError, ErrorClass
+from hub import audit
 from hub.db import utcnow
 from hub.models import (
     Account, Binding, Order, OrderLine, ReturnCase, ReturnLine, Shipment, TrackingEvent,
 )
-from hub.values import OrderValues, ReturnValues, TrackingValues
+from hub.fulfilment_updates import apply_update as _apply_fulfilment_update
+from hub.values import FulfilmentUpdateValues, OrderValues, ReturnValues, TrackingValues
+from mappings.tracking import progress
 
 _listeners: dict[str, list[Callable]] = defaultdict(list)
 
@@ -57,7 +63,8 @@ def _bind(session, account, entity, external_id, internal_id, remote_updated_at)
 
 def apply(session: Session, account: Account, values) -> str:
     handler = {OrderValues: _apply_order, ReturnValues: _apply_return,
-               TrackingValues: _apply_tracking}.get(type(values))
+               TrackingValues: _apply_tracking,
+               FulfilmentUpdateValues: _apply_fulfilment_update}.get(type(values))
     if handler is None:
         raise ConnectorError(ErrorClass.FAIL_DATA, f"cannot apply {type(values).__name__}")
     try:
@@ -161,28 +168,126 @@ def event_key(occurred_at, raw_status, description) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class TrackingChange:
+    """What one applied tracking record changed, for ``on_change("tracking")`` listeners:
+    ``tracking_change(shipment)`` inside the listener. ``interception`` is the outcome
+    this record recorded (``succeeded`` | ``failed``), else None; ``carrier_corrected``
+    the carrier the shipment had before a carrier-code correction, else None."""
+
+    values: TrackingValues
+    previous_status: str
+    status: str
+    events_added: int
+    monitoring_changed: bool = False
+    interception: str | None = None
+    carrier_corrected: str | None = None
+
+    @property
+    def status_changed(self) -> bool:
+        return self.previous_status != self.status
+
+
+def tracking_change(shipment: Shipment) -> TrackingChange | None:
+    """The change the tracking record being applied made to ``shipment`` (listeners)."""
+    return getattr(shipment, "_hub_tracking_change", None)
+
+
+def _shipment_for(session, account, v: TrackingValues) -> tuple[Shipment | None, str | None]:
+    """The shipment ``v`` is about, row-locked on PostgreSQL, and the old carrier when it
+    was found under the carrier a ``carrier_corrected:<old>-><new>`` flag names (the
+    shipment is then corrected to ``v.carrier``). A carrier the mapper did not know
+    (``unknown_carrier:`` flag) falls back to the tracking number alone when exactly one
+    shipment of the merchant has it."""
+    def find(*conditions):
+        stmt = select(Shipment).where(Shipment.merchant_id == account.merchant_id,
+                                      Shipment.tracking_number == v.tracking_number,
+                                      *conditions)
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        return list(session.scalars(stmt.limit(2)))
+
+    found = find(Shipment.carrier == v.carrier)
+    if found:
+        return found[0], None
+    for flag in v.flags:
+        if flag.startswith("carrier_corrected:"):
+            old = flag.partition(":")[2].partition("->")[0]
+            found = find(Shipment.carrier == old) if old and old != v.carrier else []
+            if found:
+                shipment = found[0]
+                shipment.carrier, shipment.carrier_raw = v.carrier, v.carrier_raw
+                return shipment, old
+    if not v.carrier or any(f.startswith("unknown_carrier:") for f in v.flags):
+        found = find()
+        if len(found) == 1:
+            return found[0], None
+    return None, None
+
+
+def _record_interception(session, account, shipment: Shipment, outcome: str | None):
+    """Record an interception result (``succeeded`` | ``failed``) with an audit entry (its
+    time); a success is final, and a repeat of the recorded outcome changes nothing."""
+    if outcome not in ("succeeded", "failed") or shipment.interception_status == outcome \
+            or shipment.interception_status == "succeeded":
+        return None
+    before = shipment.interception_status
+    shipment.interception_status = outcome
+    audit.record(session, shipment.merchant_id, f"connector:{account.connector}:{account.id}",
+                 f"shipment.interception_{outcome}", "shipment", shipment.id,
+                 {"interception_status": [before, outcome], "recorded_at": utcnow().isoformat()})
+    return outcome
+
+
+MAX_SHIPMENT_FLAGS = 50
+
+
 def _apply_tracking(session, account, v: TrackingValues):
-    shipment = session.scalar(select(Shipment).where(
-        Shipment.merchant_id == account.merchant_id, Shipment.carrier == v.carrier,
-        Shipment.tracking_number == v.tracking_number))
+    """Events are stored once each (``dedupe_key``); the status moves through
+    ``mappings.tracking.progress`` from the stored one over the new events in event-time
+    order, so late, repeated or out-of-order pushes never move a parcel backwards and a
+    final state is left only by a documented transition. Values with no events (an
+    abort, an interception result) still record monitoring and interception."""
+    shipment, corrected = _shipment_for(session, account, v)
     if shipment is None:
         return "ignored", None
+    previous = shipment.status
     known = set(session.scalars(select(TrackingEvent.dedupe_key).where(
         TrackingEvent.shipment_id == shipment.id)))
-    added = 0
+    new_events = []
     for ev in v.events:
         key = event_key(ev.occurred_at, ev.raw_status, ev.description)
         if key in known:
             continue
         known.add(key)
+        new_events.append(ev)
         session.add(TrackingEvent(merchant_id=account.merchant_id, shipment_id=shipment.id,
                                   occurred_at=ev.occurred_at, status=ev.status,
                                   raw_status=ev.raw_status, description=ev.description,
                                   location=ev.location, source=account.connector,
                                   dedupe_key=key))
-        added += 1
-        if shipment.last_event_at is None or ev.occurred_at >= shipment.last_event_at:
-            shipment.status, shipment.raw_status = ev.status, ev.raw_status
-            shipment.last_event_at = ev.occurred_at
+    step = progress(shipment.status, new_events, since=shipment.last_event_at,
+                    current_raw=shipment.raw_status)
+    if step.applied:
+        shipment.status, shipment.raw_status, shipment.last_event_at = \
+            step.status, step.raw_status, step.at
+        if step.status == "delivered" and step.changed:
+            shipment.delivered_at = step.at
+    flags = list(shipment.flags or [])
+    for flag in (*v.flags, *step.flags):
+        if flag not in flags and len(flags) < MAX_SHIPMENT_FLAGS:
+            flags.append(flag)
+    if flags != list(shipment.flags or []):
+        shipment.flags = flags
+    monitoring = v.monitoring[:32] if v.monitoring else None
+    monitoring_changed = monitoring is not None and monitoring != shipment.monitoring
+    if monitoring is not None:
+        shipment.monitoring = monitoring
+    interception = _record_interception(session, account, shipment, v.interception)
+    if not (new_events or corrected or monitoring_changed or interception):
+        return "ignored", None
+    shipment._hub_tracking_change = TrackingChange(
+        v, previous, shipment.status, len(new_events), monitoring_changed, interception,
+        corrected)
     session.flush()
-    return ("updated", shipment) if added else ("ignored", None)
+    return "updated", shipment

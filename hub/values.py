@@ -128,3 +128,37 @@ class TrackingValues:
     @property
     def external_id(self) -> str:
         return f"{self.carrier}:{self.tracking_number}"
+
+
+FULFILMENT_UPDATE_STATUSES = ("accepted", "rejected", "shipped", "cancelled", "cancel_rejected")
+
+
+@dataclass(frozen=True)
+class FulfilmentUpdateValues:
+    """A supplier channel's news about one fulfilment (applied by ``hub.fulfilment_updates``).
+
+    The fulfilment is named by ``fulfilment_id`` (the hub's id, when the channel echoes it)
+    or by ``supplier_reference`` (the supplier's own id for it: a CJ order id, a Kuaishou
+    dropshipping order code). ``status``: ``accepted | rejected | shipped`` (the order leg)
+    or ``cancelled | cancel_rejected`` (the answer to a stop-ship request); ``shipped`` and
+    ``cancel_rejected`` may carry the parcel's ``carrier`` (hub code) and
+    ``tracking_number``; ``reason`` is the supplier's text for a rejection.
+    """
+
+    status: str
+    occurred_at: datetime
+    supplier_reference: str | None = None
+    fulfilment_id: int | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    reason: str | None = None
+    raw_status: str | None = None
+    flags: tuple[str, ...] = ()
+
+    entity = "fulfilment"
+
+    @property
+    def external_id(self) -> str:
+        if self.supplier_reference:
+            return self.supplier_reference
+        return f"fulfilment:{self.fulfilment_id}"

@@ -8,7 +8,12 @@ One batch (``run(app, owner)``):
    (a slow batch never sends on a lease another worker may already hold), and supersede
    the message instead of sending it when a newer one for the same entity exists;
 3. ``connector.push(topic, payload, idempotency_key)`` outside any transaction;
-4. in one transaction: append a ``DeliveryAttempt``, apply the outcome, release the lease.
+4. in one transaction: append a ``DeliveryAttempt``, apply the outcome, release the lease,
+   and, once the message is ``sent`` or ``dead``, run its topic's ``hub.outbox.on_result``
+   hooks (e.g. a tracking subscription's result is recorded on its shipment). A
+   ``ConnectorError`` may carry ``details`` (a dict, e.g. ``{"reason":
+   "tracking_rejected"}``): a dead message keeps it as ``result = {"error": details}`` for
+   those hooks.
 
 Outcomes by error class: success → ``sent``; ``retry`` / ``rate_limited`` (and any
 unexpected exception) → stays ``pending``, due again after ``retry_delay`` (exponential
@@ -33,7 +38,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select
 
 from connectors.base import ConnectorError, ErrorClass
-from hub import audit
+from hub import audit, outbox
 from hub.accounts import connector_for
 from hub.db import Database, utcnow
 from hub.logs import scrub_text
@@ -94,9 +99,10 @@ def _push_once(connector, message: dict) -> Try:
     try:
         res = connector.push(message["topic"], message["payload"], message["key"])
     except ConnectorError as e:
+        details = getattr(e, "details", None)  # optional structured reason, e.g. for alerts
         return Try(started, elapsed(), e.error_class.value, e.status_code,
                    _cap(e.message, ERROR_CHARS), _cap(e.response_excerpt, EXCERPT_CHARS),
-                   e.retry_after)
+                   e.retry_after, {"error": dict(details)} if isinstance(details, dict) else {})
     except Exception as e:  # an unexpected failure is treated as transient
         log.exception("push failed unexpectedly", extra={"outbox_message_id": message["id"]})
         return Try(started, elapsed(), ErrorClass.RETRY.value, None,
@@ -180,6 +186,7 @@ def _apply(s, m: OutboxMessage, t: Try, max_attempts: int) -> None:
     else:
         m.next_attempt_at = now + timedelta(seconds=retry_delay(m.attempts, t.retry_after))
     if m.status == "dead":
+        m.result = t.result or m.result  # a connector's ``details``: {"error": {...}}
         log.warning("outbox message is dead", extra={
             "outbox_message_id": m.id, "topic": m.topic, "error_class": t.outcome,
             "attempts": m.attempts})
@@ -203,6 +210,8 @@ def _finish(db: Database, message_id: int, owner: str, tries: list[Try],
             return m.status
         _apply(s, m, tries[-1], max_attempts)
         release(m)
+        if m.status in ("sent", "dead"):
+            outbox.settled(s, m)  # domain hooks (hub.outbox.on_result) see the outcome
         return m.status
 
 

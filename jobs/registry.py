@@ -1,7 +1,7 @@
 """The jobs every worker runs, in one list."""
 from __future__ import annotations
 
-from jobs import deliver_outbox, poll, process_inbox
+from jobs import deliver_outbox, poll, process_inbox, refresh_tokens, resubscribe, supplier_sla
 from jobs.runner import Job
 
 
@@ -10,4 +10,7 @@ def default_jobs() -> list[Job]:
         Job("deliver_outbox", deliver_outbox.run, interval_s=1),
         Job("poll", poll.run, interval_s=5),
         Job("process_inbox", process_inbox.run, interval_s=1),
+        Job("supplier_sla", supplier_sla.run, interval_s=60),
+        Job("resubscribe", resubscribe.run, interval_s=60),
+        Job("refresh_tokens", refresh_tokens.run, interval_s=refresh_tokens.INTERVAL_S),
     ]

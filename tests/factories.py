@@ -142,6 +142,29 @@ def alert(s, merchant_id, *, supplier_id=None, message="check this", kind="test"
                        supplier_id=supplier_id)
 
 
+def supplier_channel(s, supplier_obj, endpoint_url="https://supplier.example.test/hooks",
+                     secrets=(WHSEC,)):
+    """A hub_webhook channel account, linked to the supplier."""
+    a = Account(merchant_id=supplier_obj.merchant_id, connector="hub_webhook", kind="supplier",
+                name=f"channel-{next(_seq)}",
+                config={"endpoint_url": endpoint_url, "secrets": list(secrets),
+                        "tolerance_s": 300})
+    s.add(a)
+    s.flush()
+    supplier_obj.channel_account_id = a.id
+    s.flush()
+    return a
+
+
+def supplier_notice(s, channel, fulfilment_id, *, topic="order_dispatch", version="v1",
+                    payload=None, entity="fulfilment"):
+    from hub.outbox import enqueue
+
+    return enqueue(s, channel, topic, entity, fulfilment_id,
+                   payload or {"fulfilment_id": fulfilment_id, "marker": f"notice-{next(_seq)}"},
+                   version)
+
+
 def world(s, name="M"):
     """A merchant with one of everything, and a token per role."""
     m = merchant(s, name)
@@ -156,9 +179,12 @@ def world(s, name="M"):
     event = inbox_event(s, sh, status="failed", external_event_id=f"evt-{name}-{next(_seq)}")
     rejected = quarantined(s, sh, detail=f"quarantine-{name}-{next(_seq)}")
     warning = alert(s, m.id, supplier_id=sup.id, message=f"alert-{name}-{next(_seq)}")
+    channel = supplier_channel(s, sup)
+    notice = supplier_notice(s, channel, o.fulfilments[0].id)
     tokens = {role: token(s, m.id, role, sup.id if role == "supplier" else None)
               for role in ("merchant_admin", "operator", "finance", "supplier")}
     return {"merchant": m, "shop": sh, "supplier": sup, "sku_mapping": mapping, "order": o,
+            "fulfilment": o.fulfilments[0], "channel": channel, "notice": notice,
             "return": r, "shipment": out, "return_shipment": back, "outbox_message": message,
             "inbox_event": event, "quarantined": rejected, "alert": warning, "tokens": tokens}
 

@@ -21,7 +21,8 @@ def two_worlds(database):
         b_markers = [b["order"].platform_order_id, b["shipment"].tracking_number,
                      b["return"].platform_return_id, b["supplier"].code, b["shop"].name,
                      b["outbox_message"].idempotency_key, b["inbox_event"].external_event_id,
-                     b["quarantined"].detail, b["alert"].message]
+                     b["quarantined"].detail, b["alert"].message,
+                     b["notice"].idempotency_key, b["notice"].payload["marker"]]
         b_token_ids = list(s.scalars(select(ApiToken.id).where(
             ApiToken.merchant_id == b["merchant"].id)))
         return {"tokens_a": a["tokens"], "ids": ids, "merchant_a": a["merchant"].id,
@@ -44,7 +45,7 @@ def _snapshot(database, merchant_id):
 PARAM_TARGET = {"order_id": "order", "return_id": "return", "shipment_id": "shipment",
                 "supplier_id": "supplier", "mapping_id": "sku_mapping", "account_id": "shop",
                 "outbox_message_id": "outbox_message", "inbox_event_id": "inbox_event",
-                "alert_id": "alert"}
+                "alert_id": "alert", "fulfilment_id": "fulfilment", "notice_id": "notice"}
 
 
 def _api_rules(app):
@@ -66,7 +67,13 @@ def test_merchant_a_cannot_touch_merchant_b(app, client, database, two_worlds):
               "SkuMappingIn": {"sku": "S", "supplier_id": w["ids"]["supplier"][1]},
               "AccountIn": {"connector": "generic_shop", "name": "x",
                             "config": {"webhook_secret": f.WHSEC}},
-              "TokenIn": {"role": "operator"}}
+              "TokenIn": {"role": "operator"},
+              "AcceptIn": {}, "RejectIn": {"reason": "no stock"},
+              "TrackingIn": {"carrier": "sf", "tracking_number": "SF1234567890123"},
+              "StopShipIn": {"accepted": True},
+              "InterceptIn": {"kind": "return_to_sender", "reason": "stop ship"},
+              "KuaishouLinkIn": {"name": "walker", "app_key": "ks1", "app_secret": "secret",
+                                 "sign_secret": "secret"}}
     walked = 0
     for rule in _api_rules(app):
         params = ID_PARAM.findall(rule.rule)

@@ -142,6 +142,9 @@ class ShipmentOut(Out):
     shipped_at = Time(allow_none=True)
     delivered_at = Time(allow_none=True)
     interception_status = fields.String()
+    subscription_status = fields.String()
+    monitoring = fields.String(allow_none=True)
+    flags = fields.List(fields.String())
     created_at = Time()
     updated_at = Time()
 

@@ -1,0 +1,92 @@
+"""Supplier answer deadlines: escalate what a supplier left unanswered, once.
+
+One batch (``run(app, owner)``, every 60 s):
+
+* a fulfilment still ``requested`` after its ``answer_due_at``, or still
+  ``cancel_requested`` after its ``cancel_answer_due_at``, with ``escalated_at`` null,
+  gets ``escalated_at = now`` and an alert ``supplier_sla_breached`` on the fulfilment —
+  ``warning`` for an order dispatch, ``critical`` for a stop-ship — carrying the
+  supplier's id, so both the merchant and that supplier see it. The alert resolves when
+  the supplier answers (``hub.fulfilment`` / ``hub.stopship``).
+* ``hub.stopship.sweep_interceptions``: the backstop for interceptions that failed
+  without a tracking change reaching the listener.
+
+Each escalation is claimed by a conditional ``UPDATE ... WHERE escalated_at IS NULL``
+in the transaction that raises the alert, so two workers never escalate the same
+deadline twice (the second UPDATE matches no row once the first commits). A new
+stop-ship request clears ``escalated_at`` (the dispatch escalation stays in the audit
+log), so its own deadline can escalate in turn.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import and_, or_, select, update
+
+from hub import alerts, audit
+from hub.db import utcnow
+from hub.models import Fulfilment, Order, Supplier
+from hub.supplier_notices import iso
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+ACTOR = "job:supplier_sla"
+KIND = "supplier_sla_breached"
+
+
+def overdue(now):
+    return and_(Fulfilment.escalated_at.is_(None), or_(
+        and_(Fulfilment.status == "requested", Fulfilment.answer_due_at < now),
+        and_(Fulfilment.status == "cancel_requested", Fulfilment.cancel_answer_due_at < now)))
+
+
+def escalate(session, fulfilment_id: int, now) -> bool:
+    """Escalate one overdue fulfilment if nobody else has; True when this call did."""
+    claimed = session.execute(
+        update(Fulfilment).where(Fulfilment.id == fulfilment_id, overdue(now))
+        .values(escalated_at=now).execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        return False
+    f = session.get(Fulfilment, fulfilment_id, populate_existing=True)
+    supplier = session.get(Supplier, f.supplier_id)
+    order = session.get(Order, f.order_id)
+    stop = f.status == "cancel_requested"
+    due = f.cancel_answer_due_at if stop else f.answer_due_at
+    what = "the stop-ship request" if stop else "the order"
+    alerts.raise_alert(
+        session, f.merchant_id, KIND, "fulfilment", f.id,
+        f"Supplier {supplier.code} has not answered {what} for order "
+        f"{order.platform_order_id}, due {iso(due)}."
+        + (" The parcel may ship: contact the supplier or ask the courier to intercept."
+           if stop else " Contact the supplier or allocate the order elsewhere."),
+        severity="critical" if stop else "warning", supplier_id=f.supplier_id,
+        details={"deadline": "stop_ship" if stop else "dispatch", "due_at": iso(due),
+                 "escalated_at": iso(now), "order_id": order.id})
+    audit.record(session, f.merchant_id, ACTOR, "fulfilment.escalated", "fulfilment", f.id,
+                 {"deadline": "stop_ship" if stop else "dispatch", "due_at": iso(due),
+                  "escalated_at": iso(now), "supplier_id": f.supplier_id})
+    return True
+
+
+def run(app, owner: str) -> int:
+    from hub import stopship  # also registers the stop-ship listeners in a bare worker
+
+    db = app.extensions["hub"].db
+    now = utcnow()
+    with db.session(readonly=True) as s:
+        ids = list(s.scalars(select(Fulfilment.id).where(overdue(now))
+                             .order_by(Fulfilment.id).limit(BATCH)))
+    done = 0
+    for fulfilment_id in ids:
+        try:
+            with db.session() as s:
+                done += escalate(s, fulfilment_id, now)
+        except Exception:  # one bad row must not stop the others
+            log.exception("escalation failed", extra={"fulfilment_id": fulfilment_id})
+    try:
+        with db.session() as s:
+            done += stopship.sweep_interceptions(s)
+    except Exception:
+        log.exception("interception sweep failed")
+    return done
