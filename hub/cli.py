@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from hub import auth, create_app
 from hub.cli_connectors import connectors_group
+from hub.demo import demo_command
 from hub.cli_inbox import inbox_group
 from hub.cli_supplier_secrets import rotate_secret_command
 from hub.cli_sheets import export_command, import_command
@@ -316,7 +317,8 @@ suppliers_group.add_command(rotate_secret_command)
 for _sheet_command in (export_command, import_command):
     suppliers_group.add_command(_sheet_command)
 COMMANDS = [worker_command, scheduler_command, db_group, merchants_group, tokens_group, accounts_group, suppliers_group,
-            seed_demo, run_command, outbox_group, inbox_group, connectors_group, sync_command]
+            seed_demo, run_command, outbox_group, inbox_group, connectors_group, sync_command,
+            demo_command]
 
 
 def register(app) -> None:

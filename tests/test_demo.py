@@ -1,0 +1,163 @@
+"""``hub demo`` as a user runs it: a subprocess that starts the three sandboxes and the hub
+(gunicorn + one scheduler process, SQLite in a temporary directory), plays the whole
+scenario and prints a JSON summary — asserted here against the scenario's plan for five
+orders. Also: the scenario's plan, the failure contract of the command, and the
+``stop_ship_latency`` benchmark run with a tiny number of refunds."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from bench import harness
+from hub import demo, demo_report
+from hub.demo_env import PRODUCTS, SHIPPING_FEE, StepTimeout
+
+ORDERS = 5
+
+
+def test_plan_gives_every_path_at_least_one_order():
+    assert demo.plan(5) == ["stopped", "too_late", "intercepted", "returned", "delivered"]
+    eight = demo.plan(8)
+    assert len(eight) == 8 and eight.count("stopped") == 2 and eight.count("returned") == 2
+    assert eight.count("too_late") == eight.count("intercepted") == 1
+    with pytest.raises(ValueError):
+        demo.plan(4)
+
+
+def test_yuan_formats_fen():
+    assert [demo_report.yuan(v) for v in (0, 5, 4590, 123456, -250)] == \
+        ["¥0.00", "¥0.05", "¥45.90", "¥1,234.56", "-¥2.50"]
+
+
+def test_a_step_past_its_deadline_exits_non_zero_and_says_which(monkeypatch, tmp_path):
+    class Stuck:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def start(self):
+            raise StepTimeout("the hub answering /healthz", 30)
+
+        def log_tail(self):
+            return "(no logs)"
+
+    monkeypatch.setattr(demo, "DemoEnv", Stuck)
+    result = CliRunner().invoke(demo.demo_command, ["--json"])
+    assert result.exit_code == 1
+    first = result.stdout.splitlines()[0]
+    assert json.loads(first) == {"ok": False, "error": "the demo stopped: the hub answering "
+                                                       "/healthz: did not happen within 30 s"}
+    kept = tmp_path / "kept"
+    (kept / "old").mkdir(parents=True)
+    refused = CliRunner().invoke(demo.demo_command, ["--keep", str(kept)])
+    assert refused.exit_code == 2 and "must be new or empty" in refused.output
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("demo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    proc = subprocess.run([sys.executable, "-m", "hub.cli", "demo", "--json", "--orders",
+                           str(ORDERS)], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-4000:]}"
+    return json.loads(proc.stdout), proc.stderr
+
+
+@pytest.mark.slow
+def test_the_demo_plays_the_whole_scenario(demo_run):
+    summary, _ = demo_run
+    assert summary["ok"] is True
+    paths = [o["path"] for o in summary["orders"]]
+    assert paths == demo.plan(ORDERS)
+    assert summary["totals"] == {
+        "orders": 5, "order_value": demo_report.yuan(sum(o["amount_minor"]
+                                                          for o in summary["orders"])),
+        "dispatched": 5, "accepted": 5,
+        "stop_ships": 3, "stop_ships_accepted": 1, "stop_ships_rejected": 2,
+        "interceptions_ok": 1, "interceptions_failed": 1, "expected_returns": 2,
+        "shipments_pushed_to_platform": 4, "parcels_delivered": 3, "returns_received": 1,
+        "platform_refunds_approved": 2,
+        "refunded": demo_report.yuan(sum(o["refund"]["amount_minor"] for o in summary["orders"]
+                                         if o["path"] in ("stopped", "returned"))),
+        "alerts_raised": 3,
+        "alerts_by_kind": {"interception_failed": 1, "stop_ship_failed": 1,
+                           "parcel_returning": 1},
+        "inbox_failed": 0, "outbox_dead": 0}
+    latency = summary["stop_ship_latency_ms"]
+    assert latency["count"] == 3 and all(v > 0 for v in latency["values"])
+    steps = " | ".join(s["step"] for s in summary["steps"])
+    for expected in ("dispatched to the supplier and accepted", "stop-ship accepted",
+                     "refund approved on the platform", "interception refused by the courier",
+                     "parcel intercepted", "tracked to delivered",
+                     "the supplier's receipt of the return", "the return refunded on the platform"):
+        assert expected in steps
+
+
+@pytest.mark.slow
+def test_every_order_ends_where_its_path_leads(demo_run):
+    summary, _ = demo_run
+    prices = {sku: price for sku, _title, price in PRODUCTS}
+    for o in summary["orders"]:
+        assert o["amount_minor"] == prices[o["sku"]] + SHIPPING_FEE
+        assert o["amount"] == demo_report.yuan(o["amount_minor"])
+        assert [e["t_s"] for e in o["timeline"]] == sorted(e["t_s"] for e in o["timeline"])
+        f, ship, refund = o["fulfilment"], o["shipment"], o["refund"]
+        assert f["requested_at"] and f["accepted_at"]
+        if o["path"] == "stopped":
+            assert f["status"] == "cancelled" and ship is None
+            assert refund["paid"] and refund["platform_status"] == 60
+            assert o["stop_ship_latency_ms"] > 0
+        elif o["path"] in ("too_late", "intercepted"):
+            assert f["status"] == "cancel_rejected" and f["expected_return"] is True
+            assert ship["interception_status"] == ("failed" if o["path"] == "too_late"
+                                                   else "succeeded")
+            assert ship["status"] == ("delivered" if o["path"] == "too_late" else "returned")
+            assert refund["paid"] is False and refund["hub_status"] == "requested"
+        else:
+            assert f["status"] == "shipped" and ship["status"] == "delivered"
+            assert ship["subscription_status"] == "done"
+        if o["path"] == "returned":
+            assert o["return_receipt"]["condition"] == "intact"
+            assert refund["kind"] == "return and refund" and refund["paid"]
+        if o["path"] == "delivered":
+            assert refund is None and o["return_receipt"] is None
+
+
+@pytest.mark.slow
+def test_the_demo_leaves_nothing_running(demo_run):
+    summary, stderr = demo_run
+    assert summary["var_dir"] is None and "Traceback" not in stderr
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{summary['hub_url']}/healthz", timeout=5)
+    text = demo_report.render(summary)
+    assert "Totals" in text and "stop-ship latency" in text
+    assert f"All {len(summary['steps'])} steps happened" in text
+
+
+@pytest.mark.slow
+def test_the_stop_ship_benchmark_is_registered_and_writes_its_figures(monkeypatch, tmp_path):
+    registry = harness.load_all()
+    assert "stop_ship_latency" in registry
+    monkeypatch.setattr(registry["stop_ship_latency"], "params",
+                        {"refunds": 2, "warmup": 0, "rate_per_s": 20.0, "deadline_s": 30.0})
+    doc = harness.run("stop_ship_latency", results_dir=tmp_path)
+    written = json.loads((tmp_path / "stop_ship_latency.json").read_text())
+    figures = {f["metric"]: f for f in written["figures"]}
+    assert set(figures) == {"p50_ms", "p95_ms", "p99_ms", "stop_ships"}
+    assert figures["stop_ships"]["value"] == 2 and figures["stop_ships"]["ratio"] == 1.0
+    assert (figures["p95_ms"]["baseline_name"], figures["p95_ms"]["baseline_value"]) == \
+        ("target", 2000.0)
+    assert figures["p50_ms"]["baseline_name"] is None and figures["p50_ms"]["value"] > 0
+    assert doc["params"]["refunds"] == 2
