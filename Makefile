@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-postgres bench clean
+.PHONY: install run run-bare test test-postgres bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -16,7 +16,12 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# `make run`: the hub + the sandbox platform, courier and supplier, linked to a demo merchant,
+# with orders and returns trickling in. `make run-bare` (or `make run HUB_SANDBOX=0`): the hub alone.
 run: install
+	$(BIN)/hub run $(if $(filter 0 false no off,$(HUB_SANDBOX)),,--sandbox)
+
+run-bare: install
 	$(BIN)/hub run
 
 test: install

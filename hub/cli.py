@@ -263,12 +263,21 @@ def seed_demo(as_json):
 
 
 @click.command("run", help="Migrate, then serve the hub (gunicorn) and run one scheduler-"
-                           "and-worker process; Ctrl-C stops both.")
+                           "and-worker process; Ctrl-C stops both. With --sandbox (what "
+                           "`make run` uses) also start the three sandboxes, link a sandbox "
+                           "shop, courier and supplier to a demo merchant and trickle orders "
+                           "in; HUB_SANDBOX=0 turns --sandbox off.")
+@click.option("--sandbox", is_flag=True,
+              help="also run the sandbox platform, courier and supplier, linked and busy")
 @with_appcontext
-def run_command():
+def run_command(sandbox: bool):
+    import os
+
     from hub.processes import run_all
 
-    sys.exit(run_all(settings()))
+    if os.environ.get("HUB_SANDBOX", "").strip().lower() in ("0", "false", "no", "off"):
+        sandbox = False
+    sys.exit(run_all(settings(), sandbox=sandbox))
 
 
 def _run_worker(with_scheduler: bool) -> None:

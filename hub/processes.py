@@ -6,6 +6,10 @@ Migrates the database, then starts and supervises two processes:
     the worker that drains the inbox and outbox.
 The URL is printed once ``/healthz`` answers. Ctrl-C (or SIGTERM) stops both; if either
 dies, the other is stopped too and ``hub run`` exits non-zero.
+
+``hub run --sandbox`` (``make run``) also starts the three sandboxes as child processes,
+supervised the same way, links them to a demo merchant and starts the platform's
+scenario generator (``hub.sandbox_run``).
 """
 from __future__ import annotations
 
@@ -62,7 +66,7 @@ def _stop(procs: dict) -> None:
             p.wait()  # reaped before hub run exits: nothing left behind
 
 
-def run_all(settings: Settings) -> int:
+def run_all(settings: Settings, sandbox: bool = False) -> int:
     migrate.upgrade(settings.database_url)
     stopping = False
 
@@ -73,15 +77,41 @@ def run_all(settings: Settings) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     env = dict(os.environ, HUB_DATABASE_URL=settings.database_url)
-    procs = {name: subprocess.Popen(cmd, env=env) for name, cmd in _commands(settings).items()}
+    procs: dict[str, subprocess.Popen] = {}
+    world = None
+    if sandbox:
+        from hub import sandbox_run
+
+        sandbox_cmds, sandbox_urls = sandbox_run.commands(settings)
+        procs.update({name: subprocess.Popen(cmd, env=env)
+                      for name, cmd in sandbox_cmds.items()})
+        try:
+            if not sandbox_run.wait_sandboxes(sandbox_urls, procs):
+                raise RuntimeError("the sandboxes did not start")
+            world = sandbox_run.link(settings, sandbox_urls)
+        except Exception as exc:
+            print(f"setting up the sandboxes failed: {exc}; stopping", file=sys.stderr,
+                  flush=True)
+            _stop(procs)
+            return 1
+    procs.update({name: subprocess.Popen(cmd, env=env)
+                  for name, cmd in _commands(settings).items()})
     url = f"http://{settings.host}:{settings.port}"
     if _wait_healthy(url, procs):
         print(f"Dropship Hub is running at {url}  (API docs: {url}/docs; Ctrl-C stops)",
               flush=True)
+        if world is not None:
+            try:
+                scenario = sandbox_run.start_traffic(settings, sandbox_urls, world)
+                print(sandbox_run.banner(settings, sandbox_urls, world, scenario), flush=True)
+            except Exception as exc:
+                print(f"starting the sandbox traffic failed: {exc}; stopping",
+                      file=sys.stderr, flush=True)
+                stopping = True
     else:
         print("the hub did not become healthy; stopping", file=sys.stderr, flush=True)
         stopping = True
-    code = 0
+    code = 1 if stopping else 0
     while not stopping:
         for name, p in procs.items():
             if p.poll() is not None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Callable, Protocol
 
 log = logging.getLogger(__name__)
+# APScheduler logs every wake-up at INFO; the runner's own lines say what matters
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

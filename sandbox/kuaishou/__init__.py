@@ -20,6 +20,7 @@ import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from . import scenario
 from .app import create_app
 from .state import State
 
@@ -47,6 +48,7 @@ class SandboxServer:
         if self._stopped:
             return
         self._stopped = True
+        scenario.stop_current(self.app)
         self.http_server.shutdown()
         self.http_server.server_close()
         self.thread.join(timeout=5)

@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sign-secret", default="demo-sign-secret")
     parser.add_argument("--message-key", default="AAECAwQFBgcICQoLDA0ODw==")
     parser.add_argument("--push-url", default=None)
+    parser.add_argument("--id-offset", type=int, default=0,
+                        help="start order, refund and logistics ids this much higher (a restarted "
+                             "platform then never reuses an id a hub has already seen)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
@@ -37,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.time_factor is not None:
         config["pushTimeFactor"] = args.time_factor
     server, base_url = serve(port=args.port, host=args.host, config=config, quiet=not args.verbose)
+    if args.id_offset:
+        server.state.offset_ids(args.id_offset)
     print(f"Kuaishou sandbox listening on {base_url} (control API: {base_url}/_sandbox)", flush=True)
     if args.demo:
         app = requests.post(f"{base_url}/_sandbox/apps", json={
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()
+        server.stop()  # also stops a running scenario
     return 0
 
 

@@ -4,7 +4,7 @@
 once; stop it with ``app.extensions["ks_sandbox"].push.stop()`` or through
 ``sandbox.kuaishou.serve``), the QPS limiter and the four blueprints -- OAuth
 (``/oauth/...``, ``/oauth2/...``), the API gateway (``/open/...``) and the control API
-(``/_sandbox/...``). Unknown paths and internal failures answer JSON, never a trace.
+(``/_sandbox/...``, with the seeded scenario generator of ``scenario.py``). Unknown paths and internal failures answer JSON, never a trace.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import logging
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import control, control_orders, gateway, oauth
+from . import control, control_orders, gateway, oauth, scenario
 from .push import PushService
 from .ratelimit import QpsLimiter
 from .state import Config, State
@@ -32,7 +32,7 @@ def create_app(config: dict | None = None, state: State | None = None) -> Flask:
     if state.push is None:
         state.push = PushService(state)
         state.push.start()
-    for blueprint in (oauth.bp, gateway.bp, control.bp, control_orders.bp):
+    for blueprint in (oauth.bp, gateway.bp, control.bp, control_orders.bp, scenario.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(HTTPException)

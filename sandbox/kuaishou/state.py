@@ -239,6 +239,13 @@ class State:
             self._reset_data()
             self.clock.offset_ms = 0
 
+    def offset_ids(self, offset: int) -> None:
+        """Start the order, refund and logistics ids ``offset`` higher (``--id-offset``)."""
+        with self.lock:
+            for kind, start in (("oid", 2_607_602_240_000_001),
+                                ("refund", 2_151_000_000_000_001), ("logistics", 300_000_001)):
+                self._ids[kind] = itertools.count(start + int(offset))
+
     def next_id(self, kind: str) -> int:
         return next(self._ids[kind])
 
