@@ -1,5 +1,15 @@
 """Returns that go back to a supplier: the return notice, and the supplier's receipt.
 
+**Return parcel** (``on_change("return")``): a platform record that names the buyer's
+return waybill (``ReturnValues.return_carrier`` / ``return_tracking_number``) registers
+it through ``hub.tracking.register_shipment`` as a ``return`` shipment of the case (and
+its order), subscribed with the merchant's courier account, before the notice below is
+worked out — so the notice carries it. Registering the same parcel again only retries
+a subscription that failed; a corrected waybill is a new shipment, the latest one being
+the case's. A carrier the mapper did not know (flagged on the case) is registered all
+the same (a courier that has no code for it fails the subscription: alert
+``tracking_subscription_failed``).
+
 **Return notice** (``on_change("return")`` and ``on_change("tracking")``): when a
 ``return_refund`` or ``exchange`` case is ``approved``, ``awaiting_return`` or
 ``return_in_transit`` and its goods go to the supplier that shipped them
@@ -31,12 +41,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import alerts, audit, platform_actions, supplier_notices
+from hub import alerts, audit, platform_actions, supplier_notices, tracking
 from hub.db import utcnow
 from hub.errors import ApiError, Conflict
 from hub.models import Fulfilment, Inspection, Order, ReturnCase, Shipment, Supplier
 from hub.supplier_notices import iso, resolve_var_dir
-from hub.sync import on_change
+from hub.sync import on_change, return_change
 
 NOTICE_KINDS = ("return_refund", "exchange")
 NOTICE_STATUSES = ("approved", "awaiting_return", "return_in_transit")
@@ -53,7 +63,23 @@ RECEIVABLE = BEFORE_RECEIPT + ("received", "inspected", "refunded")
 
 @on_change("return")
 def _on_return(session: Session, account, case: ReturnCase, outcome: str) -> None:
+    change = return_change(case)
+    if change is not None:
+        register_return_parcel(session, case, change.values.return_carrier,
+                               change.values.return_tracking_number)
     notify_return(session, case)
+
+
+def register_return_parcel(session: Session, case: ReturnCase, carrier: str | None,
+                           tracking_number: str | None,
+                           var_dir: Path | None = None) -> Shipment | None:
+    """Register the buyer's return parcel of ``case`` (None when either part is missing)."""
+    if not carrier or not tracking_number:
+        return None
+    return tracking.register_shipment(
+        session, merchant_id=case.merchant_id, carrier=carrier,
+        tracking_number=tracking_number, direction="return", order_id=case.order_id,
+        return_case_id=case.id, var_dir=resolve_var_dir(var_dir))
 
 
 @on_change("tracking")
@@ -72,6 +98,19 @@ def return_shipment(session: Session, case: ReturnCase | None) -> Shipment | Non
 
 def _receives_returns(supplier: Supplier) -> bool:
     return bool((supplier.contract_terms or {}).get("receives_returns", True))
+
+
+def receiving_suppliers(session: Session, case: ReturnCase) -> list[Supplier]:
+    """The suppliers the goods of ``case`` go back to: those that shipped its lines and
+    receive returns (none: the goods go to the merchant)."""
+    if case.order_id is None:
+        return []
+    from hub.stopship import fulfilments_for
+    order = session.get(Order, case.order_id)
+    ids = dict.fromkeys(f.supplier_id for f in fulfilments_for(order, case)
+                        if f.shipped_at is not None)
+    suppliers = [session.get(Supplier, supplier_id) for supplier_id in ids]
+    return [x for x in suppliers if x is not None and _receives_returns(x)]
 
 
 def _lines(order: Order, fulfilment: Fulfilment, case: ReturnCase | None) -> list[dict]:

@@ -11,7 +11,26 @@ savepoint (``session.begin_nested()``) when other work shares the transaction.
 Domain rules (allocation, stop-ship, ...) subscribe with ``@on_change("order")`` and run
 in the same transaction, so anything they enqueue commits with the change. Tracking
 listeners (``@on_change("tracking")``, e.g. ``hub.tracking``) get the shipment and read
-what this record changed with ``tracking_change(shipment)``.
+what this record changed with ``tracking_change(shipment)``; return listeners
+(``@on_change("return")``, e.g. ``hub.returns_flow``, which registers the buyer's return
+parcel) read the applied values with ``return_change(case)``.
+
+**A return case never goes backwards.** The normalised statuses are ordered by how far
+the goods and the decision have got (DESIGN.md §5)::
+
+    requested < approved = rejected < awaiting_return < return_in_transit
+              < received < inspected < refunded = resolved = closed
+
+``return_in_transit``, ``received`` and ``inspected`` are progress the hub may record
+itself (the return parcel's tracking, the supplier's receipt) before the platform's own
+update about an earlier step is processed. When the stored status is one of them and
+the incoming one ranks lower, the stored status is kept — ``raw_status`` (the platform's
+own status) and every other field are still updated, and the kept status is audited
+(``return_case.status_kept``) when the platform's raw status changed. Decisions always
+apply whatever the stored progress: ``rejected`` (a request or a receipt refused),
+``closed``, ``refunded`` and ``resolved``. A stored status outside that progress (e.g.
+``rejected`` → ``requested`` when the buyer changes a refused request) is the
+platform's to change. Older records are still dropped by ``remote_updated_at``.
 """
 from __future__ import annotations
 
@@ -79,14 +98,17 @@ def apply(session: Session, account: Account, values) -> str:
     return outcome
 
 
-def _upsert(session, account, values, model, fields: dict):
-    """Shared binding logic: returns (outcome, row) with fields set on the row."""
+def _upsert(session, account, values, model, fields: dict, merge=None):
+    """Shared binding logic: returns (outcome, row) with fields set on the row.
+    ``merge(row, fields) -> fields`` adjusts what is set on an existing row."""
     binding = _binding(session, account, values.entity, values.external_id)
     remote = values.remote_updated_at
     if binding is not None:
         if remote and binding.remote_updated_at and remote < binding.remote_updated_at:
             return "skipped_older", None
         row = session.get(model, binding.internal_id)
+        if merge is not None:
+            fields = merge(row, fields)
         for key, value in fields.items():
             setattr(row, key, value)
         binding.remote_updated_at = remote or binding.remote_updated_at
@@ -129,6 +151,42 @@ def _apply_order(session, account, v: OrderValues):
     return outcome, order
 
 
+RETURN_RANK = {"requested": 0, "approved": 1, "rejected": 1, "awaiting_return": 2,
+               "return_in_transit": 3, "received": 4, "inspected": 5,
+               "refunded": 6, "resolved": 6, "closed": 6}
+HUB_PROGRESS = ("return_in_transit", "received", "inspected")  # the hub may record these
+RETURN_DECISIONS = ("rejected", "closed", "refunded", "resolved")  # always applied
+
+
+def return_status(stored: str | None, incoming: str) -> str:
+    """The status a return case keeps when the platform says ``incoming`` (module doc)."""
+    if (stored in HUB_PROGRESS and incoming not in RETURN_DECISIONS
+            and RETURN_RANK.get(incoming, 0) < RETURN_RANK[stored]):
+        return stored
+    return incoming
+
+
+@dataclass(frozen=True)
+class ReturnChange:
+    """What one applied return record did, for ``on_change("return")`` listeners:
+    ``return_change(case)`` inside the listener. ``previous_status`` is None for a new
+    case; ``status_kept`` says the platform's status was not applied (``values.status``)
+    because the hub had recorded further progress."""
+
+    values: ReturnValues
+    previous_status: str | None
+    status: str
+
+    @property
+    def status_kept(self) -> bool:
+        return self.status != self.values.status
+
+
+def return_change(case: ReturnCase) -> ReturnChange | None:
+    """The change the return record being applied made to ``case`` (listeners)."""
+    return getattr(case, "_hub_return_change", None)
+
+
 def _apply_return(session, account, v: ReturnValues):
     order = None
     if v.platform_order_id:
@@ -142,9 +200,21 @@ def _apply_return(session, account, v: ReturnValues):
         refund_minor=v.refund_minor, currency=v.currency, requested_at=v.requested_at,
         respond_by=v.respond_by, buyer_ship_by=v.buyer_ship_by,
         remote_updated_at=v.remote_updated_at, flags=list(v.flags))
-    outcome, case = _upsert(session, account, v, ReturnCase, fields)
+    before: dict = {}
+
+    def keep_progress(case, fields):
+        before.update(status=case.status, raw_status=case.raw_status)
+        return {**fields, "status": return_status(case.status, v.status)}
+
+    outcome, case = _upsert(session, account, v, ReturnCase, fields, keep_progress)
     if case is None:
         return outcome, None
+    case._hub_return_change = ReturnChange(v, before.get("status"), case.status)
+    if case.status != v.status and before.get("raw_status") != v.raw_status:
+        audit.record(session, case.merchant_id, f"connector:{account.connector}:{account.id}",
+                     "return_case.status_kept", "return_case", case.id,
+                     {"status": case.status, "platform_status": v.status,
+                      "raw_status": [before.get("raw_status"), v.raw_status]})
     order_lines = {}
     if order is not None:
         for line in order.lines:

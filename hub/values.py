@@ -89,6 +89,11 @@ class ReturnValues:
     respond_by: datetime | None = None
     buyer_ship_by: datetime | None = None
     flags: tuple[str, ...] = ()
+    # The buyer's return parcel, when the record names it (both or neither): the hub's
+    # carrier code and the waybill number. ``hub.sync`` registers it as a ``return``
+    # shipment of the case; None = the record does not say (nothing is unregistered).
+    return_carrier: str | None = None
+    return_tracking_number: str | None = None
 
     entity = "return"
 

@@ -153,10 +153,44 @@ def test_event_types_the_hub_does_not_handle_have_no_records():
 def test_the_mapper_is_pure():
     """mappings/ imports nothing of the hub beyond the value types, and does no I/O."""
     allowed = {"__future__", "datetime", "marshmallow", "hub.values", "mappings.generic_shop",
-               "mappings.generic_shop.mapper", "mappings.generic_shop.schemas"}
+               "mappings.generic_shop.mapper", "mappings.generic_shop.schemas",
+               "mappings.tracking.carriers"}  # the hub's carrier vocabulary (a data table)
     for path in MAPPINGS.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 assert node.module in allowed, (path.name, node.module)
             elif isinstance(node, ast.Import):
                 assert {a.name for a in node.names} <= allowed, (path.name, node.names)
+
+
+def _return(**changes) -> bytes:
+    body = json.loads((FIXTURES / "return_in_transit.json").read_text())
+    body["data"].update(changes)
+    return json.dumps(body).encode()
+
+
+def test_a_returns_tracking_is_the_buyers_return_parcel():
+    [ret] = normalise((FIXTURES / "return_in_transit.json").read_bytes())
+    v = ret["values"]
+    assert (v["return_carrier"], v["return_tracking_number"]) == ("yto", "YT7654321098765")
+    [ret] = normalise(_return(tracking={"carrier": "Pigeon", "tracking_number": "PG1"}))
+    v = ret["values"]
+    assert (v["return_carrier"], v["return_tracking_number"]) == ("pigeon", "PG1")
+    assert v["flags"] == ["unknown_carrier:Pigeon"]
+    for tracking in (None, {"carrier": " ", "tracking_number": "PG1"}):
+        [ret] = normalise(_return(tracking=tracking))
+        assert (ret["values"]["return_carrier"], ret["values"]["return_tracking_number"]) \
+            == (None, None)
+
+
+@pytest.mark.parametrize("tracking, field", [
+    ({"carrier": "sf"}, "tracking.tracking_number"),
+    ({"tracking_number": "SF1"}, "tracking.carrier"),
+    ("SF1", "tracking"),
+])
+def test_a_bad_return_tracking_is_fail_data(tracking, field):
+    shop = connector()
+    [record] = shop.records_for_event("return.updated", _return(tracking=tracking))
+    with pytest.raises(ConnectorError) as e:
+        shop.map_record(record)
+    assert e.value.error_class is ErrorClass.FAIL_DATA and f"{field}: " in e.value.message

@@ -72,6 +72,8 @@ def test_merchant_a_cannot_touch_merchant_b(app, client, database, two_worlds):
               "TrackingIn": {"carrier": "sf", "tracking_number": "SF1234567890123"},
               "StopShipIn": {"accepted": True},
               "InterceptIn": {"kind": "return_to_sender", "reason": "stop ship"},
+              "ReturnApproveIn": {}, "ReturnRejectIn": {"reason_code": "1",
+                                                        "description": "not as described"},
               "KuaishouLinkIn": {"name": "walker", "app_key": "ks1", "app_secret": "secret",
                                  "sign_secret": "secret"}}
     walked = 0

@@ -7,6 +7,9 @@ value types.
   whose vocabulary has no ``unknown``: ``"requested"``) and flagged
   (``unknown_status:<code>``), never an error, so a shop adding a status does not stop
   the pipeline. A return ``kind`` is a closed list: an unknown one is bad data.
+* A return's ``tracking {carrier, tracking_number}`` (the buyer's return parcel) becomes
+  ``return_carrier`` (lower-cased; a code outside ``mappings/tracking/carriers.json`` is
+  kept and flagged ``unknown_carrier:<code>``) and ``return_tracking_number``.
 * Every timestamp is converted to UTC; amounts are integer minor units already.
 * A record that does not validate raises ``MappingError`` with every problem in one
   clear line (the connector turns it into ``fail_data``).
@@ -22,6 +25,7 @@ from hub.values import (
     TrackingEventValues, TrackingValues,
 )
 from mappings.generic_shop.schemas import OrderSchema, ReturnSchema, TrackingSchema
+from mappings.tracking.carriers import carriers as known_carriers
 
 ORDER_STATUSES = ("pending_payment", "paid", "shipped", "delivered", "completed", "cancelled")
 RETURN_STATUSES = ("requested", "approved", "rejected", "awaiting_return", "return_in_transit",
@@ -107,13 +111,22 @@ def map_return(payload, default_currency: str = "CNY") -> ReturnValues:
                                    platform_line_id=ln["order_line_id"],
                                    reason_code=ln["reason_code"])
                   for ln in d["lines"] or ())
+    carrier = number = None
+    if d["tracking"]:
+        raw = d["tracking"]["carrier"].strip()
+        carrier, number = raw.lower(), d["tracking"]["tracking_number"].strip()
+        if not (carrier and number):
+            carrier = number = None
+        elif carrier not in known_carriers():
+            flags += (f"unknown_carrier:{raw}",)
     return ReturnValues(
         platform_return_id=d["id"], platform_order_id=d["order_id"], kind=kind, status=status,
         raw_status=d["status"], refund_minor=d["refund_minor"],
         currency=d["currency"] or default_currency, lines=lines,
         reason_code=d["reason_code"] or "other", reason_text=d["reason_text"],
         remote_updated_at=utc(d["updated_at"]), requested_at=utc(d["requested_at"]),
-        respond_by=utc(d["respond_by"]), buyer_ship_by=utc(d["buyer_ship_by"]), flags=flags)
+        respond_by=utc(d["respond_by"]), buyer_ship_by=utc(d["buyer_ship_by"]), flags=flags,
+        return_carrier=carrier, return_tracking_number=number)
 
 
 def map_tracking(payload) -> TrackingValues:

@@ -99,6 +99,13 @@ class ReturnLineSchema(Edge):
     reason_code = OptionalText(128)
 
 
+class ReturnTrackingSchema(Edge):
+    """The buyer's return parcel: the hub's carrier code and the waybill number."""
+
+    carrier = Text(64, 1, required=True)
+    tracking_number = Text(64, 1, required=True)
+
+
 class ReturnSchema(Edge):
     id = Ident(required=True)
     order_id = Ident(load_default=None, allow_none=True)
@@ -113,6 +120,7 @@ class ReturnSchema(Edge):
     reason_code = Text(128, load_default=None, allow_none=True)
     reason_text = OptionalText(1000)
     lines = fields.List(fields.Nested(ReturnLineSchema), load_default=None, allow_none=True)
+    tracking = fields.Nested(ReturnTrackingSchema, load_default=None, allow_none=True)
 
 
 class TrackingEventSchema(Edge):

@@ -36,10 +36,18 @@ when the order element is passed, else 1 with flag ``quantity_unknown``.
 Reason: ``refundReason`` via the ``codes`` table, else keywords in ``refundReasonDesc``
 then ``refundDesc``; else ``other`` + flag. ``reason_text`` keeps the platform's label and
 the buyer's words. ``expireTime`` → ``respond_by``; ``updateTime`` → ``remote_updated_at``.
+
+Return waybill (detail only): ``logisticsInfo {expressNo, expressCode}`` →
+``return_tracking_number`` and ``return_carrier`` (the hub's code through
+``carriers.csv``). An ``expressCode`` the table does not know is kept as
+``kuaishou:<code>`` (what ``express_code_for`` passes back through; ``unknown`` when
+there is no code) and flagged ``unknown_express_code:<code>``; no ``expressNo`` → both
+None.
 """
 from __future__ import annotations
 
 from hub.values import ReturnLineValues, ReturnValues
+from mappings.kuaishou.carriers import carrier_for_code
 from mappings.kuaishou.common import CURRENCY, MappingError, fen, id_text, ms_to_dt, text, to_int
 from mappings.kuaishou.orders import sku_of
 from mappings.kuaishou.tables import json_table
@@ -99,6 +107,19 @@ def _quantity(refund: dict, order: dict | None) -> tuple[int, list[str]]:
     return 1, ["quantity_unknown"]
 
 
+def return_waybill(refund: dict) -> tuple[str | None, str | None, list[str]]:
+    """``(carrier, tracking number, flags)`` of the buyer's return parcel, or Nones."""
+    info = refund.get("logisticsInfo")
+    number = text(info.get("expressNo")) if isinstance(info, dict) else None
+    if not number:
+        return None, None, []
+    carrier = carrier_for_code(info.get("expressCode"))
+    if carrier.known:
+        return carrier.code, number[:64], []
+    code = f"kuaishou:{carrier.raw}"[:64] if carrier.raw else carrier.code
+    return code, number[:64], [carrier.flag]
+
+
 def map_refund(refund: dict, *, currency: str = CURRENCY, order: dict | None = None) -> ReturnValues:
     if not isinstance(refund, dict):
         raise MappingError("a Kuaishou refund must be a JSON object")
@@ -123,6 +144,8 @@ def map_refund(refund: dict, *, currency: str = CURRENCY, order: dict | None = N
         flags.append("price_protection")
     if to_int(refund.get("refundType")) == 2:
         flags.append("seller_initiated")
+    return_carrier, return_number, more = return_waybill(refund)
+    flags += more
 
     raw_status = None
     if raw is not None:
@@ -143,4 +166,5 @@ def map_refund(refund: dict, *, currency: str = CURRENCY, order: dict | None = N
         reason_text=reason_text[:1000] if reason_text else None,
         remote_updated_at=ms_to_dt(refund.get("updateTime")),
         requested_at=ms_to_dt(refund.get("submitTime")) or ms_to_dt(refund.get("createTime")),
-        respond_by=ms_to_dt(refund.get("expireTime")), flags=tuple(dict.fromkeys(flags)))
+        respond_by=ms_to_dt(refund.get("expireTime")), flags=tuple(dict.fromkeys(flags)),
+        return_carrier=return_carrier, return_tracking_number=return_number)

@@ -84,3 +84,30 @@ def test_junk_fields_never_crash():
                          "expireTime": "soon", "negotiateStatus": [], "exchangeInfo": None})
     assert values.status == "requested" and values.refund_minor == 0 and values.lines == ()
     assert "refund_without_sku" in values.flags
+
+
+def test_the_buyers_return_waybill_is_mapped():
+    values = map_refund(load("return_in_transit_detail.json"))
+    assert (values.return_carrier, values.return_tracking_number) == ("yto", "YT7654321098765")
+    assert not any(f.startswith("unknown_express_code") for f in values.flags)
+
+
+@pytest.mark.parametrize("info, expected", [
+    ({"expressNo": "XY0001112223", "expressCode": 777}, ("kuaishou:777", "XY0001112223")),
+    ({"expressNo": " XY0001112223 "}, ("unknown", "XY0001112223")),
+])
+def test_an_unknown_express_code_is_kept_and_flagged(info, expected):
+    payload = load("return_in_transit_detail.json")
+    payload["logisticsInfo"] = info
+    values = map_refund(payload)
+    assert (values.return_carrier, values.return_tracking_number) == expected
+    code = info.get("expressCode", "")
+    assert f"unknown_express_code:{code}" in values.flags
+
+
+@pytest.mark.parametrize("info", [None, {}, {"expressNo": "", "expressCode": 6}, "YT1", []])
+def test_no_waybill_means_none(info):
+    payload = load("return_in_transit_detail.json")
+    payload["logisticsInfo"] = info
+    values = map_refund(payload)
+    assert (values.return_carrier, values.return_tracking_number) == (None, None)
