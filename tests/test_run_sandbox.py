@@ -129,6 +129,9 @@ def test_run_sandbox_links_a_shop_orders_arrive_by_push_and_by_polling(tmp_path)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
+        finally:
+            reader.join(timeout=5)
+            proc.stdout.close()
     assert proc.returncode == 0, "".join(lines[-40:])
     left = {pid: cmd for pid, cmd in family.items() if _alive(pid)}
     assert not left, left
