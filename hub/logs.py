@@ -8,9 +8,13 @@ Whatever the format, ``Redactor`` scrubs before anything is written:
   * every secret value the hub has encrypted or decrypted this process, and the
     ``HUB_SECRET_KEY`` itself (``remember_secrets``);
   * API tokens, and mainland-China mobile numbers (kept as ``138****5678``).
+
+``scrub_header(name, value)`` is ``scrub`` for one stored header, memoised for the
+webhook receiver's hot path (see its docstring).
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -38,7 +42,15 @@ SECRET_PAIR = re.compile(
     r"""(?P<value>"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|[^\s,;&"'}\])]+)""", re.I)
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _known: set[str] = set()
+_known_longest_first: tuple[str, ...] = ()  # what scrub_text replaces, rebuilt on each add
+_known_generation = 0  # bumped on each add: memoised results of older generations go unused
 _known_lock = threading.Lock()
+HEADER_MEMO_MAX_CHARS = 256  # longer header values are scrubbed every time, not memoised
+
+
+# Shorter values are left to key-name masking: remembering a word such as "secret" would
+# blank it out of every later log line of the process.
+MIN_SECRET_LEN = 8
 
 
 def remember_secrets(value, key: str = "") -> None:
@@ -49,9 +61,13 @@ def remember_secrets(value, key: str = "") -> None:
     elif isinstance(value, list):
         for v in value:
             remember_secrets(v, key)
-    elif isinstance(value, str) and len(value) >= 6 and SECRET_KEYS.search(key):
+    elif isinstance(value, str) and len(value) >= MIN_SECRET_LEN and SECRET_KEYS.search(key):
+        global _known_longest_first, _known_generation
         with _known_lock:
-            _known.add(value)
+            if value not in _known:
+                _known.add(value)
+                _known_longest_first = tuple(sorted(_known, key=len, reverse=True))
+                _known_generation += 1
 
 
 def _mask_pair(match: re.Match) -> str:
@@ -61,9 +77,7 @@ def _mask_pair(match: re.Match) -> str:
 
 
 def scrub_text(text: str) -> str:
-    with _known_lock:  # another thread may be adding to it
-        known = sorted(_known, key=len, reverse=True)
-    for secret in known:
+    for secret in _known_longest_first:  # an immutable snapshot: no lock needed
         if secret in text:
             text = text.replace(secret, "***")
     for pattern, repl in PATTERNS:
@@ -71,8 +85,31 @@ def scrub_text(text: str) -> str:
     return SECRET_PAIR.sub(_mask_pair, text)
 
 
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    return SECRET_KEYS.search(key) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _scrub_text_memo(text: str, generation: int) -> str:
+    # ``generation`` only keys the memo: it is read before scrubbing, so a result is never
+    # used for a later generation (a secret remembered since), only for its own.
+    return scrub_text(text)
+
+
+def scrub_header(name: str, value: str) -> str:
+    """``scrub(value, name)`` for one header value: ``***`` under a secret-looking name,
+    else ``scrub_text``, memoised per value for values up to ``HEADER_MEMO_MAX_CHARS``
+    (hosts, content types, lengths and timestamps repeat from request to request)."""
+    if _secret_key(name):
+        return "***" if value else value
+    if len(value) > HEADER_MEMO_MAX_CHARS:
+        return scrub_text(value)
+    return _scrub_text_memo(value, _known_generation)
+
+
 def scrub(value, key: str = ""):
-    if key and SECRET_KEYS.search(key) and value not in (None, ""):
+    if key and _secret_key(key) and value not in (None, ""):
         return "***"
     if isinstance(value, dict):
         return {k: scrub(v, str(k)) for k, v in value.items()}

@@ -4,12 +4,16 @@ Writers call ``notify(session, "inbox")`` inside the transaction that adds the w
 * PostgreSQL: ``pg_notify`` — delivered to every listening worker on commit, and dropped
   with a rollback;
 * SQLite (embedded mode): after commit, one datagram to the worker's Unix socket in
-  ``HUB_VAR_DIR``.
+  ``HUB_VAR_DIR``, from one non-blocking socket per process (the webhook receiver's
+  writer sends one per group of deliveries it commits). A worker that has not read its
+  queue yet is already due to run: the kernel refuses the surplus (``EAGAIN``), which is
+  dropped.
 A worker runs a ``Listener`` that calls ``on_wake(channel)``. Wake-ups are only a
 latency optimisation: a missed one costs at most one polling interval.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -42,14 +46,25 @@ def pg_notify(conn, channel: str) -> None:
     conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": PG_CHANNEL, "p": channel})
 
 
+_sender: socket.socket | None = None
+
+
+@functools.lru_cache(maxsize=16)
+def _address(var_dir: Path) -> str:
+    return str(socket_path(var_dir))
+
+
 def send_datagram(channel: str, var_dir: Path) -> None:
     """SQLite: wake the worker now — call it after the commit that added the work."""
+    global _sender
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-            s.setblocking(False)
-            s.sendto(channel.encode(), str(socket_path(var_dir)))
+        if _sender is None:  # two threads may both create one: the spare is garbage
+            sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sender.setblocking(False)
+            _sender = sender
+        _sender.sendto(channel.encode(), _address(var_dir))
     except OSError:
-        pass  # no worker listening here: it will find the work on its next tick
+        pass  # no worker listening here, or its queue is full: it finds the work anyway
 
 
 class Listener:
@@ -74,6 +89,7 @@ class Listener:
             if path.exists():
                 os.unlink(path)
             sock.bind(str(path))
+            bound = os.stat(path).st_ino
         except OSError as e:
             log.warning("wake socket unavailable; relying on polling", extra={"error": str(e)})
             return
@@ -87,7 +103,11 @@ class Listener:
                 self.on_wake(data.decode(errors="replace"))
         finally:
             sock.close()
-            path.unlink(missing_ok=True)
+            try:  # unless a listener started since has bound the path to its own socket
+                if os.stat(path).st_ino == bound:
+                    os.unlink(path)
+            except FileNotFoundError:
+                pass
 
     def _listen_pg(self) -> None:
         import psycopg

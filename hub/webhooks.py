@@ -3,7 +3,10 @@
 Verify on the raw bytes, store, acknowledge — and nothing else. Processing happens later
 in ``jobs.process_inbox``, so a sender is answered in one short transaction:
 
-1. the account must exist and run the connector named in the URL (else 404);
+1. the account must exist and run the connector named in the URL (else 404). Accounts
+   come from the app's ``AccountCache`` (``hub.accounts``): a cached account costs no
+   database read; the trade-off is that a change committed by another process is seen
+   within ``ACCOUNT_CACHE_TTL_S`` (2 s), one committed by this process at once;
 2. the body is read raw, within ``HUB_MAX_BODY_BYTES`` (else 413, nothing stored);
 3. the account's connector verifies and splits the delivery into events. A rejected
    delivery (``WebhookRejected``: bad signature 401, unparseable 400) is written to
@@ -11,27 +14,24 @@ in ``jobs.process_inbox``, so a sender is answered in one short transaction:
    with secret-looking values scrubbed, a scrubbed body excerpt, the remote address —
    and answered with the connector's error body if it has one, else the hub's error JSON;
 4. the events are inserted with ``ON CONFLICT DO NOTHING`` (a redelivery is acknowledged
-   the same way and changes nothing), the worker is woken in the same transaction, the
-   transaction commits, and the connector's acknowledgement is returned.
+   the same way and changes nothing) by ``hub.inbox_writer``: driver SQL in one short
+   transaction (on SQLite shared with the deliveries other threads of the process are
+   storing at that moment: a group commit), the worker is woken, and only once the
+   rows are committed is the connector's acknowledgement returned.
 
-Any other failure is a 500 with the hub's error JSON and no trace; the transaction rolls
-back, so nothing is half-written and the sender retries.
+Any other failure is a 500 with the hub's error JSON and no trace; an unfinished
+transaction rolls back, so nothing is half-written and the sender retries.
 """
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import logging
-import threading
 
 from flask import Blueprint, Response, request
-from sqlalchemy import Text, bindparam, select, type_coerce
 
 from connectors.base import AckResponse, WebhookRejected, unparseable
-from hub import crypto, inbox, logs, wakeup
+from hub import inbox, inbox_writer, logs
 from hub.accounts import connector_for
-from hub.db import MAX_ID
 from hub.errors import NotFound, error_response
 from hub.models import Account, QuarantinedRequest
 from hub.web import hub
@@ -93,78 +93,21 @@ def _check_sizes(events) -> None:
             raise unparseable(f"event type must be at most {MAX_EVENT_TYPE} characters")
 
 
-def _load_account(conn, account_id: int) -> Account | None:
-    """The account as a detached ``Account``, from one cached Core query; its config is
-    decrypted once per stored ciphertext (a changed config is a new ciphertext)."""
-    row = conn.execute(_ACCOUNT_BY_ID, {"id": account_id}).first() \
-        if 0 < account_id <= MAX_ID else None
-    if row is None:
-        return None
-    return Account(id=row.id, merchant_id=row.merchant_id, connector=row.connector,
-                   kind=row.kind, name=row.name, status=row.status,
-                   config=dict(_decrypt(row.config)))
-
-
-@functools.lru_cache(maxsize=1024)
-def _decrypt(ciphertext: str) -> dict:
-    return crypto.decrypt_json(ciphertext)
-
-
-_accounts = Account.__table__
-_ACCOUNT_BY_ID = select(
-    _accounts.c.id, _accounts.c.merchant_id, _accounts.c.connector, _accounts.c.kind,
-    _accounts.c.name, _accounts.c.status,
-    type_coerce(_accounts.c.config, Text).label("config"),  # the ciphertext, undecrypted
-).where(_accounts.c.id == bindparam("id"))
-
-
-_sqlite_write = threading.Lock()
-
-
-def _writer(db):
-    """SQLite allows one writer at a time, and a writer that finds the lock taken sleeps
-    in steps of 1, 2, 5, 10... ms. Threads of one process therefore queue on a lock of
-    their own (handed over at once); only other processes meet SQLite's busy wait."""
-    return contextlib.nullcontext() if db.is_postgres else _sqlite_write
-
-
 @webhooks_blueprint.post("/webhooks/<connector>/<int:account_id>")
 def receive(connector: str, account_id: int):
     ctx = hub()
-    db = ctx.db
     body = request.get_data(cache=False)  # raw bytes; over the limit raises 413 first
-    # Core, not the ORM: this is the hot path. PostgreSQL: one transaction reads the
-    # account and inserts. SQLite: the account is read outside the write transaction, so
-    # the write lock (BEGIN IMMEDIATE) is held for the insert only.
-    with db.engine.connect() as conn:
-        try:
-            if db.is_postgres:
-                conn.begin()
-                account = _load_account(conn, account_id)
-            else:
-                with db.engine.execution_options(hub_readonly=True).connect() as reader:
-                    account = _load_account(reader, account_id)
-            if account is None or account.connector != connector:
-                raise NotFound(f"no {connector} account {account_id}")
-            bound = connector_for(db, account, ctx.settings.public_url)
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            try:
-                events = bound.verify_webhook(headers, body)
-                _check_sizes(events)
-            except WebhookRejected as rejected:
-                conn.rollback()
-                return _reject(bound, account, rejected, body)
-            stored_headers = inbox.safe_headers(headers)
-            with _writer(db):
-                if not conn.in_transaction():
-                    conn.begin()
-                inserted = inbox.insert(conn, account, events, headers=stored_headers)
-                if inserted and db.is_postgres:
-                    wakeup.pg_notify(conn, "inbox")  # delivered on commit
-                conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-    if inserted and not db.is_postgres:
-        wakeup.send_datagram("inbox", ctx.settings.var_dir)
+    account = ctx.accounts.get(ctx.db, account_id)  # no database read while cached
+    if account is None or account.connector != connector:
+        raise NotFound(f"no {connector} account {account_id}")
+    bound = connector_for(ctx.db, account, ctx.settings.public_url)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        events = bound.verify_webhook(headers, body)
+        _check_sizes(events)
+    except WebhookRejected as rejected:
+        return _reject(bound, account, rejected, body)
+    dialect = "postgresql" if ctx.db.is_postgres else "sqlite"
+    rows = inbox.raw_rows(dialect, account, events, headers=inbox.safe_headers(headers))
+    inbox_writer.write(ctx.db, rows, ctx.settings.var_dir)  # returns once committed
     return _answer(bound.webhook_ack(events))

@@ -179,3 +179,16 @@ def test_log_level_filters(capture):
     log.info("quiet")
     log.warning("loud")
     assert [e["msg"] for e in json_lines(buf)] == ["loud"]
+
+
+def test_stored_headers_are_scrubbed_like_scrub_even_when_memoised():
+    """``scrub_header`` (the receiver's stored headers) memoises per value: a secret the
+    hub learns after a value was memoised is still masked the next time."""
+    secret = "hdr-" + secrets.token_hex(8)
+    value = f"note {secret} {PHONE}"
+    assert logs.scrub_header("x-note", value) == logs.scrub(value, "x-note")
+    assert secret in logs.scrub_header("x-note", value)        # not known yet
+    logs.remember_secrets({"api_key": secret})
+    assert logs.scrub_header("x-note", value) == f"note *** {MASKED}"
+    assert logs.scrub_header("webhook-signature", "v1,abc") == "***"
+    assert logs.scrub_header("x-api-key", "") == "" == logs.scrub("", "x-api-key")
