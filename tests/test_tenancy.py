@@ -74,7 +74,7 @@ def test_merchant_a_cannot_touch_merchant_b(app, client, database, two_worlds):
               "InterceptIn": {"kind": "return_to_sender", "reason": "stop ship"},
               "ReturnApproveIn": {}, "ReturnRejectIn": {"reason_code": "1",
                                                         "description": "not as described"},
-              "KuaishouLinkIn": {"name": "walker", "app_key": "ks1", "app_secret": "secret",
+              "KuaishouLinkIn": {"name": "walker", "app_key": "ks1", "app_secret": "walker-app-secret-0001",
                                  "sign_secret": "secret"}}
     walked = 0
     for rule in _api_rules(app):
