@@ -44,6 +44,7 @@ from hub.models import (
 )
 from hub.supplier_notices import iso
 from hub.sync import on_change
+from hub.web import current_var_dir
 from mappings.tracking.carriers import PROVIDERS, carriers, normalise
 from mappings.tracking.codes import table
 
@@ -314,7 +315,7 @@ def validate_tracking(session: Session, fulfilment: Fulfilment, carrier,
 def record_shipment(session: Session, fulfilment: Fulfilment, carrier: str, number: str,
                     actor: str, var_dir: Path | None = None) -> Shipment:
     """Register a validated outbound parcel, timestamp it, push it to the platform."""
-    var_dir = supplier_notices.resolve_var_dir(var_dir)
+    var_dir = current_var_dir(var_dir)
     shipment = tracking.register_shipment(
         session, merchant_id=fulfilment.merchant_id, carrier=carrier, tracking_number=number,
         direction="outbound", order_id=fulfilment.order_id, fulfilment_id=fulfilment.id,

@@ -48,6 +48,7 @@ from hub.db import utcnow
 from hub.errors import ApiError
 from hub.models import Account, Fulfilment, OutboxMessage, Shipment, Supplier
 from hub.values import FULFILMENT_UPDATE_STATUSES, FulfilmentUpdateValues
+from hub.web import current_var_dir
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +63,6 @@ def actor_for(account: Account) -> str:
 
 def normalise_tracking(number: str | None) -> str:
     return re.sub(r"[\s\-]", "", number or "").upper()
-
-
-def _var_dir(var_dir: Path | None) -> Path | None:
-    if var_dir is not None:
-        return var_dir
-    try:
-        from flask import current_app, has_app_context
-        if has_app_context() and "hub" in current_app.extensions:
-            return current_app.extensions["hub"].settings.var_dir
-    except Exception:  # noqa: BLE001 (no app: the worker's polling tick wakes delivery)
-        pass
-    return None
 
 
 def _refused(message: str) -> ConnectorError:
@@ -195,7 +184,7 @@ def apply_update(session: Session, account: Account, v: FulfilmentUpdateValues, 
                        f"{', '.join(FULFILMENT_UPDATE_STATUSES)}")
     f = find_fulfilment(session, account, v)
     try:
-        changed = _route(session, f, v, actor or actor_for(account), _var_dir(var_dir))
+        changed = _route(session, f, v, actor or actor_for(account), current_var_dir(var_dir))
     except ApiError as e:
         raise _refused(f"fulfilment {f.id}: {e.message}") from None
     session.flush()

@@ -40,22 +40,10 @@ from connectors import registry
 from hub import alerts
 from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment
 from hub.outbox import enqueue, on_result
+from hub.web import current_var_dir
 
 HUB_JSON_TOPICS = ("shipment", "return_decision")
 TRACKING_ALERT = "platform_rejected_tracking"
-
-
-def _var_dir(var_dir: Path | None) -> Path | None:
-    """``var_dir`` as given, else the running app's (so a commit wakes the worker)."""
-    if var_dir is not None:
-        return var_dir
-    try:
-        from flask import current_app, has_app_context
-        if has_app_context() and "hub" in current_app.extensions:
-            return current_app.extensions["hub"].settings.var_dir
-    except Exception:  # noqa: BLE001 (no app: the worker's polling tick is the backstop)
-        pass
-    return None
 
 
 def topics_for(account: Account) -> tuple[str, ...]:
@@ -75,7 +63,7 @@ def _shop(session: Session, account_id: int | None) -> Account | None:
 
 def _enqueue(session, account, topic, entity, entity_id, payload, version, var_dir):
     return enqueue(session, account, topic, entity, entity_id, payload, version,
-                   var_dir=_var_dir(var_dir))
+                   var_dir=current_var_dir(var_dir))
 
 
 # -- shipments --------------------------------------------------------------------------------

@@ -45,8 +45,9 @@ from hub import alerts, audit, platform_actions, supplier_notices, tracking
 from hub.db import utcnow
 from hub.errors import ApiError, Conflict
 from hub.models import Fulfilment, Inspection, Order, ReturnCase, Shipment, Supplier
-from hub.supplier_notices import iso, resolve_var_dir
+from hub.supplier_notices import iso
 from hub.sync import on_change, return_change
+from hub.web import current_var_dir
 
 NOTICE_KINDS = ("return_refund", "exchange")
 NOTICE_STATUSES = ("approved", "awaiting_return", "return_in_transit")
@@ -79,7 +80,7 @@ def register_return_parcel(session: Session, case: ReturnCase, carrier: str | No
     return tracking.register_shipment(
         session, merchant_id=case.merchant_id, carrier=carrier,
         tracking_number=tracking_number, direction="return", order_id=case.order_id,
-        return_case_id=case.id, var_dir=resolve_var_dir(var_dir))
+        return_case_id=case.id, var_dir=current_var_dir(var_dir))
 
 
 @on_change("tracking")
@@ -230,7 +231,7 @@ def confirm_return_receipt(session: Session, return_case: ReturnCase, actor: str
     if case.status not in RECEIVABLE:
         raise Conflict(f"return case {case.id} is {case.status}: no goods are expected",
                        details={"status": case.status})
-    var_dir = resolve_var_dir(var_dir)
+    var_dir = current_var_dir(var_dir)
     if photos and var_dir is None:
         raise RuntimeError("var_dir is needed to store photos")
     hashes = [store_photo(var_dir, bytes(data)) for data in photos]

@@ -46,8 +46,9 @@ from hub.fulfilment import (
 )
 from hub.models import Account, AuditEntry, Fulfilment, Order, ReturnCase, Shipment, Supplier
 from hub.outbox import on_result
-from hub.supplier_notices import iso, resolve_var_dir
+from hub.supplier_notices import iso
 from hub.sync import on_change
+from hub.web import current_var_dir
 
 ACTOR = "hub:stop_ship"
 STOP_ON = {"refund_only": ("requested", "approved", "refunded"),
@@ -126,7 +127,7 @@ def request_stop(session: Session, fulfilment: Fulfilment, reason: str, *,
                   "dispatch_escalated_at": iso(previous_escalation)})
     supplier_notices.send(session, supplier, supplier_notices.STOP_SHIP, "fulfilment",
                           fulfilment.id, supplier_notices.stop_ship(fulfilment, fulfilment.order),
-                          f"stop_ship:{iso(now)}", var_dir=resolve_var_dir(var_dir))
+                          f"stop_ship:{iso(now)}", var_dir=current_var_dir(var_dir))
     return True
 
 
@@ -144,7 +145,7 @@ def answer_stop_ship(session: Session, fulfilment: Fulfilment, accepted: bool, a
                      reason: str | None = None, carrier=None, tracking_number=None,
                      var_dir: Path | None = None) -> Fulfilment:
     """The supplier's answer; repeating an answer changes nothing (see the module doc)."""
-    var_dir = resolve_var_dir(var_dir)
+    var_dir = current_var_dir(var_dir)
     if accepted:
         if fulfilment.status == "cancelled":
             return fulfilment
@@ -222,7 +223,7 @@ def apply_refund_policy(session: Session, case: ReturnCase, actor: str,
         if done is not None:
             return False  # asked once already: the outbox owns it now
         message = platform_actions.approve_refund(session, case,
-                                                  var_dir=resolve_var_dir(var_dir))
+                                                  var_dir=current_var_dir(var_dir))
         if message is not None:
             audit.record(session, case.merchant_id, actor, APPROVAL_ACTION, "return_case",
                          case.id, {"policy": "refund_only approved once the supplier stopped "
@@ -267,7 +268,7 @@ def intercept(session: Session, fulfilment: Fulfilment, shipment: Shipment | Non
     try:
         tracking.request_interception(session, shipment, INTERCEPT_KIND,
                                       fulfilment.cancel_reason or "stop_ship", actor,
-                                      resolve_var_dir(var_dir))
+                                      current_var_dir(var_dir))
     except Conflict as e:  # no courier account can intercept, or the parcel is past it
         alerts.raise_alert(
             session, fulfilment.merchant_id, "interception_unavailable", "fulfilment",

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from hub import alerts
 from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier
 from hub.outbox import enqueue, on_result
+from hub.web import current_var_dir
 
 ORDER_DISPATCH, STOP_SHIP, RETURN_NOTICE, CLAIM_NOTICE = (
     "order_dispatch", "stop_ship", "return_notice", "claim_notice")
@@ -53,19 +54,6 @@ TOPICS = (ORDER_DISPATCH, STOP_SHIP, RETURN_NOTICE, CLAIM_NOTICE)
 
 def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
-
-
-def resolve_var_dir(var_dir: Path | None) -> Path | None:
-    """``var_dir`` as given, else the running app's (so a commit wakes the worker)."""
-    if var_dir is not None:
-        return var_dir
-    try:
-        from flask import current_app, has_app_context
-        if has_app_context() and "hub" in current_app.extensions:
-            return current_app.extensions["hub"].settings.var_dir
-    except Exception:  # noqa: BLE001 (no app: the worker's polling tick is the backstop)
-        pass
-    return None
 
 
 # -- payloads ------------------------------------------------------------------------------
@@ -154,7 +142,7 @@ def send(session: Session, supplier: Supplier, topic: str, entity: str, entity_i
     alerts.resolve(session, supplier.merchant_id, "supplier_has_no_channel", "supplier",
                    supplier.id)
     return enqueue(session, account, topic, entity, entity_id, payload, version,
-                   var_dir=resolve_var_dir(var_dir))
+                   var_dir=current_var_dir(var_dir))
 
 
 def _on_notice_result(session: Session, message: OutboxMessage) -> None:

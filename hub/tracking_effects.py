@@ -37,7 +37,6 @@ The version is ``<kind>:<status>:<event time>``, so a replayed push queues nothi
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -47,6 +46,7 @@ from hub.db import utcnow
 from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier
 from hub.outbox import enqueue
 from hub.sync import TrackingChange, on_change, tracking_change
+from hub.web import current_var_dir
 
 ACTOR = "hub:tracking"
 COMING_BACK = ("refused", "returning", "returned")
@@ -55,17 +55,6 @@ ON_THE_WAY = ("picked_up", "in_transit", "in_customs", "out_for_delivery",
 NOT_MOVING = ("pending", "info_received", "unknown")
 PROBLEMS = ("exception", "expired", "cancelled")
 NOTICE_TOPIC = "tracking_notice"
-
-
-def _var_dir() -> Path | None:
-    """The running app's var dir, so a commit wakes a delivery worker (else its tick)."""
-    try:
-        from flask import current_app, has_app_context
-        if has_app_context() and "hub" in current_app.extensions:
-            return current_app.extensions["hub"].settings.var_dir
-    except Exception:  # noqa: BLE001 (no app: the polling tick is the backstop)
-        pass
-    return None
 
 
 def _iso(value) -> str | None:
@@ -105,7 +94,7 @@ def notice(session: Session, shipment: Shipment, kind: str, order: Order | None,
                "expected_return": bool(fulfilment.expected_return)}
     version = f"{kind}:{shipment.status}:{_iso(shipment.last_event_at)}"
     return enqueue(session, account, NOTICE_TOPIC, "shipment", shipment.id, payload, version,
-                   var_dir=_var_dir())
+                   var_dir=current_var_dir())
 
 
 def _intercepted_back(shipment: Shipment) -> bool:
