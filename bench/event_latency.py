@@ -170,7 +170,13 @@ def event_latency(params: dict) -> list[Figure]:
             oids = _place(env, watcher, n, params["rate_per_s"], params["deadline_s"])
         finally:
             watcher.stop()
+        # an order can become visible (by polling) a moment before the sandbox records
+        # its push attempt: give the push records a bounded moment to catch up
+        deadline = time.monotonic() + 10
         pushed = _push_times(env)
+        while any(o not in pushed for o in oids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            pushed = _push_times(env)
         created = _created_at(env, oids)
     missing = [o for o in oids if o not in pushed or o not in created]
     if missing:

@@ -59,7 +59,8 @@ def test_raw_rows_store_what_the_core_insert_stores(database, shop, settings):
     assert raw.received_at.tzinfo is not None and raw.received_at == raw.next_attempt_at
     assert 0 <= (raw.received_at - core.received_at).total_seconds() < 60
     (core_at, core_due, core_headers), (raw_at, raw_due, raw_headers) = as_text
-    assert len(raw_at) == len(core_at) and len(raw_due) == len(core_due)  # one format
+    if database.engine.dialect.name == "sqlite":  # stored as text: one format for both
+        assert len(raw_at) == len(core_at) and len(raw_due) == len(core_due)
     assert raw_headers == core_headers
 
 
