@@ -26,6 +26,7 @@ any non-2xx answer or transport error, fails the benchmark.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import secrets
@@ -95,7 +96,10 @@ class BenchHub:
                                  secret_key=self.secret_key, host="127.0.0.1", port=self.port,
                                  env="development", log_level="WARNING")
 
-    def prepare(self) -> None:
+    @contextlib.contextmanager
+    def provisioned(self):
+        """Migrate, then yield ``(session, merchant, shop)``: a new merchant with a
+        generic_shop account, in one transaction that commits when the block ends."""
         from hub import crypto, migrate
         from hub.accounts import add_account
         from hub.db import Database
@@ -110,11 +114,15 @@ class BenchHub:
                 merchant = Merchant(name=f"bench {self.var_dir.name}")
                 s.add(merchant)
                 s.flush()
-                account = add_account(s, merchant.id, "generic_shop", "bench shop",
-                                      {"webhook_secret": self.webhook_secret}, actor="bench")
-                self.account_id = account.id
+                shop = add_account(s, merchant.id, "generic_shop", "bench shop",
+                                   {"webhook_secret": self.webhook_secret}, actor="bench")
+                yield s, merchant, shop
         finally:
             db.dispose()
+
+    def prepare(self) -> None:
+        with self.provisioned() as (_session, _merchant, shop):
+            self.account_id = shop.id
 
     def start(self, timeout: float = 30) -> None:
         from hub.processes import gunicorn_command

@@ -97,49 +97,36 @@ class TrackingHub(BenchHub):
     """The bench hub with a Kuaidi100 account and registered shipments."""
 
     def prepare_tracking(self, parcels: int) -> None:
-        from hub import crypto, migrate, tracking
+        from hub import tracking
         from hub.accounts import add_account
-        from hub.db import Database
-        from hub.models import Fulfilment, Merchant, Order, OrderLine, Supplier
+        from hub.models import Fulfilment, Order, OrderLine, Supplier
 
-        settings = self.settings()
-        migrate.upgrade(self.database_url)
-        crypto.configure(settings.secret_key, settings.old_secret_keys)
-        db = Database(self.database_url)
-        try:
-            with db.session() as s:
-                merchant = Merchant(name=f"bench {self.var_dir.name}")
-                s.add(merchant)
+        with self.provisioned() as (s, merchant, shop):
+            self.merchant_id = merchant.id
+            self.account_id = add_account(s, merchant.id, "kuaidi100", "bench courier", {
+                "key": "bench-key", "customer": "BENCH", "salt": SALT,
+                "poll_base_url": "http://127.0.0.1:9", "api_base_url": "http://127.0.0.1:9"},
+                actor="bench").id
+            supplier = Supplier(merchant_id=merchant.id, code="BENCH", name="bench supplier")
+            s.add(supplier)
+            s.flush()
+            for i in range(parcels):
+                order = Order(merchant_id=merchant.id, shop_account_id=shop.id,
+                              platform_order_id=f"B{i:08d}", status="paid",
+                              total_minor=1990, paid_minor=1990,
+                              buyer_phone_masked="138****5678",
+                              lines=[OrderLine(merchant_id=merchant.id, sku="SKU-1",
+                                               unit_price_minor=1990, total_minor=1990)])
+                s.add(order)
                 s.flush()
-                self.merchant_id = merchant.id
-                shop = add_account(s, merchant.id, "generic_shop", "bench shop",
-                                   {"webhook_secret": self.webhook_secret}, actor="bench")
-                self.account_id = add_account(s, merchant.id, "kuaidi100", "bench courier", {
-                    "key": "bench-key", "customer": "BENCH", "salt": SALT,
-                    "poll_base_url": "http://127.0.0.1:9", "api_base_url": "http://127.0.0.1:9"},
-                    actor="bench").id
-                supplier = Supplier(merchant_id=merchant.id, code="BENCH", name="bench supplier")
-                s.add(supplier)
+                fulfilment = Fulfilment(merchant_id=merchant.id, order_id=order.id,
+                                        supplier_id=supplier.id, status="shipped")
+                s.add(fulfilment)
                 s.flush()
-                for i in range(parcels):
-                    order = Order(merchant_id=merchant.id, shop_account_id=shop.id,
-                                  platform_order_id=f"B{i:08d}", status="paid",
-                                  total_minor=1990, paid_minor=1990,
-                                  buyer_phone_masked="138****5678",
-                                  lines=[OrderLine(merchant_id=merchant.id, sku="SKU-1",
-                                                   unit_price_minor=1990, total_minor=1990)])
-                    s.add(order)
-                    s.flush()
-                    fulfilment = Fulfilment(merchant_id=merchant.id, order_id=order.id,
-                                            supplier_id=supplier.id, status="shipped")
-                    s.add(fulfilment)
-                    s.flush()
-                    tracking.register_shipment(s, merchant_id=merchant.id, carrier="yto",
-                                               tracking_number=number("YT", i),
-                                               direction="outbound", order_id=order.id,
-                                               fulfilment_id=fulfilment.id, var_dir=None)
-        finally:
-            db.dispose()
+                tracking.register_shipment(s, merchant_id=merchant.id, carrier="yto",
+                                           tracking_number=number("YT", i),
+                                           direction="outbound", order_id=order.id,
+                                           fulfilment_id=fulfilment.id, var_dir=None)
 
     def set_aside_unprocessed(self) -> int:
         """Mark this run's never-processed rows (the ack phase's) ``ignored``, so a later
