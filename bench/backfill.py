@@ -7,7 +7,7 @@ orders — beside a raw download of the same pages (the I/O floor).
 Set-up (in this process; nothing is mocked): the Kuaishou sandbox on loopback (a werkzeug
 threaded server, real HTTP), a fresh SQLite database in a temporary ``HUB_VAR_DIR``, the
 app built by ``hub.create_app``, one merchant and the shop linked the operator's way
-(``hub.accounts.add_account``, tokens from the platform console) with ``backfill_days``
+(``hub.parties.accounts.add_account``, tokens from the platform console) with ``backfill_days``
 90 and 7-day order windows (the connector's defaults). The **rate limits are raised** on
 both sides so they are not what is measured: the sandbox's ``defaultQps`` and per-API
 ``qps`` to ``qps`` (100,000), the connector's ``qps_overrides`` for the four list/detail
@@ -22,10 +22,10 @@ refunds exist) so the order figure is not mostly empty refund windows.
   as it is — none here: the sandbox's list elements are complete), records counted and
   dropped: no inbox, no mapping, no database.
 * ``orders_per_s``: the hub's own worker loop (``jobs.runner.InProcessRunner`` with the
-  ``poll`` and ``process_inbox`` jobs, woken by ``hub.wakeup`` like ``hub worker``) from
+  ``poll`` and ``process_inbox`` jobs, woken by ``hub.core.wakeup`` like ``hub worker``) from
   its start until every seeded order exists as an ``Order`` row: each page stored as inbox
   events (one transaction per page, with the cursor), each event mapped and applied by
-  ``hub.sync`` in its own transaction.
+  ``hub.pipeline.sync`` in its own transaction.
 
 The benchmark fails unless every seeded order exists exactly once (one ``Order`` row per
 platform order id, the set equal to the seeded one), one inbox event per order, none
@@ -100,10 +100,11 @@ class _World:
         return oids
 
     def _link(self, app: dict, shop: dict, tokens: dict) -> None:
-        from hub import create_app, crypto, migrate
-        from hub.accounts import add_account
-        from hub.config import Settings
-        from hub.demo_env import iso_in
+        from hub.web.app import create_app
+        from hub.core import crypto, migrate
+        from hub.parties.accounts import add_account
+        from hub.core.config import Settings
+        from demo.env import iso_in
         from hub.models import Merchant
 
         settings = Settings.from_env(database_url=self.database_url, var_dir=self.var_dir,
@@ -130,7 +131,7 @@ class _World:
                 "qps_overrides": {m: CONNECTOR_QPS for m in METHODS}}, actor="bench").id
 
     def connector(self):
-        from hub.accounts import connector_for
+        from hub.parties.accounts import connector_for
         from hub.models import Account
 
         with self.db.session(readonly=True) as s:
@@ -146,7 +147,7 @@ class _World:
             self.app.extensions["hub"].db.dispose()
             self.app = None
         if self._keyring is not None:
-            from hub import crypto
+            from hub.core import crypto
 
             crypto._keyring, self._keyring = self._keyring, None
         shutil.rmtree(self.var_dir, ignore_errors=True)
@@ -187,7 +188,7 @@ def hub_backfill(world: _World, expected: int, deadline_s: float) -> tuple[float
     """The worker's ``poll`` + ``process_inbox`` jobs until ``expected`` orders exist."""
     import socket as _socket
 
-    from hub.wakeup import Listener
+    from hub.core.wakeup import Listener
     from jobs import poll, process_inbox
     from jobs.runner import InProcessRunner, Job
 

@@ -3,7 +3,7 @@ shows it — from the Kuaishou sandbox's first POST of the order's
 ``kwaishop_order_addOrder`` message to the hub, to the first answer of
 ``GET /api/v1/orders?platform_order_id=<oid>`` that contains the order.
 
-Set-up is ``hub demo``'s (``hub.demo_env.DemoEnv``), as for ``stop_ship_latency``: the
+Set-up is ``hub demo``'s (``demo.env.DemoEnv``), as for ``stop_ship_latency``: the
 embedded mode exactly like ``hub run`` — SQLite in a temporary ``HUB_VAR_DIR``, gunicorn
 with ``HUB_WEB_WORKERS`` workers (2) plus one scheduler-and-worker process — and a
 Kuaishou sandbox shop pushing to the hub. A ``merchant_admin`` API token is issued.
@@ -122,7 +122,7 @@ def _created_at(env, oids: list[str]) -> dict[str, float]:
 
 
 def _place(env, watcher: _Watcher, n: int, rate_per_s: float, deadline_s: float) -> list[str]:
-    from hub.demo_env import PRODUCTS
+    from demo.env import PRODUCTS
 
     oids = []
     started = time.monotonic()
@@ -148,8 +148,8 @@ def _place(env, watcher: _Watcher, n: int, rate_per_s: float, deadline_s: float)
            full={"orders": 300})
 def event_latency(params: dict) -> list[Figure]:
     """Platform order push -> the order visible in GET /api/v1/orders (embedded mode)."""
-    from hub import auth
-    from hub.demo_env import DemoEnv
+    from hub.parties import auth
+    from demo.env import DemoEnv
 
     n, warmup = int(params["orders"]), int(params["warmup"])
     workers = int(os.environ.get("HUB_WEB_WORKERS") or 2)

@@ -5,7 +5,7 @@ handler served by the same gunicorn and workers (the ceiling).
 Set-up: a temporary ``HUB_VAR_DIR`` with a fresh SQLite database (or the database named by
 ``HUB_BENCH_DATABASE_URL``, e.g. PostgreSQL: migrated, then a new merchant per run), one
 merchant and one ``generic_shop`` account, and gunicorn started with the command line
-``hub run`` uses (``hub.processes.gunicorn_command``) serving ``bench.ingest_app``. No
+``hub run`` uses (``hub.cli.processes.gunicorn_command``) serving ``bench.ingest_app``. No
 inbox worker runs: this measures acknowledgement only.
 
 Load (``bench.load``, a separate process on loopback, every request signed beforehand,
@@ -52,7 +52,7 @@ def receiver_missing() -> str | None:
     from connectors.base import Connector
     from connectors.generic_shop import GenericShop
 
-    if importlib.util.find_spec("hub.webhooks") is None:
+    if importlib.util.find_spec("hub.web.webhooks") is None:
         return "hub/webhooks.py (the webhook receiver) does not exist yet"
     if GenericShop.verify_webhook is Connector.verify_webhook:
         return "connectors.generic_shop has no verify_webhook yet"
@@ -90,7 +90,7 @@ class BenchHub:
                                                            os.environ.get("PYTHONPATH")) if p))
 
     def settings(self):
-        from hub.config import Settings
+        from hub.core.config import Settings
 
         return Settings.from_env(database_url=self.database_url, var_dir=self.var_dir,
                                  secret_key=self.secret_key, host="127.0.0.1", port=self.port,
@@ -100,9 +100,9 @@ class BenchHub:
     def provisioned(self):
         """Migrate, then yield ``(session, merchant, shop)``: a new merchant with a
         generic_shop account, in one transaction that commits when the block ends."""
-        from hub import crypto, migrate
-        from hub.accounts import add_account
-        from hub.db import Database
+        from hub.core import crypto, migrate
+        from hub.parties.accounts import add_account
+        from hub.core.db import Database
         from hub.models import Merchant
 
         settings = self.settings()
@@ -125,7 +125,7 @@ class BenchHub:
             self.account_id = shop.id
 
     def start(self, timeout: float = 30) -> None:
-        from hub.processes import gunicorn_command
+        from hub.cli.processes import gunicorn_command
 
         cmd = gunicorn_command(self.settings(), app=self.app)
         self.log = open(self.var_dir / "gunicorn.log", "wb")
@@ -175,7 +175,7 @@ class BenchHub:
     def inbox_rows(self) -> int:
         from sqlalchemy import func, select
 
-        from hub.db import Database
+        from hub.core.db import Database
         from hub.models import InboxEvent
 
         db = Database(self.database_url)

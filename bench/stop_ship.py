@@ -4,7 +4,7 @@
 ``stop_ship`` webhook arrives at the sandbox supplier. Both moments are stamped by the
 sandboxes themselves, in this process, on one clock.
 
-Set-up is ``hub demo``'s (``hub.demo_env.DemoEnv``): the embedded mode exactly like
+Set-up is ``hub demo``'s (``demo.env.DemoEnv``): the embedded mode exactly like
 ``hub run`` — SQLite in a temporary ``HUB_VAR_DIR``, gunicorn with ``HUB_WEB_WORKERS``
 workers (2) plus one scheduler-and-worker process — a Kuaishou sandbox shop pushing to the
 hub, the sandbox supplier on a ``hub_webhook`` channel, the courier sandbox. ``refunds``
@@ -74,7 +74,7 @@ def _refund_all(env, oids: list[int], rate_per_s: float, deadline_s: float) -> l
            full={"refunds": 300})
 def stop_ship_latency(params: dict) -> list[Figure]:
     """Platform refund push -> stop-ship webhook received by the supplier (embedded mode)."""
-    from hub.demo_env import PRODUCTS, DemoEnv
+    from demo.env import PRODUCTS, DemoEnv
 
     n, warmup = int(params["refunds"]), int(params["warmup"])
     workers = int(os.environ.get("HUB_WEB_WORKERS") or 2)

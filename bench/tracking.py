@@ -6,7 +6,7 @@ the same pushes (the ingest ceiling for this connector) and a bare handler.
 Set-up (``TrackingHub``, a ``bench.ingest.BenchHub``): a fresh SQLite database in a
 temporary ``HUB_VAR_DIR`` (or ``HUB_BENCH_DATABASE_URL``), one merchant with a shop, a
 Kuaidi100 account with a salt, and ``parcels`` paid orders whose shipments are
-registered through ``hub.tracking.register_shipment`` (their ``subscribe`` pushes stay
+registered through ``hub.domain.tracking.shipments.register_shipment`` (their ``subscribe`` pushes stay
 queued: no delivery worker runs). gunicorn serves ``bench.ingest_app`` as in ``ingest``.
 
 Phases, one after the other:
@@ -97,8 +97,8 @@ class TrackingHub(BenchHub):
     """The bench hub with a Kuaidi100 account and registered shipments."""
 
     def prepare_tracking(self, parcels: int) -> None:
-        from hub import tracking
-        from hub.accounts import add_account
+        from hub.domain.tracking import shipments as tracking
+        from hub.parties.accounts import add_account
         from hub.models import Fulfilment, Order, OrderLine, Supplier
 
         with self.provisioned() as (s, merchant, shop):
@@ -133,7 +133,7 @@ class TrackingHub(BenchHub):
         run on the same (PostgreSQL) database does not process them in its window."""
         from sqlalchemy import update
 
-        from hub.db import Database
+        from hub.core.db import Database
         from hub.models import InboxEvent
 
         db = Database(self.database_url)
@@ -157,7 +157,7 @@ class TrackingHub(BenchHub):
         """The pipeline's rows: timing, and whether everything was applied."""
         from sqlalchemy import func, select
 
-        from hub.db import Database
+        from hub.core.db import Database
         from hub.models import InboxEvent, Order, Shipment, TrackingEvent
 
         db = Database(self.database_url)
@@ -273,7 +273,7 @@ def worker_main(spec: dict) -> None:
     of the account are done (or the timeout), then its CPU seconds as JSON."""
     from sqlalchemy import func, select
 
-    from hub import create_app
+    from hub.web.app import create_app
     from hub.models import InboxEvent
     from jobs import process_inbox
 

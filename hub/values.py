@@ -1,4 +1,4 @@
-"""Common-model value types: what a mapper produces and ``hub.sync`` applies.
+"""Common-model value types: what a mapper produces and ``hub.pipeline.sync`` applies.
 
 Plain frozen dataclasses with no database behind them, so ``mappings/`` can build them
 without importing anything else of the hub. Money is integer minor units; times are
@@ -90,7 +90,7 @@ class ReturnValues:
     buyer_ship_by: datetime | None = None
     flags: tuple[str, ...] = ()
     # The buyer's return parcel, when the record names it (both or neither): the hub's
-    # carrier code and the waybill number. ``hub.sync`` registers it as a ``return``
+    # carrier code and the waybill number. ``hub.pipeline.sync`` registers it as a ``return``
     # shipment of the case; None = the record does not say (nothing is unregistered).
     return_carrier: str | None = None
     return_tracking_number: str | None = None
@@ -140,7 +140,7 @@ FULFILMENT_UPDATE_STATUSES = ("accepted", "rejected", "shipped", "cancelled", "c
 
 @dataclass(frozen=True)
 class FulfilmentUpdateValues:
-    """A supplier channel's news about one fulfilment (applied by ``hub.fulfilment_updates``).
+    """A supplier channel's news about one fulfilment (applied by ``hub.domain.fulfilment.updates``).
 
     The fulfilment is named by ``fulfilment_id`` (the hub's id, when the channel echoes it)
     or by ``supplier_reference`` (the supplier's own id for it: a CJ order id, a Kuaishou

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
-from hub.db import Database, utcnow
+from hub.core.db import Database, utcnow
 
 
 def claim(db: Database, model, due, owner: str, lease_s: float, limit: int) -> list[int]:

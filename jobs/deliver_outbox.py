@@ -9,7 +9,7 @@ One batch (``run(app, owner)``):
    the message instead of sending it when a newer one for the same entity exists;
 3. ``connector.push(topic, payload, idempotency_key)`` outside any transaction;
 4. in one transaction: append a ``DeliveryAttempt``, apply the outcome, release the lease,
-   and, once the message is ``sent`` or ``dead``, run its topic's ``hub.outbox.on_result``
+   and, once the message is ``sent`` or ``dead``, run its topic's ``hub.pipeline.outbox.on_result``
    hooks (e.g. a tracking subscription's result is recorded on its shipment). A
    ``ConnectorError`` may carry ``details`` (a dict, e.g. ``{"reason":
    "tracking_rejected"}``): a dead message keeps it as ``result = {"error": details}`` for
@@ -21,7 +21,7 @@ with ±20 % jitter, never before Retry-After), ``dead`` once ``settings.outbox_m
 attempts were made; ``refresh_token_then_retry`` → ``connector.refresh_token()`` and one
 more try at once (refused again: retried on the schedule); ``fail_config`` → ``dead`` and
 the account ``needs_attention`` with the reason; ``fail_data`` → ``dead``. Dead messages
-are replayed by an operator (``hub.outbox_admin``), with the same idempotency key.
+are replayed by an operator (``hub.pipeline.outbox_admin``), with the same idempotency key.
 
 Delivery is at least once: a worker that dies after the HTTP call but before its commit
 leaves the message pending under a lease that expires, and another worker sends it again
@@ -38,10 +38,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select
 
 from connectors.base import ConnectorError, ErrorClass
-from hub import audit, outbox
-from hub.accounts import connector_for
-from hub.db import Database, utcnow
-from hub.logs import scrub_text
+from hub.models import audit
+from hub.pipeline import outbox
+from hub.parties.accounts import connector_for
+from hub.core.db import Database, utcnow
+from hub.core.logs import scrub_text
 from hub.models import Account, DeliveryAttempt, OutboxMessage
 from jobs.claims import claim, release
 
@@ -211,7 +212,7 @@ def _finish(db: Database, message_id: int, owner: str, tries: list[Try],
         _apply(s, m, tries[-1], max_attempts)
         release(m)
         if m.status in ("sent", "dead"):
-            outbox.settled(s, m)  # domain hooks (hub.outbox.on_result) see the outcome
+            outbox.settled(s, m)  # domain hooks (hub.pipeline.outbox.on_result) see the outcome
         return m.status
 
 

@@ -9,7 +9,7 @@ One batch (``run(app, owner)``):
    maps each (``map_record``). A ``refresh_token_then_retry`` here refreshes the token
    once and tries again at once — no database lock is held while it does;
 3. per event, in its own transaction: re-check the lease is still ours (``FOR UPDATE``
-   on PostgreSQL), ``hub.sync.apply`` every value inside a savepoint, then mark the event
+   on PostgreSQL), ``hub.pipeline.sync.apply`` every value inside a savepoint, then mark the event
    ``processed`` (something was created or updated) or ``ignored`` (nothing applicable:
    an unknown parcel, an older update, an event type the connector does not handle),
    clear its error and release the lease.
@@ -23,7 +23,7 @@ Errors are data, recorded on the event with the lease released:
 * ``fail_config`` → ``failed``, and the account ``needs_attention`` with the reason;
 * ``fail_data`` → ``failed``.
 
-A failed or ignored event is replayed by an operator (``hub.inbox.replay``). Processing
+A failed or ignored event is replayed by an operator (``hub.pipeline.inbox.replay``). Processing
 is idempotent: bindings make a second run of the same event update nothing new.
 """
 from __future__ import annotations
@@ -35,10 +35,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from connectors.base import ConnectorError, ErrorClass
-from hub import audit, sync
-from hub.accounts import connector_for
-from hub.db import Database, utcnow
-from hub.logs import scrub_text
+from hub.models import audit
+from hub.pipeline import sync
+from hub.parties.accounts import connector_for
+from hub.core.db import Database, utcnow
+from hub.core.logs import scrub_text
 from hub.models import Account, InboxEvent
 from jobs.claims import claim, release
 

@@ -30,10 +30,10 @@ from sqlalchemy import select
 
 from connectors import registry
 from connectors.base import ConnectorError, ErrorClass
-from hub import alerts, audit
-from hub.accounts import connector_for
-from hub.db import Database
-from hub.logs import scrub_text
+from hub.models import alert_ops as alerts, audit
+from hub.parties.accounts import connector_for
+from hub.core.db import Database
+from hub.core.logs import scrub_text
 from hub.models import Account
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ One batch (``run(app, owner)``, every 60 s):
   gets ``escalated_at = now`` and an alert ``supplier_sla_breached`` on the fulfilment —
   ``warning`` for an order dispatch, ``critical`` for a stop-ship — carrying the
   supplier's id, so both the merchant and that supplier see it. The alert resolves when
-  the supplier answers (``hub.fulfilment`` / ``hub.stopship``).
-* ``hub.stopship.sweep_interceptions``: the backstop for interceptions that failed
+  the supplier answers (``hub.domain.fulfilment.allocation`` / ``hub.domain.fulfilment.stopship``).
+* ``hub.domain.fulfilment.stopship.sweep_interceptions``: the backstop for interceptions that failed
   without a tracking change reaching the listener.
 
 Each escalation is claimed by a conditional ``UPDATE ... WHERE escalated_at IS NULL``
@@ -23,10 +23,10 @@ import logging
 
 from sqlalchemy import and_, or_, select, update
 
-from hub import alerts, audit
-from hub.db import utcnow
+from hub.models import alert_ops as alerts, audit
+from hub.core.db import utcnow
 from hub.models import Fulfilment, Order, Supplier
-from hub.supplier_notices import iso
+from hub.domain.pushes.supplier_notices import iso
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def escalate(session, fulfilment_id: int, now) -> bool:
 
 
 def run(app, owner: str) -> int:
-    from hub import stopship  # also registers the stop-ship listeners in a bare worker
+    from hub.domain.fulfilment import stopship  # also registers the stop-ship listeners in a bare worker
 
     db = app.extensions["hub"].db
     now = utcnow()

@@ -11,9 +11,10 @@ import os
 import pytest
 from sqlalchemy import text
 
-from hub import create_app, migrate
-from hub.config import Settings
-from hub.db import Database
+from hub.web.app import create_app
+from hub.core import migrate
+from hub.core.config import Settings
+from hub.core.db import Database
 from hub.models import Base
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"

@@ -19,7 +19,7 @@ and a forged body, each signed header removed or altered → rejected; **fixture
 recorded payload maps to its golden normalised JSON (``UPDATE_GOLDEN=1`` rewrites them);
 **poll**: pagination ends at the last page, a failure mid-stream leaves the cursor of the
 last completed slice, two runs re-read the lookback overlap without duplicating anything
-(by inbox key and by ``hub.sync.apply`` bindings), a 429 with Retry-After is waited out,
+(by inbox key and by ``hub.pipeline.sync.apply`` bindings), a 429 with Retry-After is waited out,
 and each error class comes from its response. All HTTP goes through ``responses`` with
 every registered call asserted as made; no time is real (sleeps are recorded).
 
@@ -339,7 +339,7 @@ class ConnectorSuite:
 
         from sqlalchemy import func, select
 
-        from hub import sync
+        from hub.pipeline import sync
         from hub.models import Account, Binding, Merchant
 
         with database.session() as s:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta, timezone
 
-from hub import auth
+from hub.parties import auth
 from hub.models import (
     Account, Fulfilment, Merchant, Order, OrderLine, ReturnCase, ReturnLine, Shipment,
     SkuMapping, Supplier, TrackingEvent,
@@ -102,7 +102,7 @@ def return_case(s, merchant_id, shop_id, order_obj, *, kind="return_refund",
 
 def outbox_message(s, account, entity_id, *, topic="shipment", version="v1", status="pending",
                    payload=None):
-    from hub.outbox import enqueue
+    from hub.pipeline.outbox import enqueue
 
     m = enqueue(s, account, topic, "shipment", entity_id,
                 payload or {"order_id": f"P{entity_id}", "carrier": "sf",
@@ -137,7 +137,7 @@ def quarantined(s, account, *, reason="bad_signature", detail="signature missing
 
 
 def alert(s, merchant_id, *, supplier_id=None, message="check this", kind="test"):
-    from hub.alerts import raise_alert
+    from hub.models.alert_ops import raise_alert
     return raise_alert(s, merchant_id, kind, "merchant", merchant_id, message,
                        supplier_id=supplier_id)
 
@@ -158,7 +158,7 @@ def supplier_channel(s, supplier_obj, endpoint_url="https://supplier.example.tes
 
 def supplier_notice(s, channel, fulfilment_id, *, topic="order_dispatch", version="v1",
                     payload=None, entity="fulfilment"):
-    from hub.outbox import enqueue
+    from hub.pipeline.outbox import enqueue
 
     return enqueue(s, channel, topic, entity, fulfilment_id,
                    payload or {"fulfilment_id": fulfilment_id, "marker": f"notice-{next(_seq)}"},

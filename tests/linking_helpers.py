@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from hub import linking
+from hub.parties import linking
 from sandbox.kuaishou import serve
 from tests import factories as f
 from tests.factories import bearer

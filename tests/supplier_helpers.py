@@ -3,9 +3,9 @@
 * Test connectors put into ``connectors.registry`` by monkeypatching (the real supplier
   channels and couriers are tested on their own): a supplier channel that records what
   it is sent, and a courier that can subscribe and intercept.
-* A test shop whose connector takes every push-back, so what ``hub.platform_actions``
+* A test shop whose connector takes every push-back, so what ``hub.domain.pushes.platform_actions``
   queues for it (``platform_messages``) shows what the domain told the platform.
-* Orders, returns and tracking arrive the way production applies them: ``hub.sync.apply``
+* Orders, returns and tracking arrive the way production applies them: ``hub.pipeline.sync.apply``
   from a shop or courier account, so the ``on_change`` listeners run in that transaction.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from connectors import registry
 from connectors.base import Connector, PushResult
-from hub import sync
+from hub.pipeline import sync
 from hub.models import (
     Account, Alert, AuditEntry, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment,
     SkuMapping, Supplier,
@@ -50,7 +50,7 @@ class InterceptingCourier(Connector):
 
 
 class PushingShop(Connector):
-    """A shop that takes every push-back ``hub.platform_actions`` can make."""
+    """A shop that takes every push-back ``hub.domain.pushes.platform_actions`` can make."""
     name, kind, title = "test_shop", "platform", "Test shop"
     capabilities = ("push",)
     push_topics = ("shipment", "tracking_correction", "refund_approve", "return_approve",
@@ -76,7 +76,7 @@ def fake_connectors(monkeypatch):
 
 
 def platform_messages(s, merchant_id) -> list[tuple[str, str, int, dict]]:
-    """What the domain pushed back to the shop (``hub.platform_actions``, through the
+    """What the domain pushed back to the shop (``hub.domain.pushes.platform_actions``, through the
     outbox): ``(topic, entity, entity_id, payload)``."""
     shop_ids = select(Account.id).where(Account.merchant_id == merchant_id,
                                         Account.kind == "platform")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, update
 
-from hub import accounts
-from hub.accounts import AccountCache
+from hub.parties import accounts
+from hub.parties.accounts import AccountCache
 from hub.models import Account
 from tests import factories as f
 from tests.webhook_helpers import envelope, order_data, signed, url

@@ -1,4 +1,4 @@
-"""Allocation of paid orders to suppliers (``hub.fulfilment``): SKU mapping by priority,
+"""Allocation of paid orders to suppliers (``hub.domain.fulfilment.allocation``): SKU mapping by priority,
 held orders, unmapped SKUs, idempotency, the dispatch notice, the supplier's answers and
 tracking hand-back with its validation."""
 from __future__ import annotations
@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from hub import fulfilment as flow
-from hub.errors import ApiError, Conflict
+from hub.domain.fulfilment import allocation as flow
+from hub.core.errors import ApiError, Conflict
 from hub.models import Fulfilment, Shipment
 from mappings.tracking.codes import table
 from tests import factories as f

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hub import auth
+from hub.parties import auth
 from tests import factories as f
 
 

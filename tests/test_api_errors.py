@@ -9,7 +9,9 @@ import json
 
 import pytest
 
-from hub import auth, create_app, logs
+from hub.parties import auth
+from hub.web.app import create_app
+from hub.core import logs
 from tests import factories as f
 
 BIG = 2 ** 63  # one more than the largest id a BIGINT holds

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import DEV_SECRET, ConfigError, Settings
+from hub.core.config import DEV_SECRET, ConfigError, Settings
 
 LONG_SECRET = "x" * 40
 

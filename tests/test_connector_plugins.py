@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from connectors import registry
-from hub.accounts import add_account
-from hub.errors import ApiError
+from hub.parties.accounts import add_account
+from hub.core.errors import ApiError
 from hub.models import Account, InboxEvent, PollState
 from jobs import poll
 from tests import factories as f

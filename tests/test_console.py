@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from hub import auth
-from hub.alerts import raise_alert
+from hub.parties import auth
+from hub.models.alert_ops import raise_alert
 from hub.models import Account, ApiToken, PollState
 from tests import factories as f
 from tests.linking_helpers import callback, sandbox, world  # noqa: F401
@@ -173,7 +173,7 @@ def test_other_merchants_shops_and_unknown_pages_are_friendly_404s(admin, sessio
 
 def test_an_unexpected_error_is_a_500_page_with_a_reference(admin, merchant, session,
                                                             monkeypatch):
-    from hub.console import views
+    from hub.web.console import views
 
     kuaishou_shop(session, merchant["id"])
     session.commit()

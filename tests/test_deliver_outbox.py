@@ -16,11 +16,11 @@ from sqlalchemy import select, update
 
 from connectors.base import ConnectorError, ErrorClass, PushResult
 from connectors.generic_shop import GenericShop
-from hub import create_app
-from hub.db import utcnow
+from hub.web.app import create_app
+from hub.core.db import utcnow
 from hub.models import Account, AuditEntry, DeliveryAttempt, OutboxMessage
-from hub.outbox import enqueue
-from hub.wakeup import Listener
+from hub.pipeline.outbox import enqueue
+from hub.core.wakeup import Listener
 from jobs import deliver_outbox
 from jobs.claims import claim
 from jobs.runner import InProcessRunner, Job

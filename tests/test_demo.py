@@ -15,8 +15,8 @@ import requests
 from click.testing import CliRunner
 
 from bench import harness
-from hub import demo, demo_report
-from hub.demo_env import PRODUCTS, SHIPPING_FEE, StepTimeout
+from demo import command as demo, report as demo_report
+from demo.env import PRODUCTS, SHIPPING_FEE, StepTimeout
 
 ORDERS = 5
 

@@ -1,6 +1,6 @@
 """Supplier notices through the outbox to a ``hub_webhook`` account: sent and signed, a
 410 Gone stops the endpoint (the account needs attention) and alerts the merchant and the
-supplier (``supplier_notice_failed``, raised by ``hub.supplier_notices``), a 429 waits out
+supplier (``supplier_notice_failed``, raised by ``hub.domain.pushes.supplier_notices``), a 429 waits out
 Retry-After, and ``hub suppliers rotate-secret`` signs with both secrets until retired."""
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import responses
 from sqlalchemy import select
 
 from connectors import standard_webhooks
-from hub import create_app
-from hub import fulfilment as flow
-from hub.db import utcnow
+from hub.web.app import create_app
+from hub.domain.fulfilment import allocation as flow
+from hub.core.db import utcnow
 from hub.models import Account, Alert, AuditEntry, OutboxMessage
 from jobs import deliver_outbox
 from tests import factories as f

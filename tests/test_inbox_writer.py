@@ -1,4 +1,4 @@
-"""The webhook receiver's write path (``hub.inbox_writer``): rows committed before the
+"""The webhook receiver's write path (``hub.pipeline.inbox_writer``): rows committed before the
 call returns, nothing of a failed transaction kept, and on SQLite a group commit per
 process whose every delivery is answered only after the commit that holds it."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Text, cast, func, select, text
 
 from connectors.base import WebhookEvent
-from hub import inbox, inbox_writer
+from hub.pipeline import inbox, inbox_writer
 from hub.models import InboxEvent
 from tests import factories as f
 

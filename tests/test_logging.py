@@ -11,7 +11,7 @@ import secrets
 
 import pytest
 
-from hub import logs
+from hub.core import logs
 from hub.models import Account
 from tests import factories as f
 from tests.conftest import TEST_SECRET

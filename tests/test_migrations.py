@@ -2,7 +2,7 @@
 suite runs on; and the embedded SQLite runs in WAL mode with a busy timeout.
 
 ``test_upgrade_matches_the_models`` is the test that fails when a model changes without a
-migration (``python -m hub.migrate revision "..."`` writes one).
+migration (``python -m hub.core.migrate revision "..."`` writes one).
 """
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from hub import create_app, migrate
-from hub.config import Settings
-from hub.db import Database
+from hub.web.app import create_app
+from hub.core import migrate
+from hub.core.config import Settings
+from hub.core.db import Database
 from hub.models import Base, Merchant
 from tests.conftest import TEST_SECRET
 

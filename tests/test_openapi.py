@@ -7,7 +7,7 @@ import re
 import pytest
 from openapi_spec_validator import validate
 
-from hub.api import schemas as api_schemas
+from hub.web.kit import schemas as api_schemas
 
 PATH_ARG = re.compile(r"<(?:\w+:)?(\w+)>")
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from hub.db import utcnow
+from hub.core.db import utcnow
 from hub.models import AuditEntry, DeliveryAttempt, Order, OutboxMessage
-from hub.outbox import enqueue
-from hub.wakeup import Listener
+from hub.pipeline.outbox import enqueue
+from hub.core.wakeup import Listener
 from tests import factories as f
 
 PAYLOAD = {"order_id": "P1", "carrier": "sf", "tracking_number": "SF1"}

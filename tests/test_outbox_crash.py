@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from hub.models import OutboxMessage
-from hub.outbox import enqueue
+from hub.pipeline.outbox import enqueue
 from tests import factories as f
 from tests.conftest import TEST_SECRET
 from tests.http_receiver import Receiver

@@ -1,7 +1,7 @@
-"""``hub.platform_actions``: which outbox message each business decision queues on a
+"""``hub.domain.pushes.platform_actions``: which outbox message each business decision queues on a
 Kuaishou shop and on a hub-JSON (generic) shop, idempotently; and the alert raised when
 the platform refuses a tracking number (through ``jobs.deliver_outbox`` and the
-``hub.outbox.on_result`` hook)."""
+``hub.pipeline.outbox.on_result`` hook)."""
 from __future__ import annotations
 
 import pytest
@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from connectors.base import ConnectorError, ErrorClass, PushResult
 from connectors.kuaishou import Kuaishou
-from hub import platform_actions as pa
+from hub.domain.pushes import platform_actions as pa
 from hub.models import Account, Alert, Fulfilment, OutboxMessage, Shipment
 from jobs import deliver_outbox
 from tests import factories as f

@@ -15,7 +15,7 @@ from connectors.base import ConnectorError, ErrorClass, Record
 from connectors.generic_shop import GenericShop
 from connectors.generic_shop.streams import ShopStream
 from connectors.http import HttpAdapter, TokenBucket
-from hub.db import utcnow
+from hub.core.db import utcnow
 from hub.models import Account, AuditEntry, InboxEvent, PollState
 from jobs import poll
 from tests import factories as f

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from connectors.base import ConnectorError, ErrorClass
 from connectors.generic_shop import GenericShop
-from hub.db import utcnow
+from hub.core.db import utcnow
 from hub.models import (
     Account, AuditEntry, Binding, InboxEvent, Order, ReturnCase, Shipment, TrackingEvent,
 )
@@ -309,7 +309,7 @@ def test_unexpected_exception_is_retried_and_logged_without_secrets(
 
 def test_a_failure_while_applying_rolls_back_everything_it_applied(app, database, shop,
                                                                     monkeypatch):
-    from hub import sync
+    from hub.pipeline import sync
 
     real = sync.apply
     calls = []

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from connectors.http import HttpAdapter
 from connectors.kuaishou import Kuaishou, oauth
-from hub.accounts import save_config
+from hub.parties.accounts import save_config
 from hub.models import Account, Alert
 from jobs import refresh_tokens
 from jobs.registry import default_jobs

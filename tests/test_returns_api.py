@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from hub import fulfilment as flow
-from hub import returns_flow
+from hub.domain.fulfilment import allocation as flow
+from hub.domain.returns import flow as returns_flow
 from hub.models import Account, AuditEntry, ReturnCase, Supplier
 from tests import factories as f
 from tests.supplier_helpers import (  # noqa: F401 (fixtures)

@@ -1,4 +1,4 @@
-"""Returns that go back to a supplier (``hub.returns_flow``): the return notice (updated
+"""Returns that go back to a supplier (``hub.domain.returns.flow``): the return notice (updated
 when the return tracking arrives) and the supplier's receipt with content-hashed photos."""
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from hub import fulfilment as flow
-from hub import returns_flow, tracking
-from hub.errors import ApiError, Conflict
+from hub.domain.fulfilment import allocation as flow
+from hub.domain.returns import flow as returns_flow
+from hub.domain.tracking import shipments as tracking
+from hub.core.errors import ApiError, Conflict
 from hub.models import Inspection, ReturnCase, Supplier
 from tests import factories as f
 from tests.supplier_helpers import (  # noqa: F401 (fixtures)

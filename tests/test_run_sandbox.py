@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from hub.demo_env import free_port
+from demo.env import free_port
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +118,7 @@ def test_run_sandbox_links_a_shop_orders_arrive_by_push_and_by_polling(tmp_path)
             o["platform_order_id"] == oid for o in orders()), 20)
 
         family = _children(proc.pid)
-        for name in ("sandbox.kuaishou", "sandbox.courier", "sandbox.supplier", "hub.wsgi:app",
+        for name in ("sandbox.kuaishou", "sandbox.courier", "sandbox.supplier", "hub.web.wsgi:app",
                      "hub.cli scheduler"):
             assert any(name in cmd for cmd in family.values()), (name, family)
     finally:

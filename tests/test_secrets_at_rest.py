@@ -11,8 +11,8 @@ import secrets
 import pytest
 from sqlalchemy import Text, inspect, select, text, type_coerce
 
-from hub import crypto
-from hub.crypto import SecretsUnavailable
+from hub.core import crypto
+from hub.core.crypto import SecretsUnavailable
 from hub.models import Account, ApiToken
 from tests import factories as f
 from tests.conftest import TEST_SECRET
@@ -165,7 +165,7 @@ def test_listing_accounts_does_not_need_the_key(client, database, admin, keyring
 
 
 def test_rotate_secrets_re_encrypts_under_the_new_key(app, settings, database, admin, keyring):
-    from hub import create_app
+    from hub.web.app import create_app
 
     secret = new_webhook_secret()
     with database.session() as s:
@@ -192,7 +192,7 @@ def test_rotate_secrets_re_encrypts_under_the_new_key(app, settings, database, a
 
 def test_rotate_secrets_with_the_wrong_key_fails_clearly_and_changes_nothing(
         settings, database, admin, keyring):
-    from hub import create_app
+    from hub.web.app import create_app
 
     with database.session() as s:
         account_id = f.shop(s, admin["merchant_id"]).id

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from connectors.http import HttpAdapter
-from hub import linking
-from hub.accounts import connector_for
-from hub.alerts import raise_alert
-from hub.db import utcnow
+from hub.parties import linking
+from hub.parties.accounts import connector_for
+from hub.models.alert_ops import raise_alert
+from hub.core.db import utcnow
 from hub.models import Account, Alert, AuditEntry, PollState
 from tests import factories as f
 from tests.factories import bearer

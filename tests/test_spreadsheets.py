@@ -1,4 +1,4 @@
-"""Supplier sheets (``hub.spreadsheets``, ``hub.spreadsheet_answers``, the API and the CLI):
+"""Supplier sheets (``hub.domain.sheets.files``, ``hub.domain.sheets.answers``, the API and the CLI):
 export → fill in → import updates the fulfilments; re-importing changes nothing; every
 row is checked and reported by number; a sheet with errors applies nothing unless
 ``apply=valid``; bad files are clear 4xx errors that change nothing."""
@@ -14,9 +14,9 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
-from hub import fulfilment as flow
+from hub.domain.fulfilment import allocation as flow
 from hub.models import Account, AuditEntry, Fulfilment, Inspection, Shipment, Supplier
-from hub.spreadsheets import HEADERS, KEYS
+from hub.domain.sheets.files import HEADERS, KEYS
 from jobs import deliver_outbox
 from tests import factories as f
 from tests.supplier_helpers import (  # noqa: F401 (fixtures)

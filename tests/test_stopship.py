@@ -1,4 +1,4 @@
-"""Stop-ship (``hub.stopship``): a refund or cancellation before delivery stops the
+"""Stop-ship (``hub.domain.fulfilment.stopship``): a refund or cancellation before delivery stops the
 supplier at once; accepted → cancelled and the refund approved; rejected or already
 shipped → the courier intercepts; interception failed → an expected return. Every step is
 timestamped and audited, and repeated webhooks change nothing."""
@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from hub import fulfilment as flow
-from hub import stopship
-from hub.errors import ApiError, Conflict
+from hub.domain.fulfilment import allocation as flow
+from hub.domain.fulfilment import stopship
+from hub.core.errors import ApiError, Conflict
 from hub.models import Account, Fulfilment, Order, OutboxMessage, Shipment
-from hub.outbox import settled
+from hub.pipeline.outbox import settled
 from jobs import deliver_outbox
 from tests import factories as f
 from tests.supplier_helpers import (  # noqa: F401 (fixtures)

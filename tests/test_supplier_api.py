@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from hub import fulfilment as flow
-from hub import stopship
+from hub.domain.fulfilment import allocation as flow
+from hub.domain.fulfilment import stopship
 from hub.models import AuditEntry, Fulfilment, OutboxMessage, Shipment
 from tests import factories as f
 
@@ -36,7 +36,7 @@ def sw(app, database):
 
 
 def actor_of(database, headers) -> str:
-    from hub.auth import hash_token
+    from hub.parties.auth import hash_token
     from hub.models import ApiToken
 
     token = headers["Authorization"].split(" ", 1)[1]

@@ -1,7 +1,7 @@
-"""Supplier channel answers reaching the domain (``hub.fulfilment_updates``): CJ webhooks
+"""Supplier channel answers reaching the domain (``hub.domain.fulfilment.updates``): CJ webhooks
 through the receiver and the inbox, Kuaishou 厂家代发 allocations and cancellations
 through the outbox and its push-answer hooks, and ``FulfilmentUpdateValues`` applied by
-``hub.sync.apply`` — idempotently, and changing nothing for an unknown order."""
+``hub.pipeline.sync.apply`` — idempotently, and changing nothing for an unknown order."""
 from __future__ import annotations
 
 import json
@@ -16,8 +16,8 @@ from connectors.cj import CJ
 from connectors.cj.webhooks import signature
 from connectors.kuaishou import oauth
 from connectors.kuaishou_dropship import KuaishouDropship
-from hub import sync
-from hub.db import utcnow
+from hub.pipeline import sync
+from hub.core.db import utcnow
 from hub.models import (Account, Fulfilment, InboxEvent, OutboxMessage,
                         QuarantinedRequest, Shipment, Supplier)
 from hub.values import FulfilmentUpdateValues
@@ -143,7 +143,7 @@ def test_a_bad_cj_signature_is_401_quarantined_and_stores_nothing(app, client, d
         assert (q.connector, q.account_id, q.reason) == ("cj", account, "bad_signature")
 
 
-# -- FulfilmentUpdateValues through hub.sync.apply ------------------------------------------------
+# -- FulfilmentUpdateValues through hub.pipeline.sync.apply ------------------------------------------------
 
 def update(fid=None, **kw) -> FulfilmentUpdateValues:
     return FulfilmentUpdateValues(occurred_at=utcnow(), fulfilment_id=fid, **kw)
@@ -264,7 +264,7 @@ def test_an_answer_that_cannot_be_recorded_raises_an_alert(app, database, w, mon
         "factory_code": "F001", "api_base_url": KS, "qps_default": 1000})
     fid = allocated(database, w)
     with database.session() as s:  # the merchant rejected it meanwhile, on another path
-        from hub import fulfilment as flow
+        from hub.domain.fulfilment import allocation as flow
         flow.reject(s, s.get(Fulfilment, fid), "merchant", "out of stock")
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         ks_api(rsps, "open.dropshipping.order.merchant.list", {"cursor": "nomore", "list": [

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from hub import fulfilment as flow
-from hub import stopship
-from hub.db import utcnow
+from hub.domain.fulfilment import allocation as flow
+from hub.domain.fulfilment import stopship
+from hub.core.db import utcnow
 from hub.models import Alert, AuditEntry, Fulfilment, Shipment
 from jobs import supplier_sla
 from jobs.registry import default_jobs

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from connectors.generic_shop import GenericShop
 from connectors.http import HttpAdapter, TokenBucket
-from hub.db import utcnow
+from hub.core.db import utcnow
 from hub.models import Account, InboxEvent, PollState
 from tests import factories as f
 from tests.factories import bearer

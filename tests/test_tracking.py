@@ -1,5 +1,5 @@
-"""``hub.tracking``: registering shipments subscribes them automatically, the delivery
-result is recorded on the shipment (``hub.outbox.on_result``), aborted subscriptions are
+"""``hub.domain.tracking.shipments``: registering shipments subscribes them automatically, the delivery
+result is recorded on the shipment (``hub.pipeline.outbox.on_result``), aborted subscriptions are
 re-subscribed per Kuaidi100's rules (``jobs.resubscribe``), and interceptions are
 requested, refused when they cannot be, and recorded when the push dies."""
 from __future__ import annotations
@@ -12,9 +12,10 @@ import pytest
 import responses
 from sqlalchemy import select
 
-from hub import outbox, sync, tracking
-from hub.db import utcnow
-from hub.errors import Conflict
+from hub.pipeline import outbox, sync
+from hub.domain.tracking import shipments as tracking
+from hub.core.db import utcnow
+from hub.core.errors import Conflict
 from hub.models import Alert, AuditEntry, OutboxMessage, Shipment
 from jobs import deliver_outbox, resubscribe
 from tests import factories as f

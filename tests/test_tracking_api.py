@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub import tracking
+from hub.domain.tracking import shipments as tracking
 from hub.models import OutboxMessage, Shipment
 from tests import factories as f
 from tests.tracking_helpers import courier

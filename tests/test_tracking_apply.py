@@ -1,4 +1,4 @@
-"""Applying courier tracking to shipments (``hub.sync._apply_tracking``): events once
+"""Applying courier tracking to shipments (``hub.pipeline.sync._apply_tracking``): events once
 each, the status machine over event time (late, repeated and out-of-order pushes never
 move a parcel backwards; final states left only by documented transitions), monitoring
 and interception results without events, carrier-code corrections."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub import sync
+from hub.pipeline import sync
 from hub.models import AuditEntry, Shipment, TrackingEvent
 from mappings.tracking import kuaidi100 as k100_mapper
 from tests import factories as f

@@ -1,4 +1,4 @@
-"""``hub.tracking_effects``: what a tracking change does to the order or return case,
+"""``hub.domain.tracking.effects``: what a tracking change does to the order or return case,
 the merchant's alerts and the supplier's ``tracking_notice`` (only to a channel whose
 connector declares that capability)."""
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub import sync, tracking
+from hub.pipeline import sync
+from hub.domain.tracking import shipments as tracking
 from hub.models import Alert, Fulfilment, Order, OutboxMessage, ReturnCase
 from jobs import deliver_outbox
 from tests import factories as f

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from hub.wakeup import Listener, notify
+from hub.core.wakeup import Listener, notify
 from jobs.runner import InProcessRunner, Job
 
 

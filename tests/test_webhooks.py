@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from connectors.base import AckResponse
 from connectors.generic_shop import GenericShop
-from hub import create_app
+from hub.web.app import create_app
 from hub.models import InboxEvent, Order, QuarantinedRequest
 from jobs import process_inbox
 from tests import factories as f
@@ -198,7 +198,7 @@ def test_unexpected_error_is_500_without_trace_and_the_retry_is_stored(
         client, database, shop, monkeypatch):
     """A write that fails is a 500 with nothing stored, and the sender's retry goes in.
     (A failed transaction rolls back what it wrote: see tests/test_inbox_writer.py.)"""
-    from hub import inbox
+    from hub.pipeline import inbox
 
     def fail(*args, **kwargs):
         raise RuntimeError("exploded at /secret/path")

@@ -28,7 +28,7 @@ A shipment or correction refused by the platform's checks (result 11, K1009) is
 ``fail_data`` with the platform's reason kept, and the error carries
 ``details = {"reason": "tracking_rejected", "platform_code": 11, "platform_message"}``
 so the hub can tell the merchant (and the supplier who shipped) — see
-``hub.platform_actions``.
+``hub.domain.pushes.platform_actions``.
 """
 from __future__ import annotations
 

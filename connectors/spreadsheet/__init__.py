@@ -1,5 +1,5 @@
 """Spreadsheets for the smallest suppliers: notices wait for an export, answers come back
-in an imported sheet (``hub.spreadsheets``). See README.md beside this file."""
+in an imported sheet (``hub.domain.sheets.files``). See README.md beside this file."""
 from connectors.spreadsheet.connector import Spreadsheet
 
 __all__ = ["Spreadsheet"]

@@ -2,7 +2,7 @@
 
 A supplier on this channel gets its order dispatches, stop-ship requests and return
 notices as a sheet (XLSX or CSV) that the merchant sends it or that it downloads with its
-own token, and answers by filling the sheet in and importing it (``hub.spreadsheets``,
+own token, and answers by filling the sheet in and importing it (``hub.domain.sheets.files``,
 ``GET/POST /api/v1/suppliers/<id>/sheet...``, ``hub suppliers export|import``).
 
 ``push`` therefore only marks the notice as awaiting export: the outbox message becomes

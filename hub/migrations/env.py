@@ -2,7 +2,7 @@
 from alembic import context
 
 import hub.models  # noqa: F401 (registers every table)
-from hub.db import Base, make_engine
+from hub.core.db import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,5 +1,5 @@
 """The common model. Importing this package registers every table on ``Base.metadata``."""
-from hub.db import Base
+from hub.core.db import Base
 from hub.models.alerts import Alert
 from hub.models.logistics import Shipment, TrackingEvent
 from hub.models.orders import Fulfilment, FulfilmentLine, Order, OrderLine

@@ -1,7 +1,7 @@
 """Alerts: what a merchant must see and act on (re-authorize a shop, a supplier missed its
 answer deadline, the platform rejected a tracking number...).
 
-Raised by the hub with ``hub.alerts.raise_alert``; one open alert per (kind, entity), so a
+Raised by the hub with ``hub.models.alert_ops.raise_alert``; one open alert per (kind, entity), so a
 condition that persists does not pile up duplicates. Resolved when the cause clears or a
 person closes it.
 """
@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, BigId, utcnow
+from hub.core.db import Base, BigId, utcnow
 from hub.models.common import Code, Id, Tenant
 
 SEVERITIES = ("info", "warning", "critical")

@@ -7,7 +7,7 @@ from typing import Annotated
 from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import BigId, utcnow
+from hub.core.db import BigId, utcnow
 
 Id = Annotated[int, mapped_column(BigId, primary_key=True)]
 Currency = Annotated[str, mapped_column(String(3), default="CNY")]

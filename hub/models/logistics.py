@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db import Base
+from hub.core.db import Base
 from hub.models.common import Code, Id, Tenant, Timestamps, fk
 
 SHIPMENT_STATUSES = (

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import JSON, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hub.db import Base
+from hub.core.db import Base
 from hub.models.common import Code, Currency, Id, Money, Tenant, Timestamps, fk
 
 ORDER_STATUSES = (

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, BigId, EncryptedJSON
+from hub.core.db import Base, BigId, EncryptedJSON
 from hub.models.common import Code, Currency, Id, Money, Tenant, Timestamps, fk
 
 ACCOUNT_KINDS = ("platform", "supplier", "courier")

@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, BigId, utcnow
+from hub.core.db import Base, BigId, utcnow
 from hub.models.common import Code, Id, Tenant, fk
 
 INBOX_STATUSES = ("received", "processed", "ignored", "failed")

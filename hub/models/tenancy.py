@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, BigId, utcnow
+from hub.core.db import Base, BigId, utcnow
 from hub.models.common import Code, Id, Tenant, fk
 
 ROLES = ("merchant_admin", "supplier", "finance", "operator")

@@ -21,7 +21,7 @@ from connectors.hub_webhook import HubWebhook
 from connectors.hub_webhook.client import endpoint_problem
 from connectors.hub_webhook.secrets import (MAX_ACTIVE, RotationError, generate_secret, retired,
                                             rotated, secret_problem)
-from hub.supplier_api.docs import VERIFY_EXAMPLE
+from hub.web.supplier_api.docs import VERIFY_EXAMPLE
 from sandbox.supplier import signing as sandbox_signing
 from tests.connector_suite import ConnectorSuite
 from tests.factories import WHSEC

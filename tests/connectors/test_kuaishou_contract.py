@@ -238,7 +238,7 @@ class TestKuaishouContract(ConnectorSuite):
         a record committed late are new, and the bindings hold one row per record."""
         from sqlalchemy import func, select
 
-        from hub import sync
+        from hub.pipeline import sync
         from hub.models import Account, Binding, Merchant
         from jobs.poll import event_id as inbox_key
 

@@ -146,7 +146,7 @@ class Shop:
         return self.drain(poll)
 
     def enqueue(self, fn) -> int | None:
-        """Run ``fn(session)`` (a ``hub.platform_actions`` helper) and commit; the id of
+        """Run ``fn(session)`` (a ``hub.domain.pushes.platform_actions`` helper) and commit; the id of
         the outbox message it queued."""
         with self.app.app_context(), self.db.session() as s:
             message = fn(s)

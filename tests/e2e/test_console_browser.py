@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from hub import create_app, linking
+from hub.web.app import create_app
+from hub.parties import linking
 from hub.models import Account
 from sandbox.kuaishou import serve as serve_sandbox
 from tests import factories as f

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from connectors.kuaishou import client as ks_client
 from connectors.kuaishou import oauth as ks_oauth
 from connectors.kuaishou.crypto import encrypt_message
-from hub import platform_actions
-from hub.accounts import save_config
+from hub.domain.pushes import platform_actions
+from hub.parties.accounts import save_config
 from hub.models import Account, Fulfilment, PollState, QuarantinedRequest, ReturnCase, Shipment
 from jobs import refresh_tokens
 from tests import factories as f
@@ -171,7 +171,7 @@ def test_shipment_reaches_the_platform_with_its_express_code(shop):
     assert shop.order_row(oid)["status"] == "shipped"
 
     # the same shipment sent again (e.g. a replay): the re-read shows it, nothing is written
-    from hub.outbox import enqueue
+    from hub.pipeline.outbox import enqueue
     with shop.db.session() as s:
         again = enqueue(s, s.get(Account, shop.account_id), "shipment", "shipment",
                         shipment_id, dict(sent.payload), "sent-again").id

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from hub.models import (AuditEntry, Fulfilment, Inspection, Order, OutboxMessage, ReturnCase,
                         Shipment, Supplier)
-from hub.returns_flow import photo_path
+from hub.domain.returns.flow import photo_path
 from jobs.registry import default_jobs
 from sandbox.supplier import serve
 from tests import factories as f
@@ -100,7 +100,7 @@ def sandbox(w, what, **params):
 
 
 def actor(w):
-    from hub.auth import hash_token
+    from hub.parties.auth import hash_token
     from hub.models import ApiToken
 
     with w["db"].session(readonly=True) as s:

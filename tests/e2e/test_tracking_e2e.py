@@ -1,6 +1,6 @@
 """Courier tracking end to end over real HTTP: the hub (werkzeug server in a thread, its
 jobs run in-process) and the sandbox courier. A shipment registered through
-``hub.tracking.register_shipment`` is subscribed (the outbox delivers to the sandbox),
+``hub.domain.tracking.shipments.register_shipment`` is subscribed (the outbox delivers to the sandbox),
 the sandbox pushes signed timelines to the hub's webhook URL, the inbox applies them,
 and the order, fulfilment, return case, alerts and supplier notices follow. AfterShip
 and 17TRACK deliveries, signed here, land in the same vocabulary.
@@ -24,8 +24,9 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from hub import create_app, tracking
-from hub.accounts import add_account
+from hub.web.app import create_app
+from hub.domain.tracking import shipments as tracking
+from hub.parties.accounts import add_account
 from hub.models import (
     Alert, Fulfilment, InboxEvent, Order, QuarantinedRequest, Shipment, TrackingEvent,
 )

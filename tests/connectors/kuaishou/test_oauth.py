@@ -26,7 +26,7 @@ REFRESH_URL = f"{BASE}/oauth2/refresh_token"
 
 
 class Store:
-    """The account row: ``save`` merges atomically (as hub.accounts.save_config does)."""
+    """The account row: ``save`` merges atomically (as hub.parties.accounts.save_config does)."""
 
     def __init__(self, config: dict, log: list | None = None, fail: bool = False):
         self.config = dict(config)

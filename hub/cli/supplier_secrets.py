@@ -1,0 +1,68 @@
+"""``hub suppliers rotate-secret SUPPLIER_ID [--retire] [--json]``: the signing secrets of
+a supplier's hub webhooks.
+
+Without ``--retire`` a new secret is added to the supplier's ``hub_webhook`` channel
+account and printed once (give it to the supplier); the old ones keep signing, so every
+delivery carries both signatures until the supplier has switched. ``--retire`` then drops
+the oldest. The config is stored encrypted; the audit log records the change, never a
+secret. See ``connectors.hub_webhook.secrets``.
+"""
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from connectors.hub_webhook.secrets import RotationError, retired, rotated
+from hub.models import audit
+from hub.models import Account, Supplier
+from hub.cli.common import fail
+
+
+
+
+def rotate(session, supplier_id: int, retire: bool, actor: str = "cli") -> dict:
+    """Rotate (or retire) in the caller's transaction; raises ``RotationError``/``LookupError``."""
+    supplier = session.get(Supplier, supplier_id)
+    if supplier is None:
+        raise LookupError(f"supplier {supplier_id} does not exist")
+    account = session.get(Account, supplier.channel_account_id) \
+        if supplier.channel_account_id else None
+    if account is None or account.connector != "hub_webhook":
+        raise LookupError(f"supplier {supplier_id} has no hub_webhook channel account")
+    before = list(account.config.get("secrets") or [])
+    config = retired(account.config) if retire else rotated(account.config)
+    account.config = config
+    audit.record(session, account.merchant_id, actor,
+                 "account.secret_retired" if retire else "account.secret_added", "account",
+                 account.id, {"supplier_id": supplier.id, "active_secrets": len(config["secrets"])})
+    return {"id": account.id, "supplier_id": supplier.id,
+            "active_secrets": len(config["secrets"]),
+            "secret": None if retire else config["secrets"][-1],
+            "retired": len(before) - len(config["secrets"]) if retire else 0}
+
+
+@click.command("rotate-secret", help="Add a webhook signing secret for a supplier (both sign "
+                                     "until --retire drops the oldest).")
+@click.argument("supplier_id", type=int)
+@click.option("--retire", is_flag=True, help="drop the oldest secret instead")
+@click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
+@with_appcontext
+def rotate_secret_command(supplier_id, retire, as_json):
+    db = current_app.extensions["hub"].db
+    try:
+        with db.session() as s:
+            result = rotate(s, supplier_id, retire)
+    except (LookupError, RotationError) as e:
+        fail(str(e), as_json)
+    if as_json:
+        click.echo(json.dumps(result))
+    elif retire:
+        click.echo(f"oldest secret retired; {result['active_secrets']} active on account "
+                   f"{result['id']}")
+    else:
+        click.echo(f"{result['secret']}\n(shown once: give it to the supplier; "
+                   f"{result['active_secrets']} secrets now sign every webhook until "
+                   f"`hub suppliers rotate-secret {supplier_id} --retire`)")

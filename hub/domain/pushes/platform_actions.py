@@ -1,0 +1,206 @@
+"""Business decisions pushed back to the shop platform, through the outbox.
+
+    push_shipment(session, shipment)                    # the order shipped (or its number changed)
+    approve_refund(session, return_case)                # refund-only: approve
+    approve_return(session, return_case, address_id)    # goods come back to ``address_id``
+    confirm_return_receipt(session, return_case)        # goods received (Kuaishou then refunds)
+    reject_refund(session, return_case, reason_code, desc)
+
+Each runs in the caller's transaction and enqueues one message on the shop account of the
+order or return (``hub.pipeline.outbox.enqueue``; the version is derived from what is pushed, so
+calling twice for the same state queues one message and every retry carries one
+idempotency key), or answers None when the shop's connector cannot do it (nothing queued):
+
+| helper | ``kuaishou`` topic | hub JSON shops (``generic_shop``) |
+|---|---|---|
+| ``push_shipment`` | ``shipment``; ``tracking_correction`` once a shipment of it was sent | ``shipment`` (a changed number is a new version) |
+| ``approve_refund`` | ``refund_approve`` (with the approved ``amount_minor``) | ``return_decision`` approve |
+| ``approve_return`` | ``return_approve`` (``address_id``: the return address of whoever receives the goods) | ``return_decision`` approve |
+| ``confirm_return_receipt`` | ``return_receipt`` | — (the protocol has no receipt step) |
+| ``reject_refund`` | ``refund_reject`` (``reason_code``, ``desc``; ``refundVersion`` is read at push time) | ``return_decision`` reject (reason = desc, else the code) |
+
+What a shop's connector pushes is its class's ``push_topics``; a ``platform`` connector
+that declares the ``push`` capability without it speaks the hub JSON protocol
+(``shipment``, ``return_decision``).
+
+Outcomes: a ``shipment`` / ``tracking_correction`` message that dies because the platform
+refused the waybill (the connector's error ``details.reason == "tracking_rejected"``,
+Kuaishou result 11) raises alert ``platform_rejected_tracking`` on the shipment, with the
+platform's reason, and ``supplier_id`` from the shipment's fulfilment so the supplier who
+shipped sees it too; a later message for that shipment that is sent resolves it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors import registry
+from hub.models import alert_ops as alerts
+from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment
+from hub.pipeline.outbox import enqueue, on_result
+from hub.web.context import current_var_dir
+
+HUB_JSON_TOPICS = ("shipment", "return_decision")
+TRACKING_ALERT = "platform_rejected_tracking"
+
+
+def topics_for(account: Account) -> tuple[str, ...]:
+    """The push topics of the account's connector (none if it cannot push)."""
+    try:
+        cls = registry.get(account.connector)
+    except registry.UnknownConnector:
+        return ()
+    if cls.kind != "platform" or "push" not in cls.capabilities:
+        return ()
+    return tuple(getattr(cls, "push_topics", None) or HUB_JSON_TOPICS)
+
+
+def _shop(session: Session, account_id: int | None) -> Account | None:
+    return session.get(Account, account_id) if account_id else None
+
+
+def _enqueue(session, account, topic, entity, entity_id, payload, version, var_dir):
+    return enqueue(session, account, topic, entity, entity_id, payload, version,
+                   var_dir=current_var_dir(var_dir))
+
+
+# -- shipments --------------------------------------------------------------------------------
+def _last_sent(session: Session, account: Account, shipment: Shipment) -> OutboxMessage | None:
+    return session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.account_id == account.id, OutboxMessage.entity == "shipment",
+            OutboxMessage.entity_id == shipment.id, OutboxMessage.status == "sent",
+            OutboxMessage.topic.in_(("shipment", "tracking_correction")))
+        .order_by(OutboxMessage.id.desc()).limit(1))
+
+
+def push_shipment(session: Session, shipment: Shipment,
+                  var_dir: Path | None = None) -> OutboxMessage | None:
+    """Tell the shop the order shipped with ``shipment``'s carrier and number."""
+    order = session.get(Order, shipment.order_id) if shipment.order_id else None
+    account = _shop(session, order.shop_account_id if order else None)
+    if order is None or account is None or shipment.direction != "outbound":
+        return None
+    topics = topics_for(account)
+    if "shipment" not in topics:
+        return None
+    payload = {"order_id": order.platform_order_id, "carrier": shipment.carrier,
+               "tracking_number": shipment.tracking_number}
+    version = f"{shipment.carrier}:{shipment.tracking_number}"
+    sent = _last_sent(session, account, shipment)
+    if sent is not None and "tracking_correction" in topics:
+        previous = (sent.payload or {}).get("tracking_number")
+        if previous == shipment.tracking_number and \
+                (sent.payload or {}).get("carrier") == shipment.carrier:
+            return sent  # the platform already has this number
+        payload["previous_tracking_number"] = previous
+        return _enqueue(session, account, "tracking_correction", "shipment", shipment.id,
+                        payload, version, var_dir)
+    return _enqueue(session, account, "shipment", "shipment", shipment.id, payload, version,
+                    var_dir)
+
+
+# -- after-sales --------------------------------------------------------------------------------
+def _case_shop(session: Session, case: ReturnCase) -> tuple[Account | None, tuple[str, ...]]:
+    account = _shop(session, case.shop_account_id)
+    return account, (topics_for(account) if account is not None else ())
+
+
+def _decision(session, account, case, decision: str, reason: str | None, var_dir):
+    payload = {"return_id": case.platform_return_id, "decision": decision, "reason": reason}
+    return _enqueue(session, account, "return_decision", "return_case", case.id, payload,
+                    f"{decision}:{reason or ''}", var_dir)
+
+
+def approve_refund(session: Session, return_case: ReturnCase,
+                   var_dir: Path | None = None) -> OutboxMessage | None:
+    """Approve a refund (refund only) for ``return_case.refund_minor``."""
+    account, topics = _case_shop(session, return_case)
+    if "refund_approve" in topics:
+        payload = {"refund_id": return_case.platform_return_id,
+                   "amount_minor": return_case.refund_minor}
+        return _enqueue(session, account, "refund_approve", "return_case", return_case.id,
+                        payload, f"approve:{return_case.refund_minor}", var_dir)
+    if "return_decision" in topics:
+        return _decision(session, account, return_case, "approve", None, var_dir)
+    return None
+
+
+def approve_return(session: Session, return_case: ReturnCase, address_id,
+                   var_dir: Path | None = None) -> OutboxMessage | None:
+    """Approve a return; ``address_id`` is the platform's id of the return address of the
+    party that will receive the goods (the supplier's warehouse, or the merchant's)."""
+    account, topics = _case_shop(session, return_case)
+    if "return_approve" in topics:
+        payload = {"refund_id": return_case.platform_return_id,
+                   "address_id": None if address_id in (None, "") else str(address_id),
+                   "amount_minor": return_case.refund_minor}
+        return _enqueue(session, account, "return_approve", "return_case", return_case.id,
+                        payload, f"approve:{address_id or ''}:{return_case.refund_minor}",
+                        var_dir)
+    if "return_decision" in topics:
+        return _decision(session, account, return_case, "approve", None, var_dir)
+    return None
+
+
+def confirm_return_receipt(session: Session, return_case: ReturnCase,
+                           var_dir: Path | None = None) -> OutboxMessage | None:
+    """Tell the platform the returned goods arrived (Kuaishou refunds the buyer at once)."""
+    account, topics = _case_shop(session, return_case)
+    if "return_receipt" not in topics:
+        return None
+    return _enqueue(session, account, "return_receipt", "return_case", return_case.id,
+                    {"refund_id": return_case.platform_return_id}, "receipt", var_dir)
+
+
+def reject_refund(session: Session, return_case: ReturnCase, reason_code, desc: str | None = None,
+                  var_dir: Path | None = None) -> OutboxMessage | None:
+    """Reject with the platform's ``reason_code`` (Kuaishou: ``open.refund.reject.reason``)
+    and an optional description. A later rejection after the buyer changed the request
+    (a newer ``remote_updated_at``) is a new message."""
+    account, topics = _case_shop(session, return_case)
+    seen = return_case.remote_updated_at.isoformat() if return_case.remote_updated_at else ""
+    if "refund_reject" in topics:
+        payload = {"refund_id": return_case.platform_return_id, "reason_code": int(reason_code),
+                   "desc": desc}
+        return _enqueue(session, account, "refund_reject", "return_case", return_case.id,
+                        payload, f"reject:{reason_code}:{seen}", var_dir)
+    if "return_decision" in topics:
+        return _decision(session, account, return_case, "reject",
+                         desc or str(reason_code), var_dir)
+    return None
+
+
+# -- outcomes -----------------------------------------------------------------------------------
+@on_result("shipment")
+@on_result("tracking_correction")
+def _tracking_outcome(session: Session, message: OutboxMessage) -> None:
+    if message.entity != "shipment":
+        return
+    shipment = session.get(Shipment, message.entity_id)
+    if shipment is None:
+        return
+    if message.status == "sent":
+        alerts.resolve(session, message.merchant_id, TRACKING_ALERT, "shipment", shipment.id)
+        return
+    error = (message.result or {}).get("error") or {}
+    if message.status != "dead" or error.get("reason") != "tracking_rejected":
+        return
+    supplier_id = None
+    if shipment.fulfilment_id is not None:
+        supplier_id = session.scalar(select(Fulfilment.supplier_id).where(
+            Fulfilment.id == shipment.fulfilment_id))
+    payload = message.payload or {}
+    said = error.get("platform_message") or message.last_error or "no reason given"
+    alerts.raise_alert(
+        session, message.merchant_id, TRACKING_ALERT, "shipment", shipment.id,
+        f"The platform refused tracking number {payload.get('tracking_number')} "
+        f"({payload.get('carrier')}) for order {payload.get('order_id')}: {said}. "
+        "Check the carrier and number and submit the shipment again.",
+        severity="critical", supplier_id=supplier_id,
+        details={"order_id": payload.get("order_id"), "carrier": payload.get("carrier"),
+                 "tracking_number": payload.get("tracking_number"),
+                 "outbox_message_id": message.id, "platform_code": error.get("platform_code"),
+                 "platform_message": error.get("platform_message")})

@@ -1,0 +1,278 @@
+"""Returns that go back to a supplier: the return notice, and the supplier's receipt.
+
+**Return parcel** (``on_change("return")``): a platform record that names the buyer's
+return waybill (``ReturnValues.return_carrier`` / ``return_tracking_number``) registers
+it through ``hub.domain.tracking.shipments.register_shipment`` as a ``return`` shipment of the case (and
+its order), subscribed with the merchant's courier account, before the notice below is
+worked out — so the notice carries it. Registering the same parcel again only retries
+a subscription that failed; a corrected waybill is a new shipment, the latest one being
+the case's. A carrier the mapper did not know (flagged on the case) is registered all
+the same (a courier that has no code for it fails the subscription: alert
+``tracking_subscription_failed``).
+
+**Return notice** (``on_change("return")`` and ``on_change("tracking")``): when a
+``return_refund`` or ``exchange`` case is ``approved``, ``awaiting_return`` or
+``return_in_transit`` and its goods go to the supplier that shipped them
+(``Supplier.contract_terms.get("receives_returns", True)``), a ``return_notice`` is
+queued on that supplier's channel with the lines it will receive and the buyer's return
+tracking when known. The notice's version is a hash of its content: a repeated webhook
+queues nothing, and the return tracking arriving later queues an updated notice (which
+supersedes the first if that was not sent yet). ``notify_expected_return`` sends the
+same notice for a parcel that could not be stopped (``hub.domain.fulfilment.stopship``), with
+``expected_return: true``.
+
+**Receipt** — ``confirm_return_receipt(session, case, actor, condition, ...)`` records an
+``Inspection``: photos are validated (at most 6, each at most 5 MB, JPEG/PNG/WebP by their
+magic bytes) and stored content-addressed under ``var_dir/files/<aa>/<sha256>`` (the
+same photo twice is one file); the case becomes ``received`` (``inspected`` when a grade
+is given). An acceptable condition (``intact``) of a ``return_refund`` tells the platform
+(``hub.domain.pushes.platform_actions.confirm_return_receipt``, which refunds on Kuaishou); any other
+condition leaves the decision to the merchant (alert ``return_needs_decision``).
+Invalid input raises ``ApiError`` 422 having changed nothing; a repeated identical
+receipt returns the first inspection.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.models import alert_ops as alerts, audit
+from hub.domain.pushes import platform_actions, supplier_notices
+from hub.domain.tracking import shipments as tracking
+from hub.core.db import utcnow
+from hub.core.errors import ApiError, Conflict
+from hub.models import Fulfilment, Inspection, Order, ReturnCase, Shipment, Supplier
+from hub.domain.pushes.supplier_notices import iso
+from hub.pipeline.sync import on_change, return_change
+from hub.web.context import current_var_dir
+
+NOTICE_KINDS = ("return_refund", "exchange")
+NOTICE_STATUSES = ("approved", "awaiting_return", "return_in_transit")
+CONDITIONS = ("intact", "damaged", "missing_parts", "wrong_item", "empty", "used")
+ACCEPTABLE = ("intact",)
+GRADES = ("A", "B", "C", "D")  # A resellable .. D scrap
+MAX_PHOTOS = 6
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+BEFORE_RECEIPT = ("approved", "awaiting_return", "return_in_transit")
+RECEIVABLE = BEFORE_RECEIPT + ("received", "inspected", "refunded")
+
+
+# -- return notices ------------------------------------------------------------------------
+
+@on_change("return")
+def _on_return(session: Session, account, case: ReturnCase, outcome: str) -> None:
+    change = return_change(case)
+    if change is not None:
+        register_return_parcel(session, case, change.values.return_carrier,
+                               change.values.return_tracking_number)
+    notify_return(session, case)
+
+
+def register_return_parcel(session: Session, case: ReturnCase, carrier: str | None,
+                           tracking_number: str | None,
+                           var_dir: Path | None = None) -> Shipment | None:
+    """Register the buyer's return parcel of ``case`` (None when either part is missing)."""
+    if not carrier or not tracking_number:
+        return None
+    return tracking.register_shipment(
+        session, merchant_id=case.merchant_id, carrier=carrier,
+        tracking_number=tracking_number, direction="return", order_id=case.order_id,
+        return_case_id=case.id, var_dir=current_var_dir(var_dir))
+
+
+@on_change("tracking")
+def _on_tracking(session: Session, account, shipment: Shipment, outcome: str) -> None:
+    if shipment.direction == "return" and shipment.return_case_id is not None:
+        notify_return(session, session.get(ReturnCase, shipment.return_case_id))
+
+
+def return_shipment(session: Session, case: ReturnCase | None) -> Shipment | None:
+    if case is None:
+        return None
+    return session.scalar(select(Shipment).where(
+        Shipment.return_case_id == case.id, Shipment.direction == "return")
+        .order_by(Shipment.id.desc()).limit(1))
+
+
+def _receives_returns(supplier: Supplier) -> bool:
+    return bool((supplier.contract_terms or {}).get("receives_returns", True))
+
+
+def receiving_suppliers(session: Session, case: ReturnCase) -> list[Supplier]:
+    """The suppliers the goods of ``case`` go back to: those that shipped its lines and
+    receive returns (none: the goods go to the merchant)."""
+    if case.order_id is None:
+        return []
+    from hub.domain.fulfilment.stopship import fulfilments_for
+    order = session.get(Order, case.order_id)
+    ids = dict.fromkeys(f.supplier_id for f in fulfilments_for(order, case)
+                        if f.shipped_at is not None)
+    suppliers = [session.get(Supplier, supplier_id) for supplier_id in ids]
+    return [x for x in suppliers if x is not None and _receives_returns(x)]
+
+
+def _lines(order: Order, fulfilment: Fulfilment, case: ReturnCase | None) -> list[dict]:
+    mine = {x.order_line_id for x in fulfilment.lines}
+    if case is not None and case.lines:
+        picked = [x for x in case.lines if x.order_line_id in mine]
+        return [{"sku": x.sku, "quantity": x.quantity} for x in (picked or case.lines)]
+    skus = {line.id: line.sku for line in order.lines}
+    return [{"sku": skus.get(x.order_line_id, ""), "quantity": x.quantity}
+            for x in fulfilment.lines]
+
+
+def _send(session, fulfilment, order, case, var_dir):
+    supplier = session.get(Supplier, fulfilment.supplier_id)
+    if not _receives_returns(supplier):
+        return None  # the goods go to the merchant: nothing to tell the supplier
+    payload = supplier_notices.return_notice(fulfilment, order, case,
+                                             _lines(order, fulfilment, case),
+                                             return_shipment(session, case))
+    entity, entity_id = ("return_case", case.id) if case else ("fulfilment", fulfilment.id)
+    return supplier_notices.send(session, supplier, supplier_notices.RETURN_NOTICE, entity,
+                                 entity_id, payload, supplier_notices.content_version(payload),
+                                 var_dir=var_dir)
+
+
+def notify_return(session: Session, case: ReturnCase | None, var_dir: Path | None = None) -> list:
+    """Queue the return notice(s) of ``case`` if its goods are on their way to a supplier."""
+    if (case is None or case.kind not in NOTICE_KINDS or case.status not in NOTICE_STATUSES
+            or case.order_id is None):
+        return []
+    from hub.domain.fulfilment.stopship import fulfilments_for
+    order = session.get(Order, case.order_id)
+    shipped = [f for f in fulfilments_for(order, case) if f.shipped_at is not None]
+    sent = [_send(session, f, order, case, var_dir) for f in shipped]
+    return [m for m in sent if m is not None]
+
+
+def notify_expected_return(session: Session, fulfilment: Fulfilment,
+                           var_dir: Path | None = None):
+    """Tell the supplier a parcel it shipped is coming back (it could not be stopped)."""
+    order = fulfilment.order
+    cases = session.scalars(select(ReturnCase).where(
+        ReturnCase.order_id == order.id, ReturnCase.status.not_in(("rejected", "closed")))
+        .order_by(ReturnCase.id.desc()))
+    from hub.domain.fulfilment.stopship import fulfilments_for
+    case = next((c for c in cases if fulfilment in fulfilments_for(order, c)), None)
+    return _send(session, fulfilment, order, case, var_dir)
+
+
+# -- receipt -----------------------------------------------------------------------------------
+
+def image_kind(data: bytes) -> str | None:
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _validate(condition, grade, photos, notes, barcode, checklist) -> None:
+    errors: dict[str, list[str]] = {}
+    if condition not in CONDITIONS:
+        errors["condition"] = [f"must be one of {', '.join(CONDITIONS)}"]
+    if grade is not None and grade not in GRADES:
+        errors["grade"] = [f"must be one of {', '.join(GRADES)}"]
+    if len(photos) > MAX_PHOTOS:
+        errors.setdefault("photos", []).append(f"at most {MAX_PHOTOS} photos, got {len(photos)}")
+    for n, data in enumerate(photos, 1):
+        if not isinstance(data, (bytes, bytearray)):
+            errors.setdefault("photos", []).append(f"photo {n} is not binary data")
+        elif len(data) > MAX_PHOTO_BYTES:
+            errors.setdefault("photos", []).append(
+                f"photo {n} is {len(data) / 1048576:.1f} MB; at most 5 MB each")
+        elif image_kind(bytes(data[:12])) is None:
+            errors.setdefault("photos", []).append(f"photo {n} is not a JPEG, PNG or WebP image")
+    if notes is not None and len(notes) > 2000:
+        errors["notes"] = ["at most 2000 characters"]
+    if barcode is not None and len(barcode) > 128:
+        errors["barcode"] = ["at most 128 characters"]
+    if checklist is not None and not isinstance(checklist, dict):
+        errors["checklist"] = ["must be an object"]
+    if errors:
+        raise ApiError("the return receipt is invalid", code="validation_error", status=422,
+                       details=errors)
+
+
+def photo_path(var_dir: Path, digest: str) -> Path:
+    return Path(var_dir) / "files" / digest[:2] / digest
+
+
+def store_photo(var_dir: Path, data: bytes) -> str:
+    """Write ``data`` content-addressed (once); returns its sha256 hex."""
+    digest = hashlib.sha256(data).hexdigest()
+    path = photo_path(var_dir, digest)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)  # atomic: a reader never sees half a file
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return digest
+
+
+def confirm_return_receipt(session: Session, return_case: ReturnCase, actor: str,
+                           condition: str, notes: str | None = None, grade: str | None = None,
+                           photos=(), barcode: str | None = None, checklist: dict | None = None,
+                           var_dir: Path | None = None) -> Inspection:
+    photos = list(photos or ())
+    _validate(condition, grade, photos, notes, barcode, checklist)
+    case = return_case
+    if case.status not in RECEIVABLE:
+        raise Conflict(f"return case {case.id} is {case.status}: no goods are expected",
+                       details={"status": case.status})
+    var_dir = current_var_dir(var_dir)
+    if photos and var_dir is None:
+        raise RuntimeError("var_dir is needed to store photos")
+    hashes = [store_photo(var_dir, bytes(data)) for data in photos]
+    same = session.scalars(select(Inspection).where(
+        Inspection.return_case_id == case.id, Inspection.inspected_by == actor[:128],
+        Inspection.condition == condition).order_by(Inspection.id.desc()))
+    for earlier in same:
+        if (earlier.grade, earlier.notes, earlier.barcode, earlier.photos,
+                earlier.checklist or {}) == (grade, notes, barcode, hashes, checklist or {}):
+            return earlier  # the same receipt again
+    now = utcnow()
+    inspection = Inspection(merchant_id=case.merchant_id, return_case_id=case.id,
+                            inspected_by=actor[:128], received_at=now, condition=condition,
+                            grade=grade, notes=notes, photos=hashes, barcode=barcode,
+                            checklist=checklist or {})
+    session.add(inspection)
+    before = case.status
+    if before in BEFORE_RECEIPT or (before == "received" and grade):
+        case.status = "inspected" if grade else "received"
+    if before in BEFORE_RECEIPT + ("received",):  # "received" may be the courier's word
+        for line in case.lines:
+            line.qty_received = line.qty_received or line.quantity
+            if condition == "damaged":
+                line.qty_damaged = line.qty_damaged or line.quantity
+    session.flush()
+    tell_platform = (condition in ACCEPTABLE and case.kind == "return_refund"
+                     and before in BEFORE_RECEIPT + ("received",))
+    audit.record(session, case.merchant_id, actor, "return_case.received", "return_case",
+                 case.id, {"inspection_id": inspection.id, "received_at": iso(now),
+                           "condition": condition, "grade": grade, "photos": hashes,
+                           "status": [before, case.status],
+                           "platform_confirmation": tell_platform})
+    if tell_platform:
+        platform_actions.confirm_return_receipt(session, case, var_dir=var_dir)
+    elif condition not in ACCEPTABLE:
+        alerts.raise_alert(
+            session, case.merchant_id, "return_needs_decision", "return_case", case.id,
+            f"Return {case.platform_return_id} arrived {condition}: decide whether to refund, "
+            "refund partly or dispute it.",
+            details={"inspection_id": inspection.id, "condition": condition, "grade": grade,
+                     "notes": notes, "photos": hashes, "received_by": actor})
+    return inspection

@@ -1,0 +1,198 @@
+"""What a tracking change does beyond the shipment: the order or return case moves, the
+merchant is alerted, and the supplier who cares gets a notice.
+
+Registered with ``hub.pipeline.sync.on_change("tracking")`` (importing ``hub.domain.tracking.shipments`` registers
+it), so it runs in the transaction that applies the courier's record, and what it queues
+commits with it. It reads the change with ``hub.pipeline.sync.tracking_change(shipment)``.
+
+Outbound parcels (supplier → buyer):
+
+* ``delivered`` → the order becomes ``delivered`` if the platform has not moved it
+  further (only from ``paid`` / ``shipped``); notice ``delivered``;
+* ``refused`` / ``returning`` / ``returned``, or ``intercepted`` by a return-to-sender
+  interception → the fulfilment's ``expected_return`` is set, alert ``parcel_returning``
+  (the supplier sees it too), notice with the status as its kind.
+
+Return parcels (buyer → supplier or warehouse):
+
+* picked up or on its way → the return case ``awaiting_return`` → ``return_in_transit``
+  (notice ``return_picked_up`` on the first such scan);
+* ``delivered`` → the return case ``received`` (from ``awaiting_return`` or
+  ``return_in_transit``); notice ``return_delivered``.
+
+Either direction: ``exception`` (lost, damaged, stalled...), ``expired`` and
+``cancelled`` raise alert ``parcel_problem`` (resolved when the parcel moves on); a
+failed interception raises ``interception_failed``. Monitoring states go to
+``hub.domain.tracking.shipments.after_monitoring`` (re-subscription).
+
+Notices are outbox messages, topic ``tracking_notice``, entity ``shipment``, on the
+supplier's channel account (``Supplier.channel_account_id``) — only when that account's
+connector declares the capability ``tracking_notice``. Payload::
+
+    {"kind", "shipment_id", "direction", "carrier", "tracking_number", "status",
+     "raw_status", "occurred_at", "platform_order_id", "fulfilment_id",
+     "supplier_reference", "return_case_id", "expected_return"}
+
+The version is ``<kind>:<status>:<event time>``, so a replayed push queues nothing new.
+"""
+from __future__ import annotations
+
+
+from sqlalchemy.orm import Session
+
+from connectors import registry
+from hub.models import alert_ops as alerts, audit
+from hub.domain.tracking import shipments as tracking
+from hub.core.db import utcnow
+from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier
+from hub.pipeline.outbox import enqueue
+from hub.pipeline.sync import TrackingChange, on_change, tracking_change
+from hub.web.context import current_var_dir
+
+ACTOR = "hub:tracking"
+COMING_BACK = ("refused", "returning", "returned")
+ON_THE_WAY = ("picked_up", "in_transit", "in_customs", "out_for_delivery",
+              "available_for_pickup", "delivery_failed", "exception")
+NOT_MOVING = ("pending", "info_received", "unknown")
+PROBLEMS = ("exception", "expired", "cancelled")
+NOTICE_TOPIC = "tracking_notice"
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _fulfilment(session: Session, shipment: Shipment, order: Order | None) -> Fulfilment | None:
+    if shipment.fulfilment_id is not None:
+        return session.get(Fulfilment, shipment.fulfilment_id)
+    if order is None:
+        return None
+    candidates = [f for f in order.fulfilments if f.status not in ("rejected", "cancelled")]
+    return candidates[0] if len({f.supplier_id for f in candidates}) == 1 else None
+
+
+def notice(session: Session, shipment: Shipment, kind: str, order: Order | None,
+           fulfilment: Fulfilment | None) -> OutboxMessage | None:
+    """Queue a ``tracking_notice`` to the fulfilment's supplier, if its channel takes one."""
+    supplier = session.get(Supplier, fulfilment.supplier_id) if fulfilment else None
+    if supplier is None or supplier.channel_account_id is None:
+        return None
+    account = session.get(Account, supplier.channel_account_id)
+    if account is None or account.status == "disabled":
+        return None
+    try:
+        if NOTICE_TOPIC not in registry.get(account.connector).capabilities:
+            return None
+    except registry.UnknownConnector:
+        return None
+    payload = {"kind": kind, "shipment_id": shipment.id, "direction": shipment.direction,
+               "carrier": shipment.carrier, "tracking_number": shipment.tracking_number,
+               "status": shipment.status, "raw_status": shipment.raw_status,
+               "occurred_at": _iso(shipment.last_event_at),
+               "platform_order_id": order.platform_order_id if order else None,
+               "fulfilment_id": fulfilment.id, "supplier_reference":
+                   fulfilment.supplier_reference, "return_case_id": shipment.return_case_id,
+               "expected_return": bool(fulfilment.expected_return)}
+    version = f"{kind}:{shipment.status}:{_iso(shipment.last_event_at)}"
+    return enqueue(session, account, NOTICE_TOPIC, "shipment", shipment.id, payload, version,
+                   var_dir=current_var_dir())
+
+
+def _intercepted_back(shipment: Shipment) -> bool:
+    return shipment.status == "intercepted" and \
+        (shipment.raw_status or "").startswith("intercept:RETURN")
+
+
+def _outbound(session: Session, shipment: Shipment) -> None:
+    status = shipment.status
+    if status not in ("delivered", *COMING_BACK) and not _intercepted_back(shipment):
+        return                        # on its way: nothing to move, nobody to tell
+    order = session.get(Order, shipment.order_id) if shipment.order_id else None
+    fulfilment = _fulfilment(session, shipment, order)
+    if status == "delivered":
+        if order is not None and order.status in ("paid", "shipped"):
+            audit.record(session, order.merchant_id, ACTOR, "order.delivered", "order",
+                         order.id, {"status": [order.status, "delivered"],
+                                    "shipment_id": shipment.id})
+            order.status = "delivered"
+        notice(session, shipment, "delivered", order, fulfilment)
+    elif status in COMING_BACK or _intercepted_back(shipment):
+        if fulfilment is not None and not fulfilment.expected_return:
+            fulfilment.expected_return = True
+            audit.record(session, shipment.merchant_id, ACTOR, "fulfilment.expected_return",
+                         "fulfilment", fulfilment.id, {"shipment_id": shipment.id,
+                                                       "shipment_status": status})
+        what = {"refused": "was refused by the buyer", "returning": "is returning to the "
+                "sender", "returned": "was returned to the sender"}.get(
+                    status, "was intercepted and is coming back")
+        alerts.raise_alert(session, shipment.merchant_id, "parcel_returning", "shipment",
+                           shipment.id, f"parcel {shipment.tracking_number} ({shipment.carrier}) "
+                           f"{what}", details={"status": status, "order_id": shipment.order_id},
+                           supplier_id=fulfilment.supplier_id if fulfilment else None)
+        notice(session, shipment, status, order, fulfilment)
+
+
+def _return(session: Session, shipment: Shipment, change: TrackingChange) -> None:
+    if shipment.status != "delivered" and shipment.status not in ON_THE_WAY:
+        return
+    case = session.get(ReturnCase, shipment.return_case_id) if shipment.return_case_id \
+        else None
+    order_id = shipment.order_id or (case.order_id if case else None)
+    order = session.get(Order, order_id) if order_id else None
+    fulfilment = _fulfilment(session, shipment, order)
+    status = shipment.status
+
+    def move(allowed: tuple[str, ...], to: str) -> None:
+        if case is not None and case.status in allowed:
+            audit.record(session, case.merchant_id, ACTOR, f"return.{to}", "return_case",
+                         case.id, {"status": [case.status, to], "shipment_id": shipment.id})
+            case.status = to
+
+    if status == "delivered":
+        move(("awaiting_return", "return_in_transit"), "received")
+        notice(session, shipment, "return_delivered", order, fulfilment)
+    elif status in ON_THE_WAY:
+        move(("awaiting_return",), "return_in_transit")
+        if change.previous_status in NOT_MOVING:
+            notice(session, shipment, "return_picked_up", order, fulfilment)
+
+
+def _problems(session: Session, shipment: Shipment, change: TrackingChange) -> None:
+    problem = shipment.status in PROBLEMS or \
+        (shipment.direction == "return" and shipment.status in COMING_BACK)
+    if problem:
+        latest = change.values.events[-1].description if change.values.events else ""
+        alerts.raise_alert(session, shipment.merchant_id, "parcel_problem", "shipment",
+                           shipment.id, f"parcel {shipment.tracking_number} "
+                           f"({shipment.carrier}) is {shipment.status}"
+                           + (f": {latest}" if latest else ""),
+                           details={"status": shipment.status,
+                                    "raw_status": shipment.raw_status,
+                                    "direction": shipment.direction})
+    elif change.previous_status in PROBLEMS:
+        alerts.resolve(session, shipment.merchant_id, "parcel_problem", "shipment", shipment.id)
+
+
+@on_change("tracking")
+def tracking_changed(session: Session, account: Account, shipment: Shipment,
+                     outcome: str) -> None:
+    change = tracking_change(shipment)
+    if change is None:
+        return
+    if change.monitoring_changed:
+        tracking.after_monitoring(session, shipment, change.values, utcnow())
+    if change.interception == "failed":
+        alerts.raise_alert(session, shipment.merchant_id, "interception_failed", "shipment",
+                           shipment.id, f"the courier could not intercept parcel "
+                           f"{shipment.tracking_number} ({shipment.carrier}); it goes on "
+                           f"as {shipment.status}", details={"status": shipment.status})
+    elif change.interception == "succeeded":
+        alerts.resolve(session, shipment.merchant_id, "interception_failed", "shipment",
+                       shipment.id)
+    if change.status_changed:
+        if shipment.direction == "return":
+            _return(session, shipment, change)
+        else:
+            _outbound(session, shipment)
+        _problems(session, shipment, change)
+    session.flush()

@@ -1,0 +1,92 @@
+"""``GET /docs/suppliers``: the protocol page for suppliers (hub webhooks + supplier API).
+
+The page is ``templates/supplier_docs.html``; the examples it shows are built here so the
+tests can check them: ``VERIFY_EXAMPLE`` is executed against a real signed delivery, and
+the payload examples use the notice shapes of ``hub.domain.pushes.supplier_notices``.
+"""
+from __future__ import annotations
+
+import json
+
+from flask import render_template, request
+
+from hub.web.docs import docs_blueprint
+from hub.web.context import hub
+
+VERIFY_EXAMPLE = '''\
+import base64, hashlib, hmac, time
+
+def verify(secrets, headers, body, tolerance=300):
+    """The webhook-id when the raw `body` was signed by the hub with one of `secrets`."""
+    h = {k.lower(): v for k, v in headers.items()}
+    msg_id = h.get("webhook-id")
+    ts = h.get("webhook-timestamp")
+    sigs = h.get("webhook-signature")
+    if not (msg_id and ts and sigs):
+        raise ValueError("missing webhook-id, webhook-timestamp or webhook-signature")
+    if abs(time.time() - int(ts)) > tolerance:
+        raise ValueError("webhook-timestamp is too old or too new")
+    signed = f"{msg_id}.{ts}.".encode() + body
+    given = [s.split(",", 1)[1] for s in sigs.split() if s.startswith("v1,")]
+    for secret in secrets:
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        mac = hmac.new(key, signed, hashlib.sha256).digest()
+        expected = base64.b64encode(mac).decode()
+        if any(hmac.compare_digest(expected, g) for g in given):
+            return msg_id
+    raise ValueError("no valid v1 signature")
+'''
+
+_BUYER = {"name_masked": "张*", "phone_masked": "138****5678",
+          "address_masked": "浙江省杭州市西湖区****", "province_code": "330000",
+          "city_code": "330100", "district_code": "330106", "name_cipher": "#enc#name",
+          "phone_cipher": "#enc#phone", "address_cipher": "#enc#address"}
+EXAMPLES = {
+    "order_dispatch": {
+        "fulfilment_id": 41, "answer_by": "2026-11-02T08:00:00+00:00",
+        "order": {"platform_order_id": "2611011234567890", "placed_at": "2026-11-01T07:58:00+00:00",
+                  "paid_at": "2026-11-01T08:00:00+00:00", "ship_by": "2026-11-03T08:00:00+00:00",
+                  "note": "请用纸箱", "buyer": _BUYER},
+        "lines": [{"sku": "TEE-RED-M", "supplier_sku": "F-1002-M", "title": "T恤 红色 M",
+                   "quantity": 2}]},
+    "stop_ship": {"fulfilment_id": 41, "platform_order_id": "2611011234567890",
+                  "reason": "buyer_refund", "answer_by": "2026-11-01T10:00:00+00:00"},
+    "return_notice": {
+        "return_case_id": 7, "fulfilment_id": 41, "platform_order_id": "2611011234567890",
+        "kind": "return_refund", "reason_code": "quality.damaged", "reason_text": "破损",
+        "lines": [{"sku": "TEE-RED-M", "quantity": 1}],
+        "tracking": {"carrier": "sf", "tracking_number": "SF1234567890123"},
+        "expected_return": True},
+    "tracking_notice": {
+        "shipment_id": 88, "fulfilment_id": 41, "return_case_id": 7, "carrier": "sf",
+        "tracking_number": "SF1234567890123", "status": "delivered",
+        "occurred_at": "2026-11-05T03:10:00+00:00"},
+}
+TOPIC_TEXT = {
+    "order_dispatch": "a new order for you to ship; accept or reject it by answer_by, then "
+                      "hand back the tracking number",
+    "stop_ship": "do not ship this order (the buyer cancelled or was refunded); answer by "
+                 "answer_by: accepted, or rejected because it already left, with its tracking",
+    "return_notice": "goods are coming back to you (tracking once the buyer ships); confirm "
+                     "receipt with the condition and photos when the parcel arrives",
+    "tracking_notice": "a parcel you shipped, or a return on its way to you, changed status",
+}
+
+
+def envelope_example(topic: str) -> str:
+    return json.dumps({"type": topic, "id": "3f0c9a1e5b7d2c4f6a8e0b1d3c5f7a9e2b4d6f8a",
+                       "created_at": "2026-11-01T08:00:01+00:00", "data": EXAMPLES[topic]},
+                      ensure_ascii=False, indent=2)
+
+
+@docs_blueprint.get("/docs/suppliers")
+def supplier_docs():
+    from hub.domain.returns.flow import CONDITIONS, GRADES, MAX_PHOTO_BYTES, MAX_PHOTOS
+
+    settings = hub().settings
+    base = (settings.public_url or request.host_url).rstrip("/")
+    return render_template(
+        "supplier_docs.html", base=base, verify_example=VERIFY_EXAMPLE,
+        topics=[(t, TOPIC_TEXT[t], envelope_example(t)) for t in EXAMPLES],
+        max_attempts=settings.outbox_max_attempts, max_photos=MAX_PHOTOS,
+        max_photo_mib=MAX_PHOTO_BYTES // (1024 * 1024), conditions=CONDITIONS, grades=GRADES)
