@@ -1,8 +1,60 @@
-"""Wiring (temporary): imports the modules whose listeners register on import."""
+"""Who hears what: every subscription of the hub, in the order subscribers run.
+
+``wire()`` starts from an empty bus and apply registry and makes every subscription by an
+explicit call; the app factory (``hub.web.app.create_app``) calls it, and through it the
+web server, the CLI, every worker and the tests, so all are wired alike and calling it
+again gives the same wiring. ``tests/test_wiring.py`` lists the result; so does
+``ARCHITECTURE.md``.
+
+Where the order matters:
+
+* ``order_changed``: allocation first (a paid order gets its fulfilments and dispatch),
+  then stop-ship (a cancelled order stops what was dispatched);
+* ``return_changed``: the return parcel is registered and the return notice worked out
+  before stop-ship asks a supplier to stop (the notice then carries the parcel);
+* ``shipment_tracked``: tracking effects first (the order or return case moves), then
+  the return notice (it reads the moved case), then stop-ship (an undeliverable parcel
+  becomes an expected return);
+* ``message_settled`` for ``intercept``: the shipment records the interception's
+  outcome before stop-ship reads it.
+"""
+from __future__ import annotations
+
+from hub.domain.fulfilment import allocation, stopship, updates
+from hub.domain.orders.records import apply_order
+from hub.domain.pushes import platform_actions, supplier_notices
+from hub.domain.returns import flow as returns
+from hub.domain.returns.records import apply_return
+from hub.domain.tracking import effects, shipments
+from hub.domain.tracking.records import apply_tracking
+from hub.pipeline import events, sync
+from hub.pipeline.events import (
+    ExpectedReturn, MessageSettled, OrderChanged, ReturnChanged, ShipmentTracked,
+)
+from hub.values import FulfilmentUpdateValues, OrderValues, ReturnValues, TrackingValues
 
 
 def wire() -> None:
-    from hub.domain.fulfilment import allocation, stopship  # noqa: F401
-    from hub.domain.returns import flow  # noqa: F401
-    from hub.domain.pushes import platform_actions, supplier_notices  # noqa: F401
-    from hub.domain.tracking import effects, shipments  # noqa: F401
+    sync.reset()
+    sync.register(OrderValues, apply_order)
+    sync.register(ReturnValues, apply_return)
+    sync.register(TrackingValues, apply_tracking)
+    sync.register(FulfilmentUpdateValues, updates.apply_update)
+
+    events.reset()
+    on = events.subscribe
+    on(OrderChanged, allocation.on_order_changed)
+    on(OrderChanged, stopship.on_order_changed)
+    on(ReturnChanged, returns.on_return_changed)
+    on(ReturnChanged, stopship.on_return_changed)
+    on(ShipmentTracked, effects.on_shipment_tracked)
+    on(ShipmentTracked, returns.on_shipment_tracked)
+    on(ShipmentTracked, stopship.on_shipment_tracked)
+    on(ExpectedReturn, returns.on_expected_return)
+    on(MessageSettled, platform_actions.on_tracking_settled,
+       keys=("shipment", "tracking_correction"))
+    on(MessageSettled, supplier_notices.on_notice_settled, keys=supplier_notices.TOPICS)
+    on(MessageSettled, updates.on_answer_settled, keys=updates.ANSWER_TOPICS)
+    on(MessageSettled, shipments.on_subscribe_settled, keys=("subscribe",))
+    on(MessageSettled, shipments.on_intercept_settled, keys=("intercept",))
+    on(MessageSettled, stopship.on_intercept_settled, keys=("intercept",))

@@ -9,8 +9,8 @@ One batch (``run(app, owner)``):
    the message instead of sending it when a newer one for the same entity exists;
 3. ``connector.push(topic, payload, idempotency_key)`` outside any transaction;
 4. in one transaction: append a ``DeliveryAttempt``, apply the outcome, release the lease,
-   and, once the message is ``sent`` or ``dead``, run its topic's ``hub.pipeline.outbox.on_result``
-   hooks (e.g. a tracking subscription's result is recorded on its shipment). A
+   and, once the message is ``sent`` or ``dead``, publish ``MessageSettled``
+   for its subscribers (e.g. a tracking subscription's result is recorded on its shipment). A
    ``ConnectorError`` may carry ``details`` (a dict, e.g. ``{"reason":
    "tracking_rejected"}``): a dead message keeps it as ``result = {"error": details}`` for
    those hooks.
@@ -212,7 +212,7 @@ def _finish(db: Database, message_id: int, owner: str, tries: list[Try],
         _apply(s, m, tries[-1], max_attempts)
         release(m)
         if m.status in ("sent", "dead"):
-            outbox.settled(s, m)  # domain hooks (hub.pipeline.outbox.on_result) see the outcome
+            outbox.settled(s, m)  # subscribers (MessageSettled) see the outcome
         return m.status
 
 

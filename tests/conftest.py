@@ -11,6 +11,7 @@ import os
 import pytest
 from sqlalchemy import text
 
+from hub import wiring
 from hub.web.app import create_app
 from hub.core import migrate
 from hub.core.config import Settings
@@ -69,6 +70,12 @@ def wipe(db: Database) -> None:
             conn.execute(text(" UNION ALL ".join(
                 f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), 1, false)"
                 for name in tables)))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _wired():
+    """Every test runs with the hub's wiring, as every process does (``hub.wiring``)."""
+    wiring.wire()
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@
 * A test shop whose connector takes every push-back, so what ``hub.domain.pushes.platform_actions``
   queues for it (``platform_messages``) shows what the domain told the platform.
 * Orders, returns and tracking arrive the way production applies them: ``hub.pipeline.sync.apply``
-  from a shop or courier account, so the ``on_change`` listeners run in that transaction.
+  from a shop or courier account, so the event subscribers run in that transaction.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``hub.domain.pushes.platform_actions``: which outbox message each business decision queues on a
 Kuaishou shop and on a hub-JSON (generic) shop, idempotently; and the alert raised when
 the platform refuses a tracking number (through ``jobs.deliver_outbox`` and the
-``hub.pipeline.outbox.on_result`` hook)."""
+``MessageSettled`` subscriber)."""
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,5 @@
 """``hub.domain.tracking.shipments``: registering shipments subscribes them automatically, the delivery
-result is recorded on the shipment (``hub.pipeline.outbox.on_result``), aborted subscriptions are
+result is recorded on the shipment (``MessageSettled`` subscribers), aborted subscriptions are
 re-subscribed per Kuaidi100's rules (``jobs.resubscribe``), and interceptions are
 requested, refused when they cannot be, and recorded when the push dies."""
 from __future__ import annotations
@@ -12,7 +12,8 @@ import pytest
 import responses
 from sqlalchemy import select
 
-from hub.pipeline import outbox, sync
+from hub import wiring
+from hub.pipeline import events, outbox, sync
 from hub.domain.tracking import shipments as tracking
 from hub.core.db import utcnow
 from hub.core.errors import Conflict
@@ -157,17 +158,18 @@ def test_a_refused_subscription_is_failed_with_an_alert(app, database, world):
 def test_a_failing_result_hook_never_costs_the_others(database, world):
     calls = []
 
-    @outbox.on_result("hook_test")
-    def broken(session, message):
+    def broken(session, event):
+        message = event.message
         session.add(Alert(merchant_id=message.merchant_id, kind="half", entity="x",
                           message="must be rolled back"))
         session.flush()
         raise RuntimeError("boom")
 
-    @outbox.on_result("hook_test")
-    def fine(session, message):
-        calls.append(message.id)
+    def fine(session, event):
+        calls.append(event.message.id)
 
+    events.subscribe(events.MessageSettled, broken, keys=("hook_test",))
+    events.subscribe(events.MessageSettled, fine, keys=("hook_test",))
     try:
         with database.session() as s:
             account = courier(s, world["merchant_id"])
@@ -177,7 +179,7 @@ def test_a_failing_result_hook_never_costs_the_others(database, world):
             assert calls == [message.id]
             assert open_alerts(s, "half") == []
     finally:
-        outbox._result_hooks.pop("hook_test", None)
+        wiring.wire()
 
 
 # -- monitoring and re-subscription --------------------------------------------------------
@@ -186,7 +188,7 @@ def subscribed(s, w, **kw):
     shipment = register(s, w, **kw)
     [message] = messages(s, "subscribe")
     message.status, message.sent_at = "sent", utcnow()
-    tracking.subscription_result(s, message)
+    tracking.on_subscribe_settled(s, events.MessageSettled(message))
     return account, shipment
 
 

@@ -1,4 +1,4 @@
-"""Applying courier tracking to shipments (``hub.pipeline.sync._apply_tracking``): events once
+"""Applying courier tracking to shipments (``hub.domain.tracking.records``): events once
 each, the status machine over event time (late, repeated and out-of-order pushes never
 move a parcel backwards; final states left only by documented transitions), monitoring
 and interception results without events, carrier-code corrections."""
@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub.pipeline import sync
+from hub import wiring
+from hub.pipeline import events, sync
 from hub.models import AuditEntry, Shipment, TrackingEvent
 from mappings.tracking import kuaidi100 as k100_mapper
 from tests import factories as f
@@ -138,19 +139,18 @@ def test_an_unknown_parcel_is_ignored(session):
     assert sync.apply(session, account, values("NOPE", ev(0, "picked_up"))) == "ignored"
 
 
-def test_listeners_see_what_changed(session):
+def test_subscribers_see_what_changed(session):
     account, shipment = setup(session)
     seen = []
 
-    @sync.on_change("tracking")
-    def spy(s, acc, row, outcome):
-        change = sync.tracking_change(row)
+    def spy(s, change):
         seen.append((change.previous_status, change.status, change.events_added,
                      change.interception))
 
+    events.subscribe(events.ShipmentTracked, spy)
     try:
         sync.apply(session, account, values("SF100", ev(0, "picked_up"), ev(5, "in_transit")))
         sync.apply(session, account, values("SF100", interception="failed"))
     finally:
-        sync._listeners["tracking"].remove(spy)
+        wiring.wire()
     assert seen == [("pending", "in_transit", 2, None), ("in_transit", "in_transit", 0, "failed")]

@@ -21,6 +21,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from flask import current_app, has_app_context
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
@@ -123,3 +124,13 @@ class Listener:
             except psycopg.Error as e:
                 log.warning("wake listener lost its connection; retrying", extra={"error": str(e)})
                 self._stop.wait(1)
+
+
+def current_var_dir(var_dir: Path | None = None) -> Path | None:
+    """``var_dir`` as given, else the running app's (so a commit can wake the worker);
+    None outside an app, where the worker's polling tick is the backstop."""
+    if var_dir is not None:
+        return var_dir
+    if has_app_context() and "hub" in current_app.extensions:
+        return current_app.extensions["hub"].settings.var_dir
+    return None

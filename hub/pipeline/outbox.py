@@ -10,8 +10,8 @@ Pass ``var_dir`` (``settings.var_dir``) so a worker is woken on commit and sends
 message at once instead of on its next polling tick (``hub.core.wakeup``). Delivery itself is
 ``jobs.deliver_outbox``; replay and cancel are ``hub.pipeline.outbox_admin``.
 
-Domain code that must learn how a push ended registers ``@on_result("<topic>")``
-``fn(session, message)``: the delivery job calls it when a message of that topic becomes
+Domain code that must learn how a push ended subscribes to ``MessageSettled`` for its
+topics (``hub.pipeline.events``): the delivery job publishes it when a message becomes
 ``sent`` (``message.result`` = ``{"external_id", "status_code", "data"}``, ``data`` being
 the connector's ``PushResult.data``) or ``dead`` (``message.last_error_class`` /
 ``last_error``), in the transaction that records the outcome (``settled``).
@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -30,9 +28,9 @@ from sqlalchemy.orm import Session
 from hub.core.db import utcnow
 from hub.models import Account, OutboxMessage
 from hub.core.wakeup import notify
+from hub.pipeline import events
 
 log = logging.getLogger(__name__)
-_result_hooks: dict[str, list[Callable]] = defaultdict(list)
 
 
 def idempotency_key(account_id: int, topic: str, entity: str, entity_id: int,
@@ -74,23 +72,15 @@ def wake_delivery(session: Session, var_dir: Path) -> None:
     notify(session, "outbox", var_dir)
 
 
-def on_result(topic: str):
-    """Register ``fn(session, message)`` to run when a ``topic`` message is sent or dead."""
-    def register(fn):
-        if fn not in _result_hooks[topic]:
-            _result_hooks[topic].append(fn)
-        return fn
-    return register
-
-
 def settled(session: Session, message: OutboxMessage) -> None:
-    """Run the ``on_result`` hooks of ``message.topic`` (the delivery job calls this once
-    the message is ``sent`` or ``dead``). Each runs in a savepoint: a hook that raises is
-    logged and undone, and never costs the delivery record."""
-    for fn in list(_result_hooks.get(message.topic, ())):
+    """Publish ``MessageSettled`` (the delivery job calls this once the message is
+    ``sent`` or ``dead``). Each subscriber runs in a savepoint: one that raises is logged
+    and undone, and never costs the delivery record or the other subscribers."""
+    event = events.MessageSettled(message)
+    for handler in events.handlers(event):
         try:
             with session.begin_nested():
-                fn(session, message)
+                handler(session, event)
         except Exception:  # noqa: BLE001 (the outcome is recorded whatever a hook does)
-            log.exception("outbox result hook failed", extra={
+            log.exception("outbox result subscriber failed", extra={
                 "outbox_message_id": message.id, "topic": message.topic})

@@ -9,9 +9,8 @@ caller, set by ``hub.web.kit.endpoint``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from flask import Flask, current_app, g, has_app_context, request
+from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
 from hub.parties.accounts import AccountCache
@@ -49,12 +48,3 @@ def request_session() -> Session:
         g.hub_session = maker()
     return g.hub_session
 
-
-def current_var_dir(var_dir: Path | None = None) -> Path | None:
-    """``var_dir`` as given, else the running app's (so a commit can wake the worker);
-    None outside an app, where the worker's polling tick is the backstop."""
-    if var_dir is not None:
-        return var_dir
-    if has_app_context() and "hub" in current_app.extensions:
-        return current_app.extensions["hub"].settings.var_dir
-    return None

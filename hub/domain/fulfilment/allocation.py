@@ -1,6 +1,6 @@
 """Fulfilment: allocating orders to suppliers, and the supplier's answers to a dispatch.
 
-**Allocation** runs in the transaction that changes an order (``hub.pipeline.sync.on_change``):
+**Allocation** runs in the transaction that changes an order (``OrderChanged``):
 a ``paid`` order not held by a do-not-ship flag has each line not yet in a fulfilment
 allocated by the merchant's SKU mapping — the active mapping to an active supplier with
 the highest ``priority`` (ties: the oldest mapping) — and gets one ``Fulfilment`` per
@@ -45,8 +45,8 @@ from hub.models import (
     Alert, Fulfilment, FulfilmentLine, Order, Shipment, SkuMapping, Supplier,
 )
 from hub.domain.pushes.supplier_notices import iso
-from hub.pipeline.sync import on_change
-from hub.web.context import current_var_dir
+from hub.pipeline.events import OrderChanged
+from hub.core.wakeup import current_var_dir
 from mappings.tracking.carriers import PROVIDERS, carriers, normalise
 from mappings.tracking.codes import table
 
@@ -56,9 +56,8 @@ SLA_ALERT = "supplier_sla_breached"
 
 # -- allocation ----------------------------------------------------------------------------
 
-@on_change("order")
-def _on_order(session: Session, account, order: Order, outcome: str) -> None:
-    handle_order(session, order)
+def on_order_changed(session: Session, event: OrderChanged) -> None:
+    handle_order(session, event.order)
 
 
 def handle_order(session: Session, order: Order, var_dir: Path | None = None) -> list[Fulfilment]:

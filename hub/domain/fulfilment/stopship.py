@@ -3,8 +3,8 @@
 Modelled on Shopify's fulfillment-order cancellation requests (a supplier may already
 have shipped; suppliers-finance.md §1.6) and the ERPs' 截单 → 拦截 → 退货 chain (§2):
 
-1. **Request** — a cancelled order (``on_change("order")``) or a refund for an order not
-   yet delivered (``on_change("return")``: ``refund_only`` requested/approved/refunded,
+1. **Request** — a cancelled order (``OrderChanged``) or a refund for an order not
+   yet delivered (``ReturnChanged``: ``refund_only`` requested/approved/refunded,
    ``return_refund`` requested/approved) stops the fulfilments holding the refunded lines
    at once, in the transaction that stored the change: ``cancel_requested``,
    ``cancel_requested_at``, ``cancel_answer_due_at = now + stop-ship SLA`` (the
@@ -20,8 +20,8 @@ have shipped; suppliers-finance.md §1.6) and the ERPs' 截单 → 拦截 → �
    tracking handed back under a request) → ``cancel_rejected``, the tracking registered,
    and the courier asked to intercept (``hub.domain.tracking.shipments.request_interception``).
 3. **Too late** — an interception that fails, or a parcel delivered despite a pending
-   stop (``on_change("tracking")``, and ``sweep_interceptions`` from the SLA job as the
-   backstop; a dead ``intercept`` push through ``hub.pipeline.outbox.on_result``) →
+   stop (``ShipmentTracked``, and ``sweep_interceptions`` from the SLA job as the
+   backstop; a dead ``intercept`` push, ``MessageSettled``) →
    ``expected_return``, alert ``stop_ship_failed`` and a ``return_notice`` to the
    supplier (``hub.domain.returns.flow``). When no interception can be requested at all (no
    courier account that intercepts), alert ``interception_unavailable``.
@@ -47,10 +47,10 @@ from hub.domain.fulfilment.allocation import (
     SLA_ALERT, guarded, outbound_shipment, record_shipment, validate_tracking,
 )
 from hub.models import Account, AuditEntry, Fulfilment, Order, ReturnCase, Shipment, Supplier
-from hub.pipeline.outbox import on_result
 from hub.domain.pushes.supplier_notices import iso
-from hub.pipeline.sync import on_change
-from hub.web.context import current_var_dir
+from hub.pipeline import events
+from hub.pipeline.events import MessageSettled, OrderChanged, ReturnChanged, ShipmentTracked
+from hub.core.wakeup import current_var_dir
 
 ACTOR = "hub:stop_ship"
 STOP_ON = {"refund_only": ("requested", "approved", "refunded"),
@@ -62,14 +62,14 @@ APPROVAL_ACTION = "return_case.refund_approval_requested"
 
 # -- 1. requests -----------------------------------------------------------------------------
 
-@on_change("order")
-def _on_order(session: Session, account, order: Order, outcome: str) -> None:
+def on_order_changed(session: Session, event: OrderChanged) -> None:
+    order = event.order
     if order.status == "cancelled":
         stop_order(session, order, "order_cancelled")
 
 
-@on_change("return")
-def _on_return(session: Session, account, case: ReturnCase, outcome: str) -> None:
+def on_return_changed(session: Session, event: ReturnChanged) -> None:
+    case = event.case
     if case.order_id is None or case.status not in STOP_ON.get(case.kind, ()):
         return
     order = session.get(Order, case.order_id)
@@ -258,7 +258,7 @@ def intercept(session: Session, fulfilment: Fulfilment, shipment: Shipment | Non
     alerts.resolve(session, fulfilment.merchant_id, "stop_ship_no_tracking", "fulfilment",
                    fulfilment.id)
     if shipment.status == "delivered" or shipment.interception_status == "failed":
-        check_interception(session, fulfilment, shipment, var_dir=var_dir)
+        check_interception(session, fulfilment, shipment)
         return
     if shipment.interception_status in ("requested", "succeeded"):
         return
@@ -289,16 +289,16 @@ def intercept(session: Session, fulfilment: Fulfilment, shipment: Shipment | Non
                   "kind": INTERCEPT_KIND})
 
 
-@on_change("tracking")
-def _on_tracking(session: Session, account, shipment: Shipment, outcome: str) -> None:
+def on_shipment_tracked(session: Session, event: ShipmentTracked) -> None:
+    shipment = event.shipment
     if shipment.direction == "outbound" and shipment.fulfilment_id is not None:
         check_interception(session, session.get(Fulfilment, shipment.fulfilment_id), shipment)
 
 
-@on_result("intercept")
-def _on_intercept_result(session: Session, message) -> None:
-    """A dead ``intercept`` push is a failed interception (``hub.domain.tracking.shipments`` records it
-    first: it is imported, so its hook registered, before this one)."""
+def on_intercept_settled(session: Session, event: MessageSettled) -> None:
+    """A dead ``intercept`` push is a failed interception (``hub.domain.tracking`` records
+    it first: ``hub.wiring`` subscribes it before this one)."""
+    message = event.message
     if message.status == "dead" and message.entity == "shipment":
         shipment = session.get(Shipment, message.entity_id)
         if shipment is not None and shipment.fulfilment_id is not None:
@@ -306,8 +306,8 @@ def _on_intercept_result(session: Session, message) -> None:
                                shipment)
 
 
-def check_interception(session: Session, fulfilment: Fulfilment | None, shipment: Shipment,
-                       *, var_dir: Path | None = None) -> bool:
+def check_interception(session: Session, fulfilment: Fulfilment | None,
+                       shipment: Shipment) -> bool:
     """A pending stop whose parcel could not be stopped becomes an expected return."""
     if fulfilment is None or fulfilment.cancel_requested_at is None or fulfilment.expected_return:
         return False
@@ -330,13 +330,12 @@ def check_interception(session: Session, fulfilment: Fulfilment | None, shipment
         f"{shipment.tracking_number} could not be stopped ({cause}); it is now an expected "
         "return and the supplier was told.", severity="critical",
         details={"cause": cause, "shipment_id": shipment.id})
-    from hub.domain.returns import flow as returns_flow
-    returns_flow.notify_expected_return(session, fulfilment, var_dir=var_dir)
+    events.publish(session, events.ExpectedReturn(fulfilment))
     return True
 
 
 def sweep_interceptions(session: Session, limit: int = 100) -> int:
-    """Backstop for ``on_change("tracking")``: pending stops whose parcel got through."""
+    """Backstop for ``on_shipment_tracked``: pending stops whose parcel got through."""
     rows = session.execute(
         select(Fulfilment, Shipment).join(Shipment, Shipment.fulfilment_id == Fulfilment.id)
         .where(Fulfilment.cancel_requested_at.is_not(None),

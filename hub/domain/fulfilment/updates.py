@@ -28,7 +28,7 @@ savepoint, so nothing of a refused update stays.
 Push answers: a connector whose push learns the answer at once (a Kuaishou allocation, a
 cancelled allocation, a CJ order deleted before payment) returns it in ``PushResult.data``
 as ``supplier_reference`` and/or ``fulfilment_update`` (``{"status", "reason",
-"carrier", "tracking_number", "occurred_at"}``). The ``hub.pipeline.outbox.on_result`` hooks
+"carrier", "tracking_number", "occurred_at"}``). The ``MessageSettled`` subscribers
 registered here apply it when the ``order_dispatch`` / ``stop_ship`` message is ``sent``;
 an answer that cannot be applied raises the merchant alert ``supplier_answer_not_applied``.
 """
@@ -44,12 +44,13 @@ from sqlalchemy.orm import Session
 
 from connectors.base import ConnectorError, ErrorClass
 from hub.models import alert_ops as alerts
-from hub.pipeline import outbox
+from hub.pipeline import sync
+from hub.pipeline.events import MessageSettled
 from hub.core.db import utcnow
 from hub.core.errors import ApiError
 from hub.models import Account, Fulfilment, OutboxMessage, Shipment, Supplier
 from hub.values import FULFILMENT_UPDATE_STATUSES, FulfilmentUpdateValues
-from hub.web.context import current_var_dir
+from hub.core.wakeup import current_var_dir
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +179,8 @@ def _route(session, f: Fulfilment, v: FulfilmentUpdateValues, actor: str, var_di
 
 def apply_update(session: Session, account: Account, v: FulfilmentUpdateValues, *,
                  actor: str | None = None, var_dir: Path | None = None):
-    """``(outcome, fulfilment)``: ``updated`` or ``ignored`` (then ``None``); raises a
-    ``fail_data`` ``ConnectorError`` when the update cannot apply."""
+    """``(outcome, None)``: ``updated`` or ``ignored`` (the answers publish their own
+    events); raises a ``fail_data`` ``ConnectorError`` when the update cannot apply."""
     if v.status not in FULFILMENT_UPDATE_STATUSES:
         raise _refused(f"unknown fulfilment update status {v.status!r}; expected one of "
                        f"{', '.join(FULFILMENT_UPDATE_STATUSES)}")
@@ -189,7 +190,7 @@ def apply_update(session: Session, account: Account, v: FulfilmentUpdateValues, 
     except ApiError as e:
         raise _refused(f"fulfilment {f.id}: {e.message}") from None
     session.flush()
-    return ("updated", f) if changed else ("ignored", None)
+    return ("updated" if changed else "ignored"), None
 
 
 # -- answers that came back with a push -----------------------------------------------------
@@ -234,9 +235,8 @@ def answer_from_push(message: OutboxMessage) -> FulfilmentUpdateValues | None:
         raw_status=update.get("raw_status"), flags=flags)
 
 
-def _apply_push_answer(session: Session, message: OutboxMessage) -> None:
-    from hub.pipeline import sync
-
+def on_answer_settled(session: Session, event: MessageSettled) -> None:
+    message = event.message
     problem = None
     try:
         values = answer_from_push(message)
@@ -267,6 +267,3 @@ def _apply_push_answer(session: Session, message: OutboxMessage) -> None:
         severity="critical" if message.topic == "stop_ship" else "warning",
         details={"outbox_message_id": message.id, "result": message.result})
 
-
-for _topic in ANSWER_TOPICS:
-    outbox.on_result(_topic)(_apply_push_answer)

@@ -39,8 +39,9 @@ from sqlalchemy.orm import Session
 from connectors import registry
 from hub.models import alert_ops as alerts
 from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment
-from hub.pipeline.outbox import enqueue, on_result
-from hub.web.context import current_var_dir
+from hub.pipeline.events import MessageSettled
+from hub.pipeline.outbox import enqueue
+from hub.core.wakeup import current_var_dir
 
 HUB_JSON_TOPICS = ("shipment", "return_decision")
 TRACKING_ALERT = "platform_rejected_tracking"
@@ -174,9 +175,9 @@ def reject_refund(session: Session, return_case: ReturnCase, reason_code, desc: 
 
 
 # -- outcomes -----------------------------------------------------------------------------------
-@on_result("shipment")
-@on_result("tracking_correction")
-def _tracking_outcome(session: Session, message: OutboxMessage) -> None:
+def on_tracking_settled(session: Session, event: MessageSettled) -> None:
+    """Subscribed to the ``shipment`` and ``tracking_correction`` topics."""
+    message = event.message
     if message.entity != "shipment":
         return
     shipment = session.get(Shipment, message.entity_id)

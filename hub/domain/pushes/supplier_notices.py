@@ -44,8 +44,9 @@ from sqlalchemy.orm import Session
 
 from hub.models import alert_ops as alerts
 from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier
-from hub.pipeline.outbox import enqueue, on_result
-from hub.web.context import current_var_dir
+from hub.pipeline.events import MessageSettled
+from hub.pipeline.outbox import enqueue
+from hub.core.wakeup import current_var_dir
 
 ORDER_DISPATCH, STOP_SHIP, RETURN_NOTICE, CLAIM_NOTICE = (
     "order_dispatch", "stop_ship", "return_notice", "claim_notice")
@@ -145,8 +146,10 @@ def send(session: Session, supplier: Supplier, topic: str, entity: str, entity_i
                    var_dir=current_var_dir(var_dir))
 
 
-def _on_notice_result(session: Session, message: OutboxMessage) -> None:
-    """A notice that could not be delivered at all is an alert the supplier sees too."""
+def on_notice_settled(session: Session, event: MessageSettled) -> None:
+    """A notice (``TOPICS``) that could not be delivered at all is an alert the supplier
+    sees too."""
+    message = event.message
     if message.status != "dead":
         return
     supplier = session.scalar(select(Supplier).where(
@@ -163,6 +166,3 @@ def _on_notice_result(session: Session, message: OutboxMessage) -> None:
         details={"outbox_message_id": message.id, "topic": message.topic,
                  "error_class": message.last_error_class})
 
-
-for _topic in TOPICS:
-    on_result(_topic)(_on_notice_result)

@@ -1,6 +1,6 @@
 """Returns that go back to a supplier: the return notice, and the supplier's receipt.
 
-**Return parcel** (``on_change("return")``): a platform record that names the buyer's
+**Return parcel** (``ReturnChanged``): a platform record that names the buyer's
 return waybill (``ReturnValues.return_carrier`` / ``return_tracking_number``) registers
 it through ``hub.domain.tracking.shipments.register_shipment`` as a ``return`` shipment of the case (and
 its order), subscribed with the merchant's courier account, before the notice below is
@@ -10,14 +10,14 @@ the case's. A carrier the mapper did not know (flagged on the case) is registere
 the same (a courier that has no code for it fails the subscription: alert
 ``tracking_subscription_failed``).
 
-**Return notice** (``on_change("return")`` and ``on_change("tracking")``): when a
+**Return notice** (``ReturnChanged`` and ``ShipmentTracked``): when a
 ``return_refund`` or ``exchange`` case is ``approved``, ``awaiting_return`` or
 ``return_in_transit`` and its goods go to the supplier that shipped them
 (``Supplier.contract_terms.get("receives_returns", True)``), a ``return_notice`` is
 queued on that supplier's channel with the lines it will receive and the buyer's return
 tracking when known. The notice's version is a hash of its content: a repeated webhook
 queues nothing, and the return tracking arriving later queues an updated notice (which
-supersedes the first if that was not sent yet). ``notify_expected_return`` sends the
+supersedes the first if that was not sent yet). ``on_expected_return`` sends the
 same notice for a parcel that could not be stopped (``hub.domain.fulfilment.stopship``), with
 ``expected_return: true``.
 
@@ -48,8 +48,8 @@ from hub.core.db import utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.models import Fulfilment, Inspection, Order, ReturnCase, Shipment, Supplier
 from hub.domain.pushes.supplier_notices import iso
-from hub.pipeline.sync import on_change, return_change
-from hub.web.context import current_var_dir
+from hub.pipeline.events import ExpectedReturn, ReturnChanged, ShipmentTracked
+from hub.core.wakeup import current_var_dir
 
 NOTICE_KINDS = ("return_refund", "exchange")
 NOTICE_STATUSES = ("approved", "awaiting_return", "return_in_transit")
@@ -64,13 +64,10 @@ RECEIVABLE = BEFORE_RECEIPT + ("received", "inspected", "refunded")
 
 # -- return notices ------------------------------------------------------------------------
 
-@on_change("return")
-def _on_return(session: Session, account, case: ReturnCase, outcome: str) -> None:
-    change = return_change(case)
-    if change is not None:
-        register_return_parcel(session, case, change.values.return_carrier,
-                               change.values.return_tracking_number)
-    notify_return(session, case)
+def on_return_changed(session: Session, event: ReturnChanged) -> None:
+    register_return_parcel(session, event.case, event.values.return_carrier,
+                           event.values.return_tracking_number)
+    notify_return(session, event.case)
 
 
 def register_return_parcel(session: Session, case: ReturnCase, carrier: str | None,
@@ -85,8 +82,8 @@ def register_return_parcel(session: Session, case: ReturnCase, carrier: str | No
         return_case_id=case.id, var_dir=current_var_dir(var_dir))
 
 
-@on_change("tracking")
-def _on_tracking(session: Session, account, shipment: Shipment, outcome: str) -> None:
+def on_shipment_tracked(session: Session, event: ShipmentTracked) -> None:
+    shipment = event.shipment
     if shipment.direction == "return" and shipment.return_case_id is not None:
         notify_return(session, session.get(ReturnCase, shipment.return_case_id))
 
@@ -151,16 +148,16 @@ def notify_return(session: Session, case: ReturnCase | None, var_dir: Path | Non
     return [m for m in sent if m is not None]
 
 
-def notify_expected_return(session: Session, fulfilment: Fulfilment,
-                           var_dir: Path | None = None):
+def on_expected_return(session: Session, event: ExpectedReturn) -> None:
     """Tell the supplier a parcel it shipped is coming back (it could not be stopped)."""
+    fulfilment = event.fulfilment
     order = fulfilment.order
     cases = session.scalars(select(ReturnCase).where(
         ReturnCase.order_id == order.id, ReturnCase.status.not_in(("rejected", "closed")))
         .order_by(ReturnCase.id.desc()))
     from hub.domain.fulfilment.stopship import fulfilments_for
     case = next((c for c in cases if fulfilment in fulfilments_for(order, c)), None)
-    return _send(session, fulfilment, order, case, var_dir)
+    _send(session, fulfilment, order, case, None)
 
 
 # -- receipt -----------------------------------------------------------------------------------

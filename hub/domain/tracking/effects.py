@@ -1,9 +1,9 @@
 """What a tracking change does beyond the shipment: the order or return case moves, the
 merchant is alerted, and the supplier who cares gets a notice.
 
-Registered with ``hub.pipeline.sync.on_change("tracking")`` (importing ``hub.domain.tracking.shipments`` registers
-it), so it runs in the transaction that applies the courier's record, and what it queues
-commits with it. It reads the change with ``hub.pipeline.sync.tracking_change(shipment)``.
+``on_shipment_tracked`` is subscribed to ``ShipmentTracked`` (``hub.wiring``), so it runs
+in the transaction that applies the courier's record, and what it queues commits with
+it; the event says what changed.
 
 Outbound parcels (supplier → buyer):
 
@@ -46,8 +46,8 @@ from hub.domain.tracking import shipments as tracking
 from hub.core.db import utcnow
 from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier
 from hub.pipeline.outbox import enqueue
-from hub.pipeline.sync import TrackingChange, on_change, tracking_change
-from hub.web.context import current_var_dir
+from hub.pipeline.events import ShipmentTracked
+from hub.core.wakeup import current_var_dir
 
 ACTOR = "hub:tracking"
 COMING_BACK = ("refused", "returning", "returned")
@@ -132,7 +132,7 @@ def _outbound(session: Session, shipment: Shipment) -> None:
         notice(session, shipment, status, order, fulfilment)
 
 
-def _return(session: Session, shipment: Shipment, change: TrackingChange) -> None:
+def _return(session: Session, shipment: Shipment, change: ShipmentTracked) -> None:
     if shipment.status != "delivered" and shipment.status not in ON_THE_WAY:
         return
     case = session.get(ReturnCase, shipment.return_case_id) if shipment.return_case_id \
@@ -157,7 +157,7 @@ def _return(session: Session, shipment: Shipment, change: TrackingChange) -> Non
             notice(session, shipment, "return_picked_up", order, fulfilment)
 
 
-def _problems(session: Session, shipment: Shipment, change: TrackingChange) -> None:
+def _problems(session: Session, shipment: Shipment, change: ShipmentTracked) -> None:
     problem = shipment.status in PROBLEMS or \
         (shipment.direction == "return" and shipment.status in COMING_BACK)
     if problem:
@@ -173,12 +173,8 @@ def _problems(session: Session, shipment: Shipment, change: TrackingChange) -> N
         alerts.resolve(session, shipment.merchant_id, "parcel_problem", "shipment", shipment.id)
 
 
-@on_change("tracking")
-def tracking_changed(session: Session, account: Account, shipment: Shipment,
-                     outcome: str) -> None:
-    change = tracking_change(shipment)
-    if change is None:
-        return
+def on_shipment_tracked(session: Session, change: ShipmentTracked) -> None:
+    shipment = change.shipment
     if change.monitoring_changed:
         tracking.after_monitoring(session, shipment, change.values, utcnow())
     if change.interception == "failed":

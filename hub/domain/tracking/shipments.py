@@ -13,7 +13,7 @@ account, re-subscribed when the courier stops, and can be intercepted.
   get the last 4 digits of the order's masked phone; the connector builds the callback
   URL ``HUB_PUBLIC_URL/webhooks/<connector>/<account_id>``) on the merchant's first
   active courier account whose connector can push, and ``subscription_status``
-  ``requested``. The delivery's result (``hub.pipeline.outbox.on_result``) makes it
+  ``requested``. The delivery's result (``MessageSettled``) makes it
   ``subscribed`` or ``failed`` (alert ``tracking_subscription_failed``). No such
   account: ``none`` and one open info alert ``no_courier_account`` per merchant.
   **Every shipment the hub learns about goes through here** — the supplier flow
@@ -31,7 +31,7 @@ account, re-subscribed when the courier stops, and can be intercepted.
   delivered, returned or cancelled. The outcome comes back by callback (inbox →
   ``hub.pipeline.sync``: ``succeeded`` | ``failed``, audited); a dead push is ``failed`` too.
   Every step is an audit entry (its time is the evidence). Stop-ship code learns the
-  outcome through ``hub.pipeline.sync.on_change("tracking")`` and ``hub.pipeline.sync.tracking_change``.
+  outcome through ``ShipmentTracked``.
 
 What a tracking change does to orders, returns, alerts and supplier notices is
 ``hub.domain.tracking.effects``.
@@ -53,7 +53,8 @@ from hub.core.db import utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.models import Account, Alert, Order, OutboxMessage, ReturnCase, Shipment
 from hub.models.logistics import DIRECTIONS
-from hub.pipeline.outbox import enqueue, on_result
+from hub.pipeline.events import MessageSettled
+from hub.pipeline.outbox import enqueue
 from mappings.tracking import monitoring_from_values, requires_phone, resubscribe_plan
 from mappings.tracking.monitoring import MAX_SUBSCRIPTIONS_PER_MONTH
 
@@ -193,8 +194,8 @@ def _shipment_of(session: Session, message: OutboxMessage) -> Shipment | None:
         else None
 
 
-@on_result("subscribe")
-def subscription_result(session: Session, message: OutboxMessage) -> None:
+def on_subscribe_settled(session: Session, event: MessageSettled) -> None:
+    message = event.message
     shipment = _shipment_of(session, message)
     if shipment is None or shipment.tracking_account_id != message.account_id \
             or shipment.subscription_status != "requested":
@@ -338,8 +339,8 @@ def request_interception(session: Session, shipment: Shipment, kind: str, reason
     return message
 
 
-@on_result("intercept")
-def interception_result(session: Session, message: OutboxMessage) -> None:
+def on_intercept_settled(session: Session, event: MessageSettled) -> None:
+    message = event.message
     shipment = _shipment_of(session, message)
     if shipment is None:
         return
@@ -367,5 +368,3 @@ def interception_result(session: Session, message: OutboxMessage) -> None:
                        f"could not be requested: {message.last_error or 'refused'}",
                        details={"outbox_message_id": message.id})
 
-
-from hub.domain.tracking import effects as tracking_effects  # noqa: E402,F401 (registers the tracking listeners)

@@ -1,0 +1,1 @@
+"""Orders: a platform's order record applied to the common model (``records``)."""
