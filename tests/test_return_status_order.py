@@ -1,4 +1,4 @@
-"""A return case never goes backwards (``hub.domain.returns.records.return_status``): a platform update
+"""A return case never goes backwards (``hub.domain.returns.states``): a platform update
 processed after the hub recorded further progress (the supplier's receipt, the return
 parcel's tracking) keeps that progress, while the platform's decisions still apply."""
 from __future__ import annotations
@@ -11,7 +11,8 @@ import pytest
 from hub.domain.fulfilment import allocation as flow
 from hub.domain.returns import flow as returns_flow
 from hub.models import ReturnCase
-from hub.domain.returns.records import HUB_PROGRESS, RETURN_RANK, return_status
+from hub.domain.returns.states import HUB_PROGRESS, RANK as RETURN_RANK
+from hub.domain.returns.states import platform_status as return_status
 from tests.supplier_helpers import (  # noqa: F401 (fixtures)
     T0, apply, audit_of, courier_id, fake_connectors, fulfilments, messages, order_values,
     return_values, shipments, the_case, tracking_values, world,

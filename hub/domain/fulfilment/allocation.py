@@ -33,7 +33,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.models import alert_ops as alerts, audit
@@ -44,6 +44,7 @@ from hub.core.errors import ApiError, Conflict
 from hub.models import (
     Alert, Fulfilment, FulfilmentLine, Order, Shipment, SkuMapping, Supplier,
 )
+from hub.domain.fulfilment.states import FULFILMENT, move
 from hub.domain.pushes.supplier_notices import iso
 from hub.pipeline.events import OrderChanged
 from hub.core.wakeup import current_var_dir
@@ -188,21 +189,6 @@ def dispatch(session: Session, fulfilment: Fulfilment, *, var_dir: Path | None =
 
 # -- answers ---------------------------------------------------------------------------------
 
-def guarded(session: Session, fulfilment: Fulfilment, condition, **values) -> bool:
-    """Set ``values`` only if ``condition`` still holds in the database; True if it did.
-
-    Concurrent answers (a supplier's accept racing a stop-ship request, a webhook
-    delivered twice) serialise on the row — PostgreSQL's row lock, SQLite's write lock —
-    so exactly one wins; the object is re-read either way.
-    """
-    session.flush()
-    result = session.execute(update(Fulfilment).where(Fulfilment.id == fulfilment.id, condition)
-                             .values(**values, updated_at=utcnow())
-                             .execution_options(synchronize_session=False))
-    session.refresh(fulfilment)
-    return result.rowcount == 1
-
-
 def _conflict(fulfilment: Fulfilment, what: str) -> Conflict:
     return Conflict(f"fulfilment {fulfilment.id} is {fulfilment.status}: cannot {what}",
                     details={"status": fulfilment.status})
@@ -216,8 +202,7 @@ def accept(session: Session, fulfilment: Fulfilment, actor: str,
         return fulfilment  # a repeated answer changes nothing
     now = utcnow()
     values = {"supplier_reference": supplier_reference[:128]} if supplier_reference else {}
-    if not guarded(session, fulfilment, Fulfilment.status == "requested", status="accepted",
-                   accepted_at=now, **values):
+    if not move(session, fulfilment, "accept", accepted_at=now, **values):
         if fulfilment.status in ("accepted", "shipped"):
             return fulfilment
         raise _conflict(fulfilment, "accept it")
@@ -237,8 +222,7 @@ def reject(session: Session, fulfilment: Fulfilment, actor: str, reason: str) ->
     if fulfilment.status == "rejected":
         return fulfilment
     now = utcnow()
-    if not guarded(session, fulfilment, Fulfilment.status.in_(("requested", "accepted")),
-                   status="rejected", rejected_at=now, reject_reason=reason[:500]):
+    if not move(session, fulfilment, "reject", rejected_at=now, reject_reason=reason[:500]):
         if fulfilment.status == "rejected":
             return fulfilment
         raise _conflict(fulfilment, "reject it")
@@ -356,10 +340,9 @@ def submit_tracking(session: Session, fulfilment: Fulfilment, carrier, tracking_
         raise Conflict(f"fulfilment {fulfilment.id} already shipped with {current.carrier} "
                        f"{current.tracking_number}; the merchant corrects a tracking number",
                        details={"status": "shipped"})
-    if fulfilment.status not in ("requested", "accepted"):
+    if not FULFILMENT.can(fulfilment.status, "ship"):
         raise _conflict(fulfilment, "ship it")
-    was = fulfilment.status
-    if not guarded(session, fulfilment, Fulfilment.status == was, status="shipped"):
+    if not move(session, fulfilment, "ship"):
         # changed under us (e.g. a stop-ship request arrived): decide again on the new state
         return submit_tracking(session, fulfilment, code, number, actor, var_dir)
     if fulfilment.accepted_at is None:

@@ -44,9 +44,10 @@ from hub.domain.tracking import shipments as tracking
 from hub.core.db import utcnow
 from hub.core.errors import Conflict
 from hub.domain.fulfilment.allocation import (
-    SLA_ALERT, guarded, outbound_shipment, record_shipment, validate_tracking,
+    SLA_ALERT, outbound_shipment, record_shipment, validate_tracking,
 )
 from hub.models import Account, AuditEntry, Fulfilment, Order, ReturnCase, Shipment, Supplier
+from hub.domain.fulfilment.states import FULFILMENT, guarded, move
 from hub.domain.pushes.supplier_notices import iso
 from hub.pipeline import events
 from hub.pipeline.events import MessageSettled, OrderChanged, ReturnChanged, ShipmentTracked
@@ -97,15 +98,15 @@ def stop_order(session: Session, order: Order, reason: str, *, return_case=None,
 def request_stop(session: Session, fulfilment: Fulfilment, reason: str, *,
                  actor: str = ACTOR, var_dir: Path | None = None) -> bool:
     """Ask the supplier to stop (or intercept at once if shipped); False if nothing to do."""
-    if fulfilment.cancel_requested_at is not None or fulfilment.status not in (
-            "requested", "accepted", "shipped"):
+    if fulfilment.cancel_requested_at is not None or \
+            not FULFILMENT.can(fulfilment.status, "request_stop"):
         return False
     shipment = outbound_shipment(session, fulfilment)
     if shipment is not None and shipment.status == "delivered":
         return False
     now = utcnow()
     if not guarded(session, fulfilment, Fulfilment.cancel_requested_at.is_(None)
-                   & Fulfilment.status.in_(("requested", "accepted", "shipped")),
+                   & Fulfilment.status.in_(FULFILMENT.sources("request_stop")),
                    cancel_requested_at=now, cancel_reason=reason[:500]):
         return False
     supplier = session.get(Supplier, fulfilment.supplier_id)
@@ -119,7 +120,7 @@ def request_stop(session: Session, fulfilment: Fulfilment, reason: str, *,
     hours = stop_ship_sla_hours(supplier)
     if fulfilment.escalated_at is not None:  # the dispatch deadline's escalation is history
         alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id)
-    fulfilment.status = "cancel_requested"
+    fulfilment.status = FULFILMENT.next(fulfilment.status, "request_stop")
     fulfilment.cancel_answer_due_at = now + timedelta(hours=hours)
     previous_escalation, fulfilment.escalated_at = fulfilment.escalated_at, None
     audit.record(session, fulfilment.merchant_id, actor, "fulfilment.stop_ship_requested",
@@ -152,8 +153,7 @@ def answer_stop_ship(session: Session, fulfilment: Fulfilment, accepted: bool, a
         if fulfilment.status == "cancelled":
             return fulfilment
         now = utcnow()
-        if not guarded(session, fulfilment, Fulfilment.status == "cancel_requested",
-                       status="cancelled", cancel_answered_at=now):
+        if not move(session, fulfilment, "accept_stop", cancel_answered_at=now):
             raise _no_request(fulfilment)
         audit.record(session, fulfilment.merchant_id, actor, "fulfilment.stop_ship_accepted",
                      "fulfilment", fulfilment.id,
@@ -174,9 +174,8 @@ def answer_stop_ship(session: Session, fulfilment: Fulfilment, accepted: bool, a
     pending_stop = fulfilment.cancel_requested_at is not None
     if fulfilment.status == "cancel_requested":
         now = utcnow()
-        if guarded(session, fulfilment, Fulfilment.status == "cancel_requested",
-                   status="cancel_rejected", cancel_answered_at=now,
-                   cancel_reject_reason=(reason or "already_shipped")[:500]):
+        if move(session, fulfilment, "reject_stop", cancel_answered_at=now,
+                cancel_reject_reason=(reason or "already_shipped")[:500]):
             audit.record(session, fulfilment.merchant_id, actor, "fulfilment.stop_ship_rejected",
                          "fulfilment", fulfilment.id,
                          {"answered_at": iso(now), "reason": fulfilment.cancel_reject_reason,

@@ -43,7 +43,8 @@ from sqlalchemy.orm import Session
 
 from hub.models import alert_ops as alerts, audit
 from hub.domain.pushes import platform_actions, supplier_notices
-from hub.domain.tracking import shipments as tracking
+from hub.domain.returns.states import BEFORE_RECEIPT, RETURN_CASE
+from hub.domain.tracking import effects, shipments as tracking
 from hub.core.db import utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.models import Fulfilment, Inspection, Order, ReturnCase, Shipment, Supplier
@@ -58,7 +59,6 @@ ACCEPTABLE = ("intact",)
 GRADES = ("A", "B", "C", "D")  # A resellable .. D scrap
 MAX_PHOTOS = 6
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
-BEFORE_RECEIPT = ("approved", "awaiting_return", "return_in_transit")
 RECEIVABLE = BEFORE_RECEIPT + ("received", "inspected", "refunded")
 
 
@@ -83,9 +83,40 @@ def register_return_parcel(session: Session, case: ReturnCase, carrier: str | No
 
 
 def on_shipment_tracked(session: Session, event: ShipmentTracked) -> None:
+    """The buyer's return parcel moved: its case moves with it, then the return notice."""
     shipment = event.shipment
-    if shipment.direction == "return" and shipment.return_case_id is not None:
-        notify_return(session, session.get(ReturnCase, shipment.return_case_id))
+    if shipment.direction != "return":
+        return
+    case = session.get(ReturnCase, shipment.return_case_id) if shipment.return_case_id \
+        else None
+    if event.status_changed:
+        _parcel_progress(session, shipment, case, event.previous_status)
+    if case is not None:
+        notify_return(session, case)
+
+
+def _parcel_progress(session: Session, shipment: Shipment, case: ReturnCase | None,
+                     previous_status: str) -> None:
+    """Picked up or on its way: ``parcel_moving`` (notice ``return_picked_up`` on the
+    first such scan); delivered: ``parcel_delivered`` (notice ``return_delivered``)."""
+    status = shipment.status
+    if status == "delivered":
+        event, kind = "parcel_delivered", "return_delivered"
+    elif status in effects.ON_THE_WAY:
+        first_scan = previous_status in effects.NOT_MOVING
+        event, kind = "parcel_moving", "return_picked_up" if first_scan else None
+    else:
+        return
+    if case is not None and RETURN_CASE.can(case.status, event):
+        to = RETURN_CASE.next(case.status, event)
+        audit.record(session, case.merchant_id, effects.ACTOR, f"return.{to}", "return_case",
+                     case.id, {"status": [case.status, to], "shipment_id": shipment.id})
+        case.status = to
+    if kind is not None:
+        order_id = shipment.order_id or (case.order_id if case else None)
+        order = session.get(Order, order_id) if order_id else None
+        effects.notice(session, shipment, kind, order,
+                       effects.fulfilment_of(session, shipment, order))
 
 
 def return_shipment(session: Session, case: ReturnCase | None) -> Shipment | None:
@@ -247,9 +278,9 @@ def confirm_return_receipt(session: Session, return_case: ReturnCase, actor: str
                             grade=grade, notes=notes, photos=hashes, barcode=barcode,
                             checklist=checklist or {})
     session.add(inspection)
-    before = case.status
-    if before in BEFORE_RECEIPT or (before == "received" and grade):
-        case.status = "inspected" if grade else "received"
+    before, event = case.status, "inspect" if grade else "receive"
+    if RETURN_CASE.can(before, event):
+        case.status = RETURN_CASE.next(before, event)
     if before in BEFORE_RECEIPT + ("received",):  # "received" may be the courier's word
         for line in case.lines:
             line.qty_received = line.qty_received or line.quantity

@@ -1,21 +1,9 @@
 """A platform's return record (``ReturnValues``) applied to the common model.
 
-**A return case never goes backwards.** The normalised statuses are ordered by how far
-the goods and the decision have got (DESIGN.md §5)::
-
-    requested < approved = rejected < awaiting_return < return_in_transit
-              < received < inspected < refunded = resolved = closed
-
-``return_in_transit``, ``received`` and ``inspected`` are progress the hub may record
-itself (the return parcel's tracking, the supplier's receipt) before the platform's own
-update about an earlier step is processed. When the stored status is one of them and
-the incoming one ranks lower, the stored status is kept — ``raw_status`` (the platform's
-own status) and every other field are still updated, and the kept status is audited
-(``return_case.status_kept``) when the platform's raw status changed. Decisions always
-apply whatever the stored progress: ``rejected`` (a request or a receipt refused),
-``closed``, ``refunded`` and ``resolved``. A stored status outside that progress (e.g.
-``rejected`` → ``requested`` when the buyer changes a refused request) is the
-platform's to change. Older records are still dropped by ``remote_updated_at``.
+The status follows the return case's state machine (``hub.domain.returns.states``): it never
+goes backwards; a platform status the hub's progress overrides is audited
+(``return_case.status_kept``) when the platform's raw status changed, and every other
+field is still updated. Older records are dropped by ``remote_updated_at``.
 
 A change publishes ``ReturnChanged`` (the return parcel and notice, and stop-ship,
 subscribe to it).
@@ -25,23 +13,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from hub.models import Order, ReturnCase, ReturnLine, audit
+from hub.domain.returns.states import platform_status
 from hub.pipeline.events import ReturnChanged
 from hub.pipeline.sync import upsert
 from hub.values import ReturnValues
-
-RETURN_RANK = {"requested": 0, "approved": 1, "rejected": 1, "awaiting_return": 2,
-               "return_in_transit": 3, "received": 4, "inspected": 5,
-               "refunded": 6, "resolved": 6, "closed": 6}
-HUB_PROGRESS = ("return_in_transit", "received", "inspected")  # the hub may record these
-RETURN_DECISIONS = ("rejected", "closed", "refunded", "resolved")  # always applied
-
-
-def return_status(stored: str | None, incoming: str) -> str:
-    """The status a return case keeps when the platform says ``incoming`` (module doc)."""
-    if (stored in HUB_PROGRESS and incoming not in RETURN_DECISIONS
-            and RETURN_RANK.get(incoming, 0) < RETURN_RANK[stored]):
-        return stored
-    return incoming
 
 
 def apply_return(session, account, v: ReturnValues):
@@ -61,7 +36,7 @@ def apply_return(session, account, v: ReturnValues):
 
     def keep_progress(case, fields):
         before.update(status=case.status, raw_status=case.raw_status)
-        return {**fields, "status": return_status(case.status, v.status)}
+        return {**fields, "status": platform_status(case.status, v.status)}
 
     outcome, case = upsert(session, account, v, ReturnCase, fields, keep_progress)
     if case is None:

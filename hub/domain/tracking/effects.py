@@ -13,12 +13,8 @@ Outbound parcels (supplier → buyer):
   interception → the fulfilment's ``expected_return`` is set, alert ``parcel_returning``
   (the supplier sees it too), notice with the status as its kind.
 
-Return parcels (buyer → supplier or warehouse):
-
-* picked up or on its way → the return case ``awaiting_return`` → ``return_in_transit``
-  (notice ``return_picked_up`` on the first such scan);
-* ``delivered`` → the return case ``received`` (from ``awaiting_return`` or
-  ``return_in_transit``); notice ``return_delivered``.
+Return parcels (buyer → supplier or warehouse) move their return case: that is the
+returns room's (``hub.domain.returns.flow.on_shipment_tracked``), with ``notice`` from here.
 
 Either direction: ``exception`` (lost, damaged, stalled...), ``expired`` and
 ``cancelled`` raise alert ``parcel_problem`` (resolved when the parcel moves on); a
@@ -44,7 +40,7 @@ from connectors import registry
 from hub.models import alert_ops as alerts, audit
 from hub.domain.tracking import shipments as tracking
 from hub.core.db import utcnow
-from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier
+from hub.models import Account, Fulfilment, Order, OutboxMessage, Shipment, Supplier
 from hub.pipeline.outbox import enqueue
 from hub.pipeline.events import ShipmentTracked
 from hub.core.wakeup import current_var_dir
@@ -62,7 +58,7 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _fulfilment(session: Session, shipment: Shipment, order: Order | None) -> Fulfilment | None:
+def fulfilment_of(session: Session, shipment: Shipment, order: Order | None) -> Fulfilment | None:
     if shipment.fulfilment_id is not None:
         return session.get(Fulfilment, shipment.fulfilment_id)
     if order is None:
@@ -108,7 +104,7 @@ def _outbound(session: Session, shipment: Shipment) -> None:
     if status not in ("delivered", *COMING_BACK) and not _intercepted_back(shipment):
         return                        # on its way: nothing to move, nobody to tell
     order = session.get(Order, shipment.order_id) if shipment.order_id else None
-    fulfilment = _fulfilment(session, shipment, order)
+    fulfilment = fulfilment_of(session, shipment, order)
     if status == "delivered":
         if order is not None and order.status in ("paid", "shipped"):
             audit.record(session, order.merchant_id, ACTOR, "order.delivered", "order",
@@ -130,31 +126,6 @@ def _outbound(session: Session, shipment: Shipment) -> None:
                            f"{what}", details={"status": status, "order_id": shipment.order_id},
                            supplier_id=fulfilment.supplier_id if fulfilment else None)
         notice(session, shipment, status, order, fulfilment)
-
-
-def _return(session: Session, shipment: Shipment, change: ShipmentTracked) -> None:
-    if shipment.status != "delivered" and shipment.status not in ON_THE_WAY:
-        return
-    case = session.get(ReturnCase, shipment.return_case_id) if shipment.return_case_id \
-        else None
-    order_id = shipment.order_id or (case.order_id if case else None)
-    order = session.get(Order, order_id) if order_id else None
-    fulfilment = _fulfilment(session, shipment, order)
-    status = shipment.status
-
-    def move(allowed: tuple[str, ...], to: str) -> None:
-        if case is not None and case.status in allowed:
-            audit.record(session, case.merchant_id, ACTOR, f"return.{to}", "return_case",
-                         case.id, {"status": [case.status, to], "shipment_id": shipment.id})
-            case.status = to
-
-    if status == "delivered":
-        move(("awaiting_return", "return_in_transit"), "received")
-        notice(session, shipment, "return_delivered", order, fulfilment)
-    elif status in ON_THE_WAY:
-        move(("awaiting_return",), "return_in_transit")
-        if change.previous_status in NOT_MOVING:
-            notice(session, shipment, "return_picked_up", order, fulfilment)
 
 
 def _problems(session: Session, shipment: Shipment, change: ShipmentTracked) -> None:
@@ -186,9 +157,7 @@ def on_shipment_tracked(session: Session, change: ShipmentTracked) -> None:
         alerts.resolve(session, shipment.merchant_id, "interception_failed", "shipment",
                        shipment.id)
     if change.status_changed:
-        if shipment.direction == "return":
-            _return(session, shipment, change)
-        else:
+        if shipment.direction == "outbound":
             _outbound(session, shipment)
         _problems(session, shipment, change)
     session.flush()
