@@ -8,7 +8,7 @@ One batch (``run(app, owner)``, every 60 s):
   ``warning`` for an order dispatch, ``critical`` for a stop-ship — carrying the
   supplier's id, so both the merchant and that supplier see it. The alert resolves when
   the supplier answers (``hub.domain.fulfilment.allocation`` / ``hub.domain.fulfilment.stopship``).
-* ``hub.domain.fulfilment.stopship.sweep_interceptions``: the backstop for interceptions that failed
+* ``hub.domain.fulfilment.sweep_interceptions``: the backstop for interceptions that failed
   without a tracking change reaching the listener.
 
 Each escalation is claimed by a conditional ``UPDATE ... WHERE escalated_at IS NULL``
@@ -26,6 +26,7 @@ from sqlalchemy import and_, or_, select, update
 from hub.models import alert_ops as alerts, audit
 from hub.core.db import utcnow
 from hub.models import Fulfilment, Order, Supplier
+from hub.domain import fulfilment
 from hub.domain.pushes.supplier_notices import iso
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,6 @@ def escalate(session, fulfilment_id: int, now) -> bool:
 
 
 def run(app, owner: str) -> int:
-    from hub.domain.fulfilment import stopship  # also registers the stop-ship listeners in a bare worker
 
     db = app.extensions["hub"].db
     now = utcnow()
@@ -86,7 +86,7 @@ def run(app, owner: str) -> int:
             log.exception("escalation failed", extra={"fulfilment_id": fulfilment_id})
     try:
         with db.session() as s:
-            done += stopship.sweep_interceptions(s)
+            done += fulfilment.sweep_interceptions(s)
     except Exception:
         log.exception("interception sweep failed")
     return done

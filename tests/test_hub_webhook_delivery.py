@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from connectors import standard_webhooks
 from hub.web.app import create_app
-from hub.domain.fulfilment import allocation as flow
+from hub.domain import fulfilment as flow
 from hub.core.db import utcnow
 from hub.models import Account, Alert, AuditEntry, OutboxMessage
 from jobs import deliver_outbox

@@ -81,14 +81,14 @@ def test_upgrade_matches_the_models(fresh_url):
     migrate.upgrade(fresh_url)
     assert _tables(fresh_url) == set(Base.metadata.tables) | {"alembic_version"}
     assert _revision(fresh_url) == _head()
-    assert migrate.pending_diffs(fresh_url) == []
+    assert migrate.pending_diffs(fresh_url, Base.metadata) == []
 
 
 def test_upgrade_twice_is_a_no_op(fresh_url):
     migrate.upgrade(fresh_url)
     migrate.upgrade(fresh_url)
     assert _revision(fresh_url) == _head()
-    assert migrate.pending_diffs(fresh_url) == []
+    assert migrate.pending_diffs(fresh_url, Base.metadata) == []
 
 
 def test_downgrade_to_base_then_upgrade_again(fresh_url):
@@ -98,7 +98,7 @@ def test_downgrade_to_base_then_upgrade_again(fresh_url):
     assert _revision(fresh_url) is None
     migrate.upgrade(fresh_url)
     assert _revision(fresh_url) == _head()
-    assert migrate.pending_diffs(fresh_url) == []
+    assert migrate.pending_diffs(fresh_url, Base.metadata) == []
     db = Database(fresh_url)  # and the schema is usable
     try:
         with db.session() as s:
@@ -115,7 +115,7 @@ def test_drift_between_models_and_database_is_reported(fresh_url):
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE merchants ADD COLUMN nickname VARCHAR(20)"))
     engine.dispose()
-    diffs = migrate.pending_diffs(fresh_url)
+    diffs = migrate.pending_diffs(fresh_url, Base.metadata)
     assert diffs and "nickname" in repr(diffs)
 
     settings = Settings.from_env(env="test", database_url=fresh_url, secret_key=TEST_SECRET,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from connectors.base import AccountContext
 from connectors.generic_shop import GenericShop
-from hub.domain.fulfilment import allocation as flow
+from hub.domain import fulfilment as flow
 from hub.models import Account, ReturnCase
 from mappings.kuaishou import map_refund
 from tests import factories as f

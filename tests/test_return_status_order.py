@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from hub.domain.fulfilment import allocation as flow
+from hub.domain import fulfilment as flow
 from hub.domain.returns import flow as returns_flow
 from hub.models import ReturnCase
 from hub.domain.returns.states import HUB_PROGRESS, RANK as RETURN_RANK

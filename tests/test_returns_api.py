@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from hub.domain.fulfilment import allocation as flow
+from hub.domain import fulfilment as flow
 from hub.domain.returns import flow as returns_flow
 from hub.models import Account, AuditEntry, ReturnCase, Supplier
 from tests import factories as f

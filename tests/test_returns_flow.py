@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from hub.domain.fulfilment import allocation as flow
+from hub.domain import fulfilment as flow
 from hub.domain.returns import flow as returns_flow
 from hub.domain.tracking import shipments as tracking
 from hub.core.errors import ApiError, Conflict

@@ -14,7 +14,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
-from hub.domain.fulfilment import allocation as flow
+from hub.domain import fulfilment as flow
 from hub.models import Account, AuditEntry, Fulfilment, Inspection, Shipment, Supplier
 from hub.domain.sheets.files import HEADERS, KEYS
 from jobs import deliver_outbox

@@ -9,8 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from hub.domain.fulfilment import allocation as flow
-from hub.domain.fulfilment import stopship
+from hub.domain import fulfilment as flow
 from hub.core.errors import ApiError, Conflict
 from hub.models import Account, Fulfilment, Order, OutboxMessage, Shipment
 from hub.pipeline.outbox import settled
@@ -76,7 +75,7 @@ def test_refund_before_shipment_stops_then_approves_the_refund(app, database, w)
     refund(database, w, at=LATER)                         # and a newer copy of it
     with database.session() as s:
         assert len(messages(s, w["merchant_id"], "stop_ship")) == 1
-        stopship.answer_stop_ship(s, s.get(Fulfilment, fid), True, "supplier:1")
+        flow.answer_stop_ship(s, s.get(Fulfilment, fid), True, "supplier:1")
     with database.session() as s:
         x = s.get(Fulfilment, fid)
         assert x.status == "cancelled"
@@ -88,7 +87,7 @@ def test_refund_before_shipment_stops_then_approves_the_refund(app, database, w)
             "fulfilment.requested", "fulfilment.accepted", "fulfilment.stop_ship_requested",
             "fulfilment.stop_ship_accepted"]
         assert actions(s, "return_case", case.id) == ["return_case.refund_approval_requested"]
-        assert stopship.answer_stop_ship(s, x, True, "supplier:1") is x  # repeated: no-op
+        assert flow.answer_stop_ship(s, x, True, "supplier:1") is x  # repeated: no-op
     refund(database, w, at=LATER + timedelta(minutes=1))
     with database.session(readonly=True) as s:
         assert len(platform_messages(s, w["merchant_id"])) == 1
@@ -112,7 +111,7 @@ def test_a_cancelled_order_is_stopped_without_a_refund_to_approve(app, database,
     with database.session() as s:
         x = s.get(Fulfilment, fid)
         assert (x.status, x.cancel_reason) == ("cancel_requested", "order_cancelled")
-        stopship.answer_stop_ship(s, x, True, "supplier:1")
+        flow.answer_stop_ship(s, x, True, "supplier:1")
         assert x.status == "cancelled" and x.cancel_answered_at is not None
         assert platform_messages(s, w["merchant_id"]) == []
         with pytest.raises(Conflict):
@@ -167,7 +166,7 @@ def test_rejected_with_tracking_intercepts_and_delivery_makes_an_expected_return
     fid = allocated(database, w)
     refund(database, w)
     with database.session() as s:
-        stopship.answer_stop_ship(s, s.get(Fulfilment, fid), False, "supplier:1",
+        flow.answer_stop_ship(s, s.get(Fulfilment, fid), False, "supplier:1",
                                   reason="left the warehouse at 9:00", carrier="zto",
                                   tracking_number="731234567890")
     with database.session(readonly=True) as s:
@@ -184,7 +183,7 @@ def test_rejected_with_tracking_intercepts_and_delivery_makes_an_expected_return
             "fulfilment.interception_requested"]
         assert [m[0] for m in platform_messages(s, w["merchant_id"])] == ["shipment"]
     with database.session() as s:  # the same answer again changes nothing
-        stopship.answer_stop_ship(s, s.get(Fulfilment, fid), False, "supplier:1",
+        flow.answer_stop_ship(s, s.get(Fulfilment, fid), False, "supplier:1",
                                   carrier="zto", tracking_number="731234567890")
         assert len(messages(s, w["merchant_id"], "intercept")) == 1
 
@@ -203,7 +202,7 @@ def test_a_bad_tracking_number_in_a_rejection_changes_nothing(app, database, w):
     refund(database, w)
     with database.session() as s:
         with pytest.raises(ApiError) as e:
-            stopship.answer_stop_ship(s, s.get(Fulfilment, fid), False, "supplier:1",
+            flow.answer_stop_ship(s, s.get(Fulfilment, fid), False, "supplier:1",
                                       carrier="sf", tracking_number="12")
     assert (e.value.status, e.value.code) == (422, "invalid_tracking_number")
     with database.session(readonly=True) as s:
@@ -227,7 +226,7 @@ def test_a_rejection_without_tracking_is_alerted_until_the_tracking_comes(app, d
     fid = allocated(database, w)
     refund(database, w)
     with database.session() as s:
-        stopship.answer_stop_ship(s, s.get(Fulfilment, fid), False, "supplier:1")
+        flow.answer_stop_ship(s, s.get(Fulfilment, fid), False, "supplier:1")
         [alert] = open_alerts(s, w["merchant_id"], "stop_ship_no_tracking")
         assert alert.supplier_id == w["supplier_id"]
     with database.session() as s:
@@ -242,7 +241,7 @@ def test_a_return_refund_waits_for_the_merchant(app, database, w):
     fid = allocated(database, w)
     refund(database, w, kind="return_refund")
     with database.session() as s:
-        stopship.answer_stop_ship(s, s.get(Fulfilment, fid), True, "supplier:1")
+        flow.answer_stop_ship(s, s.get(Fulfilment, fid), True, "supplier:1")
         assert platform_messages(s, w["merchant_id"]) == []
         [alert] = open_alerts(s, w["merchant_id"], "refund_needs_decision")
         assert alert.entity_id == the_case(s, w["merchant_id"]).id
@@ -254,7 +253,7 @@ def test_the_shop_can_turn_automatic_approval_off(app, database, w):
     fid = allocated(database, w)
     refund(database, w)
     with database.session() as s:
-        stopship.answer_stop_ship(s, s.get(Fulfilment, fid), True, "supplier:1")
+        flow.answer_stop_ship(s, s.get(Fulfilment, fid), True, "supplier:1")
         assert platform_messages(s, w["merchant_id"]) == []
         assert len(open_alerts(s, w["merchant_id"], "refund_needs_decision")) == 1
 
@@ -263,7 +262,7 @@ def test_a_refund_on_a_stopped_order_is_approved_when_it_arrives(app, database, 
     fid = allocated(database, w)
     apply(database, w["shop_id"], order_values(status="cancelled", updated=LATER))
     with database.session() as s:
-        stopship.answer_stop_ship(s, s.get(Fulfilment, fid), True, "supplier:1")
+        flow.answer_stop_ship(s, s.get(Fulfilment, fid), True, "supplier:1")
     refund(database, w)
     refund(database, w, at=LATER)
     with database.session(readonly=True) as s:
@@ -302,7 +301,7 @@ def test_only_the_supplier_of_the_refunded_line_is_stopped(app, database, w):
         by_supplier = {x.supplier_id: x for x in fulfilments(s, w["merchant_id"])}
         mine, theirs = by_supplier[w["supplier_id"]], by_supplier[other.id]
         assert (mine.status, theirs.status) == ("requested", "cancel_requested")
-        stopship.answer_stop_ship(s, theirs, True, "supplier:2")
+        flow.answer_stop_ship(s, theirs, True, "supplier:2")
         assert [m[0] for m in platform_messages(s, w["merchant_id"])] == ["refund_approve"]
 
 
@@ -337,5 +336,5 @@ def test_a_stop_ship_answer_without_a_request_is_a_conflict(app, database, w):
     with database.session() as s:
         for accepted in (True, False):
             with pytest.raises(Conflict):
-                stopship.answer_stop_ship(s, s.get(Fulfilment, fid), accepted, "supplier:1")
+                flow.answer_stop_ship(s, s.get(Fulfilment, fid), accepted, "supplier:1")
         assert s.get(Fulfilment, fid).status == "accepted"

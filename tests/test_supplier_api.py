@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from hub.domain.fulfilment import allocation as flow
-from hub.domain.fulfilment import stopship
+from hub.domain import fulfilment as flow
 from hub.models import AuditEntry, Fulfilment, OutboxMessage, Shipment
 from tests import factories as f
 
@@ -83,7 +82,7 @@ def test_notices_list_what_was_sent_to_the_supplier(client, sw):
 def test_notices_filter_and_page_newest_first(client, database, sw):
     with database.session() as s:
         fa = s.get(Fulfilment, sw["fa"])
-        stopship.request_stop(s, fa, "refund_requested")
+        flow.request_stop(s, fa, "refund_requested")
     rows = client.get("/api/v1/supplier/notices", headers=sw["A"]).get_json()["data"]
     assert [n["topic"] for n in rows] == ["stop_ship", "order_dispatch"]
     first = client.get("/api/v1/supplier/notices?limit=1", headers=sw["A"]).get_json()
@@ -268,7 +267,7 @@ def test_a_tracking_number_of_another_order_is_refused(client, database, sw):
 # -- stop-ship --------------------------------------------------------------------------------
 def stop(database, fid):
     with database.session() as s:
-        assert stopship.request_stop(s, s.get(Fulfilment, fid), "refund_requested")
+        assert flow.request_stop(s, s.get(Fulfilment, fid), "refund_requested")
 
 
 def test_stop_ship_accepted_before_shipping(client, database, sw):

@@ -264,7 +264,7 @@ def test_an_answer_that_cannot_be_recorded_raises_an_alert(app, database, w, mon
         "factory_code": "F001", "api_base_url": KS, "qps_default": 1000})
     fid = allocated(database, w)
     with database.session() as s:  # the merchant rejected it meanwhile, on another path
-        from hub.domain.fulfilment import allocation as flow
+        from hub.domain import fulfilment as flow
         flow.reject(s, s.get(Fulfilment, fid), "merchant", "out of stock")
     with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         ks_api(rsps, "open.dropshipping.order.merchant.list", {"cursor": "nomore", "list": [

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from hub.domain.fulfilment import allocation as flow
+from hub.domain import fulfilment as flow
 from hub.models import AuditEntry, Inspection, ReturnCase
 from hub.domain.returns.flow import MAX_PHOTO_BYTES, MAX_PHOTOS
 from sandbox.supplier.parcels import photo_png

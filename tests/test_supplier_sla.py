@@ -9,8 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from hub.domain.fulfilment import allocation as flow
-from hub.domain.fulfilment import stopship
+from hub.domain import fulfilment as flow
 from hub.core.db import utcnow
 from hub.models import Alert, AuditEntry, Fulfilment, Shipment
 from jobs import supplier_sla
@@ -106,7 +105,7 @@ def test_an_unanswered_stop_ship_is_critical_even_after_a_dispatch_escalation(
         [alert] = open_alerts(s, w["merchant_id"], "supplier_sla_breached")
         assert (alert.severity, alert.details["deadline"]) == ("critical", "stop_ship")
         assert "stop-ship" in alert.message
-        stopship.answer_stop_ship(s, s.get(Fulfilment, fid), True, "supplier:1")
+        flow.answer_stop_ship(s, s.get(Fulfilment, fid), True, "supplier:1")
         assert open_alerts(s, w["merchant_id"], "supplier_sla_breached") == []
     assert escalations(database, fid) == 2  # one per deadline
 

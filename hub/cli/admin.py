@@ -32,8 +32,9 @@ def db_upgrade(as_json):
 @json_option
 def db_check(as_json):
     from hub.core import migrate
+    from hub.models import Base
 
-    diffs = migrate.pending_diffs(settings().database_url)
+    diffs = migrate.pending_diffs(settings().database_url, Base.metadata)
     if diffs:
         fail(f"models and migrations differ: {diffs}", as_json)
     emit(as_json, {"status": "ok"}, "models and migrations agree")

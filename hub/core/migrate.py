@@ -1,5 +1,5 @@
 """Schema migrations (Alembic), callable from code: ``upgrade(url)``, ``downgrade(url)``,
-``pending_diffs(url)``.
+``pending_diffs(url, metadata)``.
 
 The migration scripts live in ``hub/migrations/versions``; to add one after changing the
 models: ``.venv/bin/python -m hub.core.migrate revision "what changed"`` and review the file.
@@ -38,18 +38,17 @@ def downgrade(url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-def pending_diffs(url: str) -> list:
-    """Differences between the models and a migrated database (empty when in sync)."""
+def pending_diffs(url: str, metadata) -> list:
+    """Differences between the models' ``metadata`` and a migrated database (empty when
+    in sync)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
-
-    from hub.models import Base
 
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-            return compare_metadata(ctx, Base.metadata)
+            return compare_metadata(ctx, metadata)
     finally:
         engine.dispose()
 

@@ -1,9 +1,12 @@
 """``create_app()``: the Flask app factory used by gunicorn (``hub.web.wsgi:app``), the CLI
 (``hub ...``) and the tests. It wires the domain's event subscribers (``hub.wiring``)
-before anything can change a row.
+before anything can change a row, and hangs the ``hub`` commands on ``app.cli``: every
+command, the hub's own (``hub.cli``) and those of packages beside it (``demo``), comes
+through the ``hub.commands`` entry point group, so the web layer imports no CLI.
 """
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from flask import Flask
@@ -20,8 +23,6 @@ from hub.web.kit import api_blueprint
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
-    from hub import cli  # the CLI's commands hang on the app (``flask`` style)
-
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level, settings.log_format)
     crypto.configure(settings.secret_key, settings.old_secret_keys)
@@ -38,5 +39,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.register_blueprint(docs_blueprint)
     app.register_blueprint(webhooks.webhooks_blueprint)
     app.register_blueprint(console.console_blueprint)
-    cli.register(app)
+    for entry in entry_points(group="hub.commands"):
+        app.cli.add_command(entry.load(), entry.name)
     return app

@@ -1,1 +1,27 @@
-"""TODO fulfilment"""
+"""Fulfilment: everything between the hub and the supplier about one fulfilment.
+
+    states      the state machine (requested → accepted | rejected → shipped;
+                cancel_requested → cancelled | cancel_rejected) and atomic moves
+    allocation  orders to suppliers by SKU mapping, and the dispatch
+    shipping    tracking numbers handed back: validated, registered, pushed
+    stopship    stop-ship requests, answers and interception
+    answers     accept, reject, ship (the answers of every channel)
+    updates     a channel's answer as values (``FulfilmentUpdateValues``)
+
+The service functions other rooms and the web call are these names, imported from the
+package: ``from hub.domain import fulfilment``.
+"""
+from hub.domain.fulfilment.allocation import allocate, dispatch_lines, handle_order
+from hub.domain.fulfilment.answers import accept, reject, submit_tracking
+from hub.domain.fulfilment.shipping import (
+    normalise_carrier, outbound_shipment, record_shipment, validate_tracking,
+)
+from hub.domain.fulfilment.stopship import (
+    APPROVAL_ACTION, answer_stop_ship, fulfilments_for, request_stop, stop_order,
+    sweep_interceptions,
+)
+
+__all__ = ["allocate", "dispatch_lines", "handle_order", "accept", "reject", "submit_tracking",
+           "normalise_carrier", "outbound_shipment", "record_shipment", "validate_tracking",
+           "APPROVAL_ACTION", "answer_stop_ship", "fulfilments_for", "request_stop",
+           "stop_order", "sweep_interceptions"]

@@ -1,4 +1,4 @@
-"""Fulfilment: allocating orders to suppliers, and the supplier's answers to a dispatch.
+"""Allocating orders to suppliers.
 
 **Allocation** runs in the transaction that changes an order (``OrderChanged``):
 a ``paid`` order not held by a do-not-ship flag has each line not yet in a fulfilment
@@ -11,48 +11,24 @@ webhooks and polls change nothing. Alerts: ``order_held`` (with the do-not-ship 
 resolved and the order allocated when the flag clears; critical, naming the fulfilments,
 when the flag arrives after allocation — they are not stopped automatically),
 ``sku_unmapped`` (resolved once every line is allocated), ``supplier_has_no_channel``.
-
-**Answers** from the supplier channels (hub webhooks + supplier API, Kuaishou dropship,
-CJ, spreadsheets), each timestamped and audited:
-
-* ``accept(session, fulfilment, actor, supplier_reference=None)``;
-* ``reject(session, fulfilment, actor, reason)`` → alert ``fulfilment_rejected``;
-* ``submit_tracking(session, fulfilment, carrier, tracking_number, actor, var_dir)`` →
-  ``Shipment``: the number is validated first (``validate_tracking``: a known carrier,
-  the carrier's pattern from ``mappings/tracking/tracking_patterns.json``, not used by
-  another order or a return of the merchant) and a failure raises ``ApiError`` 422
-  ``invalid_tracking_number`` / ``tracking_number_reused`` having changed nothing. Then
-  the shipment is registered with the courier (``hub.domain.tracking.shipments.register_shipment``), the
-  fulfilment is ``shipped`` and the shipment is pushed to the platform through the outbox
-  (``hub.domain.pushes.platform_actions.push_shipment``). Tracking for a fulfilment under a stop-ship
-  request is the supplier saying it already shipped: ``hub.domain.fulfilment.stopship`` takes it.
 """
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import alert_ops as alerts, audit
-from hub.domain.pushes import platform_actions, supplier_notices
-from hub.domain.tracking import shipments as tracking
 from hub.core.db import utcnow
-from hub.core.errors import ApiError, Conflict
-from hub.models import (
-    Alert, Fulfilment, FulfilmentLine, Order, Shipment, SkuMapping, Supplier,
-)
-from hub.domain.fulfilment.states import FULFILMENT, move
+from hub.domain.pushes import supplier_notices
 from hub.domain.pushes.supplier_notices import iso
+from hub.models import (
+    Alert, Fulfilment, FulfilmentLine, Order, SkuMapping, Supplier, alert_ops as alerts, audit,
+)
 from hub.pipeline.events import OrderChanged
-from hub.core.wakeup import current_var_dir
-from mappings.tracking.carriers import PROVIDERS, carriers, normalise
-from mappings.tracking.codes import table
 
 ACTOR = "hub:allocation"
-SLA_ALERT = "supplier_sla_breached"
 
 
 # -- allocation ----------------------------------------------------------------------------
@@ -186,168 +162,4 @@ def dispatch(session: Session, fulfilment: Fulfilment, *, var_dir: Path | None =
         session, supplier, supplier_notices.ORDER_DISPATCH, "fulfilment", fulfilment.id,
         payload, f"dispatch:{iso(fulfilment.requested_at)}", var_dir=var_dir)
 
-
-# -- answers ---------------------------------------------------------------------------------
-
-def _conflict(fulfilment: Fulfilment, what: str) -> Conflict:
-    return Conflict(f"fulfilment {fulfilment.id} is {fulfilment.status}: cannot {what}",
-                    details={"status": fulfilment.status})
-
-
-def accept(session: Session, fulfilment: Fulfilment, actor: str,
-           supplier_reference: str | None = None) -> Fulfilment:
-    if fulfilment.status in ("accepted", "shipped"):
-        if supplier_reference and not fulfilment.supplier_reference:
-            fulfilment.supplier_reference = supplier_reference[:128]
-        return fulfilment  # a repeated answer changes nothing
-    now = utcnow()
-    values = {"supplier_reference": supplier_reference[:128]} if supplier_reference else {}
-    if not move(session, fulfilment, "accept", accepted_at=now, **values):
-        if fulfilment.status in ("accepted", "shipped"):
-            return fulfilment
-        raise _conflict(fulfilment, "accept it")
-    audit.record(session, fulfilment.merchant_id, actor, "fulfilment.accepted", "fulfilment",
-                 fulfilment.id, {"accepted_at": iso(now),
-                                 "supplier_reference": fulfilment.supplier_reference,
-                                 "late": _late(fulfilment.answer_due_at, now)})
-    alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id)
-    return fulfilment
-
-
-def reject(session: Session, fulfilment: Fulfilment, actor: str, reason: str) -> Fulfilment:
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApiError("a reason is required to reject an order", code="validation_error",
-                       status=422, details={"reason": ["required"]})
-    if fulfilment.status == "rejected":
-        return fulfilment
-    now = utcnow()
-    if not move(session, fulfilment, "reject", rejected_at=now, reject_reason=reason[:500]):
-        if fulfilment.status == "rejected":
-            return fulfilment
-        raise _conflict(fulfilment, "reject it")
-    audit.record(session, fulfilment.merchant_id, actor, "fulfilment.rejected", "fulfilment",
-                 fulfilment.id, {"rejected_at": iso(now), "reason": fulfilment.reject_reason})
-    alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id)
-    order = fulfilment.order
-    alerts.raise_alert(
-        session, fulfilment.merchant_id, "fulfilment_rejected", "fulfilment", fulfilment.id,
-        f"Supplier rejected order {order.platform_order_id}: {fulfilment.reject_reason}. "
-        "Allocate it to another supplier or cancel it.",
-        details={"order_id": order.id, "supplier_id": fulfilment.supplier_id,
-                 "reason": fulfilment.reject_reason})
-    return fulfilment
-
-
-def _late(due, at) -> bool:
-    return bool(due is not None and at > due)
-
-
-# -- tracking numbers ------------------------------------------------------------------------
-
-def normalise_carrier(raw) -> str | None:
-    """A carrier as suppliers write it (``SF``, ``shunfeng``, ``顺丰速运``) → ``sf``, or None."""
-    key = str(raw or "").strip().lower()
-    if not key:
-        return None
-    known = carriers()
-    if key in known:
-        return key
-    for provider in PROVIDERS:
-        match = normalise(provider, key)
-        if match.known:
-            return match.carrier
-    for code, row in known.items():
-        if key in (str(row.get("name", "")).lower(), str(row.get("name_en", "")).lower()):
-            return code
-    return None
-
-
-def _invalid(message: str, field: str) -> ApiError:
-    return ApiError(message, code="invalid_tracking_number", status=422,
-                    details={field: [message]})
-
-
-def validate_tracking(session: Session, fulfilment: Fulfilment, carrier,
-                      tracking_number) -> tuple[str, str, Shipment | None]:
-    """``(carrier, number, existing shipment of this order or None)``, or ``ApiError`` 422."""
-    code = normalise_carrier(carrier)
-    if code is None:
-        raise _invalid(f"unknown carrier {str(carrier or '')[:40]!r}; use one of "
-                       f"{', '.join(carriers())}", "carrier")
-    number = re.sub(r"[\s-]+", "", str(tracking_number or "")).upper()
-    patterns = table("tracking_patterns.json")
-    rule = patterns["carriers"].get(code, patterns["default"])
-    if not re.fullmatch(rule["pattern"], number):
-        raise _invalid(f"{number[:40] or 'an empty value'!r} is not a {code} tracking number "
-                       f"(expected {rule['shape']})", "tracking_number")
-    same = None
-    for other in session.scalars(select(Shipment).where(
-            Shipment.merchant_id == fulfilment.merchant_id, Shipment.tracking_number == number)):
-        if (other.direction == "outbound" and other.order_id == fulfilment.order_id
-                and other.carrier == code):
-            same = other
-            continue
-        raise ApiError(
-            f"tracking number {number} is already used by "
-            + (f"another order (shipment {other.id})" if other.direction == "outbound"
-               else f"a return (shipment {other.id})")
-            + "; a waybill belongs to one parcel", code="tracking_number_reused", status=422,
-            details={"tracking_number": [f"already used by shipment {other.id}"]})
-    return code, number, same
-
-
-def record_shipment(session: Session, fulfilment: Fulfilment, carrier: str, number: str,
-                    actor: str, var_dir: Path | None = None) -> Shipment:
-    """Register a validated outbound parcel, timestamp it, push it to the platform."""
-    var_dir = current_var_dir(var_dir)
-    shipment = tracking.register_shipment(
-        session, merchant_id=fulfilment.merchant_id, carrier=carrier, tracking_number=number,
-        direction="outbound", order_id=fulfilment.order_id, fulfilment_id=fulfilment.id,
-        var_dir=var_dir)
-    now = utcnow()
-    fulfilment.shipped_at = fulfilment.shipped_at or now
-    audit.record(session, fulfilment.merchant_id, actor, "fulfilment.tracking_submitted",
-                 "fulfilment", fulfilment.id,
-                 {"carrier": carrier, "tracking_number": number, "shipment_id": shipment.id,
-                  "submitted_at": iso(now), "status": fulfilment.status})
-    if fulfilment.order.status != "cancelled":  # a cancelled order cannot be shipped
-        platform_actions.push_shipment(session, shipment, var_dir=var_dir)
-    return shipment
-
-
-def outbound_shipment(session: Session, fulfilment: Fulfilment) -> Shipment | None:
-    return session.scalar(select(Shipment).where(
-        Shipment.fulfilment_id == fulfilment.id, Shipment.direction == "outbound")
-        .order_by(Shipment.id.desc()).limit(1))
-
-
-def submit_tracking(session: Session, fulfilment: Fulfilment, carrier, tracking_number,
-                    actor: str, var_dir: Path | None = None) -> Shipment:
-    code, number, existing = validate_tracking(session, fulfilment, carrier, tracking_number)
-    if fulfilment.status in ("cancel_requested", "cancel_rejected"):
-        from hub.domain.fulfilment import stopship  # shipped despite (or before answering) a stop-ship request
-        stopship.answer_stop_ship(session, fulfilment, False, actor,
-                                  reason="already_shipped", carrier=code,
-                                  tracking_number=number, var_dir=var_dir)
-        return outbound_shipment(session, fulfilment)
-    if fulfilment.status == "shipped":
-        current = outbound_shipment(session, fulfilment)
-        if current is None:  # marked shipped by its channel without a number: take it
-            return record_shipment(session, fulfilment, code, number, actor, var_dir)
-        if (current.carrier, current.tracking_number) == (code, number):
-            return current  # the same hand-back again
-        raise Conflict(f"fulfilment {fulfilment.id} already shipped with {current.carrier} "
-                       f"{current.tracking_number}; the merchant corrects a tracking number",
-                       details={"status": "shipped"})
-    if not FULFILMENT.can(fulfilment.status, "ship"):
-        raise _conflict(fulfilment, "ship it")
-    if not move(session, fulfilment, "ship"):
-        # changed under us (e.g. a stop-ship request arrived): decide again on the new state
-        return submit_tracking(session, fulfilment, code, number, actor, var_dir)
-    if fulfilment.accepted_at is None:
-        fulfilment.accepted_at = fulfilment.updated_at  # shipping is accepting
-    shipment = record_shipment(session, fulfilment, code, number, actor, var_dir)
-    alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id)
-    return shipment
 

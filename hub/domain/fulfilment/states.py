@@ -21,6 +21,13 @@ from hub.core.db import utcnow
 from hub.core.states import Machine
 from hub.models import Fulfilment
 
+SLA_ALERT = "supplier_sla_breached"  # a deadline the supplier missed; answering resolves it
+
+
+def late(due, at) -> bool:
+    return bool(due is not None and at > due)
+
+
 FULFILMENT = Machine("fulfilment", {
     "requested": {"accept": "accepted", "reject": "rejected", "ship": "shipped",
                   "request_stop": "cancel_requested"},

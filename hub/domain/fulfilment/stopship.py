@@ -43,11 +43,9 @@ from hub.domain.pushes import platform_actions, supplier_notices
 from hub.domain.tracking import shipments as tracking
 from hub.core.db import utcnow
 from hub.core.errors import Conflict
-from hub.domain.fulfilment.allocation import (
-    SLA_ALERT, outbound_shipment, record_shipment, validate_tracking,
-)
+from hub.domain.fulfilment.shipping import outbound_shipment, record_shipment, validate_tracking
 from hub.models import Account, AuditEntry, Fulfilment, Order, ReturnCase, Shipment, Supplier
-from hub.domain.fulfilment.states import FULFILMENT, guarded, move
+from hub.domain.fulfilment.states import FULFILMENT, SLA_ALERT, guarded, late, move
 from hub.domain.pushes.supplier_notices import iso
 from hub.pipeline import events
 from hub.pipeline.events import MessageSettled, OrderChanged, ReturnChanged, ShipmentTracked
@@ -158,7 +156,7 @@ def answer_stop_ship(session: Session, fulfilment: Fulfilment, accepted: bool, a
         audit.record(session, fulfilment.merchant_id, actor, "fulfilment.stop_ship_accepted",
                      "fulfilment", fulfilment.id,
                      {"answered_at": iso(now), "reason": reason,
-                      "late": _late(fulfilment.cancel_answer_due_at, now)})
+                      "late": late(fulfilment.cancel_answer_due_at, now)})
         alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id)
         for case in session.scalars(select(ReturnCase).where(
                 ReturnCase.order_id == fulfilment.order_id, ReturnCase.status == "requested")):
@@ -179,7 +177,7 @@ def answer_stop_ship(session: Session, fulfilment: Fulfilment, accepted: bool, a
             audit.record(session, fulfilment.merchant_id, actor, "fulfilment.stop_ship_rejected",
                          "fulfilment", fulfilment.id,
                          {"answered_at": iso(now), "reason": fulfilment.cancel_reject_reason,
-                          "late": _late(fulfilment.cancel_answer_due_at, now),
+                          "late": late(fulfilment.cancel_answer_due_at, now),
                           "carrier": given[0] if given else None,
                           "tracking_number": given[1] if given else None})
             alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment",
@@ -196,9 +194,6 @@ def _no_request(fulfilment: Fulfilment) -> Conflict:
     return Conflict(f"fulfilment {fulfilment.id} has no open stop-ship request (it is "
                     f"{fulfilment.status})", details={"status": fulfilment.status})
 
-
-def _late(due, at) -> bool:
-    return bool(due is not None and at > due)
 
 
 def _auto_approve(session: Session, case: ReturnCase) -> bool:

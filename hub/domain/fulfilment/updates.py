@@ -9,9 +9,9 @@ services, which own the state machine and every timestamp:
 
 | update            | fulfilment status            | domain call                                       |
 |-------------------|------------------------------|---------------------------------------------------|
-| ``accepted``      | ``requested``                | ``hub.domain.fulfilment.allocation.accept`` (stores the reference)  |
-| ``rejected``      | any but ``rejected``         | ``hub.domain.fulfilment.allocation.reject``                         |
-| ``shipped``       | ``cancel_requested``         | ``hub.domain.fulfilment.stopship.answer_stop_ship`` rejected, with the tracking (already shipped) |
+| ``accepted``      | ``requested``                | ``answers.accept`` (stores the reference)         |
+| ``rejected``      | any but ``rejected``         | ``answers.reject``                                |
+| ``shipped``       | ``cancel_requested``         | ``stopship.answer_stop_ship`` rejected, with the tracking (already shipped) |
 | ``shipped``       | otherwise                    | ``accept`` first when ``requested``, then ``submit_tracking`` |
 | ``cancelled``     | ``cancel_requested``         | ``answer_stop_ship`` accepted                     |
 | ``cancelled``     | ``requested`` / ``accepted`` | ``reject`` (cancelled on the channel, unasked)    |
@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import ConnectorError, ErrorClass
 from hub.models import alert_ops as alerts
+from hub.domain.fulfilment import answers, stopship
 from hub.pipeline import sync
 from hub.pipeline.events import MessageSettled
 from hub.core.db import utcnow
@@ -117,13 +118,11 @@ def _need_parcel(f: Fulfilment, v: FulfilmentUpdateValues) -> None:
 
 def _route(session, f: Fulfilment, v: FulfilmentUpdateValues, actor: str, var_dir) -> bool:
     """Call the domain for ``v``; True when something changed."""
-    from hub.domain.fulfilment import allocation as domain
-    from hub.domain.fulfilment import stopship
 
     status, st = f.status, v.status
     if st == "accepted":
         if status == "requested":
-            domain.accept(session, f, actor, supplier_reference=v.supplier_reference)
+            answers.accept(session, f, actor, supplier_reference=v.supplier_reference)
             return True
         if status == "rejected":
             raise _refused(f"fulfilment {f.id} was rejected; it cannot be accepted now")
@@ -134,7 +133,7 @@ def _route(session, f: Fulfilment, v: FulfilmentUpdateValues, actor: str, var_di
     if st == "rejected":
         if status == "rejected":
             return False
-        domain.reject(session, f, actor, v.reason or "rejected by the supplier")
+        answers.reject(session, f, actor, v.reason or "rejected by the supplier")
         return True
     if st == "shipped":
         _need_parcel(f, v)
@@ -146,8 +145,8 @@ def _route(session, f: Fulfilment, v: FulfilmentUpdateValues, actor: str, var_di
                                       var_dir=var_dir)
             return True
         if status == "requested":
-            domain.accept(session, f, actor, supplier_reference=v.supplier_reference)
-        domain.submit_tracking(session, f, v.carrier, v.tracking_number, actor, var_dir)
+            answers.accept(session, f, actor, supplier_reference=v.supplier_reference)
+        answers.submit_tracking(session, f, v.carrier, v.tracking_number, actor, var_dir)
         return True
     if st == "cancelled":
         if status == "cancelled":
@@ -156,7 +155,7 @@ def _route(session, f: Fulfilment, v: FulfilmentUpdateValues, actor: str, var_di
             stopship.answer_stop_ship(session, f, True, actor, reason=v.reason, var_dir=var_dir)
             return True
         if status in ("requested", "accepted"):
-            domain.reject(session, f, actor, "cancelled on the supplier channel"
+            answers.reject(session, f, actor, "cancelled on the supplier channel"
                           + (f": {v.reason}" if v.reason else ""))
             return True
         if status == "cancel_rejected":

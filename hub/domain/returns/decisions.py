@@ -50,7 +50,7 @@ from hub.domain.returns import flow as returns_flow
 from hub.core.db import utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.models import Account, AuditEntry, OutboxMessage, ReturnCase
-from hub.domain.fulfilment.stopship import APPROVAL_ACTION
+from hub.domain.fulfilment import APPROVAL_ACTION
 from hub.domain.pushes.supplier_notices import iso
 
 DECIDED_KINDS = ("refund_only", "return_refund", "exchange")

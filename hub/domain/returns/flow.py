@@ -42,6 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.models import alert_ops as alerts, audit
+from hub.domain.fulfilment import fulfilments_for
 from hub.domain.pushes import platform_actions, supplier_notices
 from hub.domain.returns.states import BEFORE_RECEIPT, RETURN_CASE
 from hub.domain.tracking import effects, shipments as tracking
@@ -136,7 +137,6 @@ def receiving_suppliers(session: Session, case: ReturnCase) -> list[Supplier]:
     receive returns (none: the goods go to the merchant)."""
     if case.order_id is None:
         return []
-    from hub.domain.fulfilment.stopship import fulfilments_for
     order = session.get(Order, case.order_id)
     ids = dict.fromkeys(f.supplier_id for f in fulfilments_for(order, case)
                         if f.shipped_at is not None)
@@ -172,7 +172,6 @@ def notify_return(session: Session, case: ReturnCase | None, var_dir: Path | Non
     if (case is None or case.kind not in NOTICE_KINDS or case.status not in NOTICE_STATUSES
             or case.order_id is None):
         return []
-    from hub.domain.fulfilment.stopship import fulfilments_for
     order = session.get(Order, case.order_id)
     shipped = [f for f in fulfilments_for(order, case) if f.shipped_at is not None]
     sent = [_send(session, f, order, case, var_dir) for f in shipped]
@@ -186,7 +185,6 @@ def on_expected_return(session: Session, event: ExpectedReturn) -> None:
     cases = session.scalars(select(ReturnCase).where(
         ReturnCase.order_id == order.id, ReturnCase.status.not_in(("rejected", "closed")))
         .order_by(ReturnCase.id.desc()))
-    from hub.domain.fulfilment.stopship import fulfilments_for
     case = next((c for c in cases if fulfilment in fulfilments_for(order, c)), None)
     _send(session, fulfilment, order, case, None)
 

@@ -6,7 +6,7 @@ Every row is checked against the current state before anything changes (``check_
 the section and answer are known values (English or the Chinese words in ``*_WORDS``); the
 fulfilment or return case belongs to this supplier; the answer fits the section (a reject
 has a reason; a tracking number has its carrier); carrier and tracking number pass the
-domain's ``hub.domain.fulfilment.allocation.validate_tracking`` (known carrier, the carrier's pattern, not
+domain's ``hub.domain.fulfilment.validate_tracking`` (known carrier, the carrier's pattern, not
 used by another order or a return); no tracking number appears twice in the sheet and no
 fulfilment or return is answered twice; and the answer still makes sense for the record
 (an order rejected meanwhile cannot be accepted). An answer the record already reflects is
@@ -16,7 +16,7 @@ answer is ``skipped``. Every problem is reported with its row number and column.
 ``apply="all"`` (the default) applies nothing when any row has an error (``ApiError`` 422
 ``sheet_has_errors`` with the report as details). ``apply="valid"`` applies the rows
 without errors. Either way the rows are applied through the domain services
-(``hub.domain.fulfilment.allocation``, ``hub.domain.fulfilment.stopship``, ``hub.domain.returns.flow``), one savepoint each, in the
+(``hub.domain.fulfilment``, ``hub.domain.returns.flow``), one savepoint each, in the
 caller's one transaction; a row the domain refuses at that moment (a race) becomes an
 error — under ``all`` everything is then undone. Notices about an answered record are
 marked acknowledged. The caller commits.
@@ -33,6 +33,9 @@ from hub.models import audit
 from hub.core.db import utcnow
 from hub.core.errors import ApiError
 from hub.models import Fulfilment, Inspection, OutboxMessage, ReturnCase, Supplier
+from hub.domain import fulfilment
+from hub.domain.returns import flow as returns_flow
+from hub.domain.returns.flow import BEFORE_RECEIPT, CONDITIONS
 from hub.domain.sheets.files import ANSWER_KEYS, read_sheet
 
 SECTION_WORDS = {"dispatch": "dispatch", "发货": "dispatch", "订单": "dispatch",
@@ -96,7 +99,6 @@ def _word(check: RowCheck, value: str, words: dict, column: str, what: str) -> s
 
 def _parcel(session, check: RowCheck, f: Fulfilment, row: dict):
     """Validate carrier + tracking number; ``(carrier, number, same)`` or None."""
-    from hub.domain.fulfilment.allocation import validate_tracking
 
     carrier, number = row.get("carrier", ""), row.get("tracking_number", "")
     if not carrier and not number:
@@ -110,7 +112,7 @@ def _parcel(session, check: RowCheck, f: Fulfilment, row: dict):
                     "scientific notation: format the column as text and type it again")
         return None
     try:
-        found = validate_tracking(session, f, carrier, number)
+        found = fulfilment.validate_tracking(session, f, carrier, number)
     except ApiError as e:
         column = next(iter(e.details), "tracking_number") if isinstance(e.details, dict) \
             else "tracking_number"
@@ -175,7 +177,6 @@ def _check_dispatch(session, check, f: Fulfilment, row: dict) -> None:
 
 
 def _check_stop(session, check, f: Fulfilment, row: dict) -> None:
-    from hub.domain.fulfilment.allocation import outbound_shipment
 
     answer = _word(check, row.get("answer", ""), STOP_WORDS, "answer", "answer")
     if answer is None:
@@ -196,7 +197,7 @@ def _check_stop(session, check, f: Fulfilment, row: dict) -> None:
     parcel = _parcel(session, check, f, row)
     if check.outcome == "error":
         return
-    if parcel is None and outbound_shipment(session, f) is None:
+    if parcel is None and fulfilment.outbound_shipment(session, f) is None:
         check.error("tracking_number", "already shipped: give the carrier and tracking number "
                     "so the parcel can be intercepted")
     elif f.status == "cancel_rejected":
@@ -207,7 +208,6 @@ def _check_stop(session, check, f: Fulfilment, row: dict) -> None:
 
 
 def _check_return(session, check, supplier: Supplier, row: dict) -> None:
-    from hub.domain.returns.flow import BEFORE_RECEIPT, CONDITIONS
 
     case = session.get(ReturnCase, check.return_case_id) if check.return_case_id else None
     owned = case is not None and case.merchant_id == supplier.merchant_id and session.scalar(
@@ -311,9 +311,6 @@ def _acknowledge(session, supplier: Supplier, entity: str, entity_id: int, actor
 
 
 def _apply(session, supplier: Supplier, c: RowCheck, actor: str, var_dir) -> None:
-    from hub.domain.fulfilment import allocation as flow
-    from hub.domain.returns import flow as returns_flow
-    from hub.domain.fulfilment import stopship
 
     if c.action == "receive":
         case = session.get(ReturnCase, c.return_case_id)
@@ -325,15 +322,15 @@ def _apply(session, supplier: Supplier, c: RowCheck, actor: str, var_dir) -> Non
     f = session.get(Fulfilment, c.fulfilment_id)
     session.refresh(f, with_for_update=True)
     if c.action == "accept":
-        flow.accept(session, f, actor)
+        fulfilment.accept(session, f, actor)
     elif c.action == "reject":
-        flow.reject(session, f, actor, c.reason)
+        fulfilment.reject(session, f, actor, c.reason)
     elif c.action == "ship":
-        flow.submit_tracking(session, f, c.carrier, c.tracking_number, actor, var_dir)
+        fulfilment.submit_tracking(session, f, c.carrier, c.tracking_number, actor, var_dir)
     elif c.action == "stop_accepted":
-        stopship.answer_stop_ship(session, f, True, actor, reason=c.reason, var_dir=var_dir)
+        fulfilment.answer_stop_ship(session, f, True, actor, reason=c.reason, var_dir=var_dir)
     elif c.action == "stop_rejected":
-        stopship.answer_stop_ship(session, f, False, actor, reason=c.reason or "already shipped",
+        fulfilment.answer_stop_ship(session, f, False, actor, reason=c.reason or "already shipped",
                                   carrier=c.carrier, tracking_number=c.tracking_number,
                                   var_dir=var_dir)
     _acknowledge(session, supplier, "fulfilment", f.id, actor)

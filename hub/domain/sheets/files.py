@@ -39,6 +39,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from hub.core.errors import ApiError
+from hub.domain import fulfilment
+from hub.domain.returns.flow import return_shipment
 from hub.models import Fulfilment, Order, ReturnCase, Supplier
 
 COLUMNS = (
@@ -92,16 +94,14 @@ def _buyer(order: Order) -> str:
 
 
 def _items(session: Session, f: Fulfilment) -> str:
-    from hub.domain.fulfilment.allocation import dispatch_lines
 
     return "; ".join(x["sku"] + (f" / {x['supplier_sku']}" if x["supplier_sku"] else "")
                      + (f" {x['title']}" if x["title"] else "") + f" x{x['quantity']}"
-                     for x in dispatch_lines(session, f))
+                     for x in fulfilment.dispatch_lines(session, f))
 
 
 def pending_rows(session: Session, supplier: Supplier) -> list[dict]:
     """Every row the supplier has to answer now, dispatches first (by deadline)."""
-    from hub.domain.returns.flow import return_shipment
 
     fulfilments = list(session.scalars(
         select(Fulfilment).where(Fulfilment.merchant_id == supplier.merchant_id,

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.web.kit.endpoint import principal
 from hub.web.kit.scope import get_visible
 from hub.core.errors import Conflict
-from hub.domain.fulfilment.allocation import dispatch_lines
+from hub.domain.fulfilment import dispatch_lines
 from hub.models import Fulfilment, Shipment
 from hub.web.context import hub, request_session
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import selectinload
 
-from hub.domain.fulfilment import allocation as flow
-from hub.domain.fulfilment import stopship
+from hub.domain import fulfilment as flow
 from hub.web.kit import api_blueprint as bp
 from hub.web.kit.endpoint import endpoint, principal
 from hub.web.kit.pagination import Page, paginate
@@ -96,7 +95,7 @@ def supplier_stop_ship(fulfilment_id, body):
         raise ApiError("a stop-ship rejected because the parcel already shipped must carry "
                        "its carrier and tracking_number", code="validation_error", status=422,
                        details={"tracking_number": ["required when accepted is false"]})
-    stopship.answer_stop_ship(session, f, body["accepted"], principal().actor,
+    flow.answer_stop_ship(session, f, body["accepted"], principal().actor,
                               reason=body.get("reason") or (None if body["accepted"]
                                                             else "already_shipped"),
                               carrier=body.get("carrier"),
