@@ -17,6 +17,24 @@ account (``Connector(ctx)``), does the transport for it:
         def push(self, topic, payload, idempotency_key) -> PushResult: ...
         def map_record(self, record) -> values (hub.values) | None: ...
 
+Capabilities. The hub uses a capability only when the class declares its name in
+``capabilities``, and the standard suite (``tests/connector_suite.py``) tests each one a
+connector declares; ``CAPABILITIES`` lists the names. Value types are in
+``connectors.capabilities``.
+
+| capability | what to implement | the hub calls it for |
+|---|---|---|
+| ``webhook`` | ``verify_webhook``, ``webhook_ack``, ``records_for_event`` | ``POST /webhooks/<name>/<account>`` |
+| ``poll`` | ``streams()`` | ``jobs.poll`` |
+| ``push`` | ``push(topic, payload, key)``; a platform lists ``push_topics``; a courier may shape ``subscription_payload`` | ``jobs.deliver_outbox``; platforms get shipments and return decisions (``return_message``), couriers parcel subscriptions |
+| ``query`` (courier) | ``query_tracking(carrier, number, phone=None) -> Record`` | nothing yet (tools, tests) |
+| ``intercept`` (courier) | ``interception_payload(parcel, kind, reason, address)``, topic ``intercept`` | ``POST /shipments/<id>/intercept`` |
+| ``oauth_link`` (platform) | ``link_fields``, ``link_title``, ``link_help``, ``authorize_url``, ``complete_authorization``, ``linked_identity`` | ``POST /api/v1/shops/<name>/link``, ``/<id>/reauthorize``, ``GET /oauth/<name>/callback``, console |
+| ``oauth`` | ``refresh_token()`` (and declare ``authorization_status``) | ``jobs.refresh_tokens`` |
+| ``authorization_status`` | ``authorization_status(now=None)`` | shop status (API, console, ``jobs.refresh_tokens``) |
+| ``secret_rotation`` (supplier) | ``rotate_secret(config)``, ``retire_secret(config)`` | ``hub suppliers rotate-secret`` |
+| ``order_dispatch``, ``stop_ship``, ``return_notice``, ``tracking_notice`` (supplier) | push topics of the same name | supplier notices |
+
 Every failure a connector meets is a ``ConnectorError`` carrying one ``ErrorClass``;
 jobs act on the class (retry later, wait out a rate limit, refresh the token, flag the
 account for an operator, or fail the one record). Connectors are registered as built-ins
@@ -33,7 +51,15 @@ from typing import Any, Callable, ClassVar, Iterator
 from apispec.ext.marshmallow import OpenAPIConverter
 from marshmallow import EXCLUDE, Schema, ValidationError
 
+from connectors.capabilities import (
+    Outgoing, Parcel, ReturnDecision, SecretChange, standard_interception,
+    standard_return_message, standard_subscription,
+)
+
 KINDS = ("platform", "supplier", "courier")
+CAPABILITIES = ("webhook", "poll", "push", "query", "intercept", "oauth", "oauth_link",
+                "authorization_status", "secret_rotation", "order_dispatch", "stop_ship",
+                "return_notice", "tracking_notice")
 
 
 class ErrorClass(str, Enum):
@@ -156,6 +182,15 @@ class Connector:
     title: ClassVar[str] = ""
     capabilities: ClassVar[tuple[str, ...]] = ()
     config_schema: ClassVar[type[Schema]] = Schema
+    # push (platform): the topics the platform takes. ``shipment`` and
+    # ``tracking_correction`` carry the hub's payload {order_id, carrier, tracking_number,
+    # previous_tracking_number?}; return decisions are shaped by ``return_message``.
+    push_topics: ClassVar[tuple[str, ...]] = ()
+    # oauth_link: the config keys a merchant enters to start a link (the app's
+    # credentials; kept on re-authorization), and what the console calls one account.
+    link_fields: ClassVar[tuple[str, ...]] = ()
+    link_title: ClassVar[str] = ""
+    link_help: ClassVar[str] = ""         # a sentence for the console's link form
 
     def __init__(self, ctx: AccountContext):
         self.ctx = ctx
@@ -219,3 +254,60 @@ class Connector:
 
     def refresh_token(self) -> None:
         raise ConnectorError(ErrorClass.FAIL_CONFIG, f"{self.name} has no token to refresh")
+
+    # -- optional capabilities (see the table above) --------------------------------------
+    @classmethod
+    def return_message(cls, decision: ReturnDecision) -> Outgoing | None:
+        """push (platform): the outbox message for a merchant's return decision, or None
+        when the platform has no such step. Default: the standard topics in
+        ``push_topics`` (``connectors.capabilities.standard_return_message``)."""
+        return standard_return_message(decision, cls.push_topics)
+
+    @classmethod
+    def subscription_payload(cls, parcel: Parcel) -> dict:
+        """push (courier): the ``subscribe`` payload that ``push`` will send for ``parcel``;
+        raises ``marshmallow.ValidationError`` when the parcel cannot be followed.
+        Default: ``{carrier, tracking_number, shipment_ref}``."""
+        return standard_subscription(parcel)
+
+    @classmethod
+    def interception_payload(cls, parcel: Parcel, kind: str, reason: str = "",
+                             address: dict | None = None) -> dict:
+        """intercept: the ``intercept`` payload (``kind``: return_to_sender |
+        modify_address with ``address {name, mobile, print_addr}``); raises
+        ``ValidationError``. Default: ``standard_interception``."""
+        return standard_interception(parcel, kind, reason, address)
+
+    def authorize_url(self, state: str, redirect_uri: str) -> str:
+        """oauth_link: where to send the merchant; the platform must come back to
+        ``redirect_uri`` with ``code`` and this ``state`` (or ``error``)."""
+        raise NotImplementedError(f"{self.name} does not declare oauth_link")
+
+    def complete_authorization(self, code: str, redirect_uri: str) -> dict:
+        """oauth_link: exchange the callback's ``code``; answers the config updates to
+        store (tokens, expiries...). Raises ``ConnectorError`` (fail_data / fail_config:
+        refused; otherwise: the platform could not be reached)."""
+        raise NotImplementedError(f"{self.name} does not declare oauth_link")
+
+    @classmethod
+    def linked_identity(cls, config: dict) -> str | None:
+        """oauth_link: the remote account (shop) a config is authorized for, or None.
+        Stored as the account's ``external_id``: linking the same identity again renews
+        that account instead of adding one."""
+        return None
+
+    def authorization_status(self, now: datetime | None = None) -> str:
+        """authorization_status: ``ok | expiring | expired | revoked``."""
+        raise NotImplementedError(f"{self.name} does not declare authorization_status")
+
+    @classmethod
+    def rotate_secret(cls, config: dict) -> SecretChange:
+        """secret_rotation: a new signing secret added (the old ones keep signing);
+        raises ``connectors.capabilities.RotationError`` when it cannot."""
+        raise NotImplementedError(f"{cls.name} does not declare secret_rotation")
+
+    @classmethod
+    def retire_secret(cls, config: dict) -> SecretChange:
+        """secret_rotation: the oldest signing secret dropped; ``RotationError`` when it
+        is the last one."""
+        raise NotImplementedError(f"{cls.name} does not declare secret_rotation")

@@ -20,8 +20,11 @@ recorded payload maps to its golden normalised JSON (``UPDATE_GOLDEN=1`` rewrite
 **poll**: pagination ends at the last page, a failure mid-stream leaves the cursor of the
 last completed slice, two runs re-read the lookback overlap without duplicating anything
 (by inbox key and by ``hub.pipeline.sync.apply`` bindings), a 429 with Retry-After is waited out,
-and each error class comes from its response. All HTTP goes through ``responses`` with
-every registered call asserted as made; no time is real (sleeps are recorded).
+and each error class comes from its response; **optional capabilities** (OAuth linking,
+authorization status, platform return messages, courier subscription and interception
+payloads, secret rotation): ``tests.connector_capabilities``, mixed in. All HTTP goes
+through ``responses`` with every registered call asserted as made; no time is real
+(sleeps are recorded).
 
 A part whose capability the connector does not declare is skipped with the reason; a
 declared capability without the data to test it fails.
@@ -45,6 +48,7 @@ from connectors import registry
 from connectors.base import (KINDS, AccountContext, ConfigInvalid, Connector, ConnectorError,
                              ErrorClass, WebhookRejected)
 from connectors.http import HttpAdapter, TokenBucket
+from tests.connector_capabilities import CapabilitySuite
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
 STEP = timedelta(seconds=20)
@@ -98,7 +102,7 @@ def _mutate(text: str) -> str:
     return text + "x"
 
 
-class ConnectorSuite:
+class ConnectorSuite(CapabilitySuite):
     connector_cls: ClassVar[type[Connector]]
     config: ClassVar[dict] = {}
     signature_vectors: ClassVar[list[SignatureVector]] = []

@@ -14,6 +14,7 @@ from tests import factories as f
 from tests.factories import bearer
 
 MESSAGE_KEY = "AAECAwQFBgcICQoLDA0ODw=="
+KS = "kuaishou"
 
 
 class Sandbox:
@@ -64,7 +65,7 @@ def world(session, sandbox, settings):
     admin = f.token(session, m.id)
     operator = f.token(session, m.id, "operator")
     session.commit()
-    app = sandbox.app(linking.redirect_uri(settings))
+    app = sandbox.app(linking.redirect_uri(settings, KS))
     shop = sandbox.shop()
     return {"merchant_id": m.id, "admin": admin, "operator": operator, "app": app,
             "shop": shop, "credentials": sandbox.credentials(app)}
@@ -72,14 +73,14 @@ def world(session, sandbox, settings):
 
 def start(client, world, name="Tea shop", token=None, **override) -> dict:
     body = {"name": name, **world["credentials"], **override}
-    resp = client.post("/api/v1/shops/kuaishou/link", json=body,
+    resp = client.post(f"/api/v1/shops/{KS}/link", json=body,
                        headers=bearer(token or world["admin"]))
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 
 
 def callback(client, query: dict):
-    return client.get(linking.CALLBACK_PATH, query_string=query)
+    return client.get(linking.callback_path(KS), query_string=query)
 
 
 def link(client, sandbox, world, name="Tea shop") -> int:

@@ -197,14 +197,15 @@ def test_security_headers(admin):
 
 
 # -- linking from the console ----------------------------------------------------------------
+LINK = "/console/shops/link/kuaishou"
 FORM = {"name": "Tea shop", "app_key": "ks123", "app_secret": "the-app-secret",
         "sign_secret": "the-sign-secret", "sign_method": "HMAC_SHA256",
         "scopes": ["merchant_order", "merchant_refund"]}
 
 
 def test_link_form_redirects_to_the_platform(admin, database):
-    token = csrf(admin, "/console/shops/link")
-    resp = admin.post("/console/shops/link", data={**FORM, "csrf_token": token})
+    token = csrf(admin, LINK)
+    resp = admin.post(LINK, data={**FORM, "csrf_token": token})
     assert resp.status_code == 303
     target = urlsplit(resp.headers["Location"])
     query = parse_qs(target.query)
@@ -216,9 +217,9 @@ def test_link_form_redirects_to_the_platform(admin, database):
 
 
 def test_link_form_errors_are_shown_and_secrets_not_echoed(admin, database):
-    token = csrf(admin, "/console/shops/link")
+    token = csrf(admin, LINK)
     data = {**FORM, "app_secret": "", "message_key": "not-base64!", "csrf_token": token}
-    resp = admin.post("/console/shops/link", data=data)
+    resp = admin.post(LINK, data=data)
     page = html(resp)
     assert resp.status_code == 422
     assert 'id="e-app_secret"' in page and 'id="e-message_key"' in page
@@ -229,7 +230,7 @@ def test_link_form_errors_are_shown_and_secrets_not_echoed(admin, database):
 
 
 def test_link_form_without_csrf_changes_nothing(admin, database):
-    resp = admin.post("/console/shops/link", data=FORM)
+    resp = admin.post(LINK, data=FORM)
     assert resp.status_code == 400
     with database.session(readonly=True) as s:
         assert s.scalar(select(Account)) is None
@@ -245,11 +246,11 @@ def test_operators_see_shops_but_cannot_link(client, merchant):
 
 def test_link_through_the_console_against_the_sandbox(client, sandbox, world, database):
     assert sign_in(client, world["admin"]).status_code == 303
-    token = csrf(client, "/console/shops/link")
+    token = csrf(client, LINK)
     creds = world["credentials"]
     data = {"name": "Sandbox shop", "csrf_token": token,
             "scopes": ["merchant_order", "merchant_refund", "merchant_logistics"], **creds}
-    resp = client.post("/console/shops/link", data=data)
+    resp = client.post(LINK, data=data)
     assert resp.status_code == 303
     landing = callback(client, sandbox.approve(resp.headers["Location"]))
     target = re.search(r'url=(/console/shops/\d+\?linked=new)"', html(landing)).group(1)

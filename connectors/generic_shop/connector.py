@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import RAISE, Schema, fields, validate
 
 from connectors.base import AckResponse, Connector, ConnectorError, ErrorClass, PushResult
+from connectors.capabilities import Outgoing, ReturnDecision
 from connectors.generic_shop import push as pushes
 from connectors.generic_shop import webhooks
 from mappings.generic_shop import MappingError, map_record
@@ -31,7 +32,20 @@ class GenericShop(Connector):
     kind = "platform"
     title = "Generic shop (hub JSON over Standard Webhooks)"
     capabilities = ("webhook", "poll", "push")
+    push_topics = tuple(pushes.TOPICS)
     config_schema = GenericShopConfig
+
+    @classmethod
+    def return_message(cls, decision: ReturnDecision) -> Outgoing | None:
+        """Every decision but a receipt (the protocol has no such step) is one
+        ``return_decision``: approve, or reject with the description (else the code)."""
+        if decision.action == "confirm_receipt":
+            return None
+        verdict = "reject" if decision.action == "reject" else "approve"
+        reason = (decision.desc or str(decision.reason_code)) if verdict == "reject" else None
+        return Outgoing("return_decision", {"return_id": decision.return_id,
+                                            "decision": verdict, "reason": reason},
+                        f"{verdict}:{reason or ''}")
 
     def push(self, topic: str, payload: dict, idempotency_key: str) -> PushResult:
         """Shipments and return decisions back to the shop (see ``push.py``)."""

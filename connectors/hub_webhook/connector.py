@@ -23,7 +23,8 @@ from connectors import standard_webhooks
 from connectors.base import Connector, ConnectorError, ErrorClass, PushResult
 from connectors.http import excerpt
 from connectors.hub_webhook import client
-from connectors.hub_webhook.secrets import MAX_ACTIVE, secret_problem
+from connectors.capabilities import SecretChange
+from connectors.hub_webhook.secrets import MAX_ACTIVE, retired, rotated, secret_problem
 
 NOTICE_TOPICS = ("order_dispatch", "stop_ship", "return_notice", "tracking_notice")
 # claim notices come with the liability work; the envelope does not depend on the topic
@@ -74,8 +75,21 @@ class HubWebhook(Connector):
     name = "hub_webhook"
     kind = "supplier"
     title = "Hub webhooks to the supplier (Standard Webhooks) + supplier REST API"
-    capabilities = ("push", "order_dispatch", "stop_ship", "return_notice", "tracking_notice")
+    capabilities = ("push", "order_dispatch", "stop_ship", "return_notice", "tracking_notice",
+                    "secret_rotation")
     config_schema = HubWebhookConfig
+
+    @classmethod
+    def rotate_secret(cls, config: dict) -> SecretChange:
+        """A fresh secret appended (see ``secrets.py``); the current ones keep signing."""
+        new = rotated(config)
+        return SecretChange(new, len(new["secrets"]), secret=new["secrets"][-1])
+
+    @classmethod
+    def retire_secret(cls, config: dict) -> SecretChange:
+        new = retired(config)
+        return SecretChange(new, len(new["secrets"]),
+                            retired=len(config.get("secrets") or []) - len(new["secrets"]))
 
     def push(self, topic: str, payload: dict, idempotency_key: str) -> PushResult:
         if topic not in TOPICS:

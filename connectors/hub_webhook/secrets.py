@@ -7,7 +7,9 @@ rotation has an overlap during which the supplier may verify with the old or the
     config = rotated(config)   # appends a fresh secret (the old one keeps signing)
     config = retired(config)   # drops the oldest, once the supplier uses the new one
 
-Pure functions on the config dict; ``hub suppliers rotate-secret`` stores the result.
+Pure functions on the config dict; ``HubWebhook.rotate_secret`` / ``retire_secret`` (the
+``secret_rotation`` capability) use them and ``hub suppliers rotate-secret`` stores the
+result.
 """
 from __future__ import annotations
 
@@ -15,14 +17,14 @@ import base64
 import binascii
 import secrets as _random
 
+from connectors.capabilities import RotationError
+
 PREFIX = "whsec_"
 MIN_BYTES, MAX_BYTES = 24, 64
 MAX_ACTIVE = 5
 NEW_SECRET_BYTES = 32
 
 
-class RotationError(ValueError):
-    pass
 
 
 def generate_secret() -> str:

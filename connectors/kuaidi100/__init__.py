@@ -2,12 +2,13 @@
 history, look one parcel up in real time (rate-limited fallback), and request an
 interception whose result comes back by callback. See README.md beside this file.
 
-For the hub's automation:
+The hub builds its outbox payloads through the connector's capabilities
+(``Kuaidi100.subscription_payload(parcel)``, ``Kuaidi100.interception_payload(parcel,
+kind)``); the payload builders are also importable for tests and tools:
 
     from connectors.kuaidi100 import subscription_payload, interception_payload
-    enqueue(topic="subscribe", payload=subscription_payload("sf", no, shipment_ref=ref,
-                                                           phone=masked_phone))
-    enqueue(topic="intercept", payload=interception_payload("zto", no, "return_to_sender"))
+    subscription_payload("sf", no, shipment_ref=ref, phone=masked_phone)
+    interception_payload("zto", no, "return_to_sender")
 """
 from connectors.kuaidi100.connector import Kuaidi100, Kuaidi100Config
 from connectors.kuaidi100.payloads import interception_payload, subscription_payload

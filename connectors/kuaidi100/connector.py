@@ -1,6 +1,7 @@
 """Declaration of the Kuaidi100 connector (see README.md beside this file).
 
-Pushes (outbox topics): ``subscribe`` and ``intercept`` (payloads in ``payloads.py``).
+Pushes (outbox topics): ``subscribe`` and ``intercept`` (payloads in ``payloads.py``,
+built for the hub by the ``subscription_payload`` / ``interception_payload`` capabilities).
 Inbound: signed pushes of ``tracking`` and ``interception`` events (``webhooks.py``).
 ``query_tracking`` is the rate-limited real-time look-up, for one parcel at a time.
 """
@@ -13,7 +14,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from connectors.base import (
     AckResponse, Connector, ConnectorError, ErrorClass, PushResult, Record, WebhookRejected,
 )
-from connectors.kuaidi100 import webhooks
+from connectors.capabilities import Parcel
+from connectors.kuaidi100 import payloads, webhooks
 from connectors.kuaidi100.client import Kuaidi100Client
 from connectors.kuaidi100.payloads import (
     INTERCEPT_TYPES, InterceptPayload, SubscribePayload, last4,
@@ -68,6 +70,20 @@ class Kuaidi100(Connector):
     title = "Kuaidi100 (快递100) subscription, push, query and interception"
     capabilities = ("webhook", "push", "query", "intercept")
     config_schema = Kuaidi100Config
+
+    @classmethod
+    def subscription_payload(cls, parcel: Parcel) -> dict:
+        """Only carriers that need it (SF, ZTO...) get the phone's last 4 digits; one
+        that needs it without a phone ending in 4 digits is a ``ValidationError``."""
+        phone = last4(parcel.phone) if requires_phone(parcel.carrier) else None
+        return payloads.subscription_payload(parcel.carrier, parcel.tracking_number,
+                                             shipment_ref=parcel.ref, phone=phone)
+
+    @classmethod
+    def interception_payload(cls, parcel: Parcel, kind: str, reason: str = "",
+                             address: dict | None = None) -> dict:
+        return payloads.interception_payload(parcel.carrier, parcel.tracking_number, kind,
+                                             reason=reason or "", address=address)
 
     def client(self, **kwargs) -> Kuaidi100Client:
         return Kuaidi100Client(self.config, **kwargs)

@@ -4,6 +4,8 @@ per-account objects the pipeline uses (see README.md beside this file).
     shop = Kuaishou(ctx)
     shop.client.list_orders(begin_ms, end_ms)      # signed API calls (client.py)
     shop.tokens.access_token()                     # OAuth, single-flight (oauth.py)
+    shop.authorize_url(state, redirect_uri)        # linking (capability oauth_link)
+    shop.complete_authorization(code, redirect_uri)  # -> the grant's config updates
     shop.authorization_status()                    # ok | expiring | expired | revoked
     shop.map_record(record)                        # mappings.kuaishou (pure)
 
@@ -60,9 +62,11 @@ class KuaishouConfig(Schema):
     message_key = _secret("message-push AES key (Base64 of 16 bytes)")
     sign_method = fields.String(load_default=HMAC_SHA256, validate=validate.OneOf(SIGN_METHODS))
     api_base_url = fields.Url(load_default=DEFAULT_API_BASE, require_tld=False,
-                              metadata={"description": "API gateway; token endpoints too"})
+                              metadata={"description": "API gateway; token endpoints too",
+                                        "label": "API base URL"})
     oauth_base_url = fields.Url(load_default=DEFAULT_OAUTH_BASE, require_tld=False,
-                                metadata={"description": "host of /oauth/authorize"})
+                                metadata={"description": "host of /oauth/authorize",
+                                          "label": "Authorization base URL"})
     redirect_uri = fields.Url(load_default=None, allow_none=True, require_tld=False,
                               metadata={"description": "the OAuth callback registered on the app"})
     access_token = _secret("the shop's access token (48 h)")
@@ -111,10 +115,14 @@ class Kuaishou(Connector):
     name = "kuaishou"
     kind = "platform"
     title = "Kuaishou shop (快手小店)"
-    capabilities = ("webhook", "poll", "push", "oauth")
+    capabilities = ("webhook", "poll", "push", "oauth", "oauth_link", "authorization_status")
     push_topics = ("shipment", "tracking_correction", "refund_approve", "return_approve",
                    "return_receipt", "refund_reject")
     config_schema = KuaishouConfig
+    link_fields = ("app_key", "app_secret", "sign_secret", "message_key", "sign_method",
+                   "api_base_url", "oauth_base_url", "scopes")
+    link_title = "Kuaishou shop"
+    link_help = ("Enter your self-developed app's credentials (快手电商开放平台 → 应用详情).")
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -142,8 +150,13 @@ class Kuaishou(Connector):
                              self.config["app_key"], uri,
                              self.config.get("scopes") or DEFAULT_SCOPES, state)
 
-    def complete_authorization(self, code: str) -> None:
-        self.tokens.authorize(code)
+    def complete_authorization(self, code: str, redirect_uri: str | None = None) -> dict:
+        """Exchange the code (``grant_type=code``; the platform takes no redirect_uri)."""
+        return self.tokens.authorize(code)
+
+    @classmethod
+    def linked_identity(cls, config: dict) -> str | None:
+        return config.get("open_id") or None
 
     def authorization_status(self, now: datetime | None = None) -> str:
         return authorization_status(self.config, now)

@@ -1,11 +1,12 @@
 """``hub suppliers rotate-secret SUPPLIER_ID [--retire] [--json]``: the signing secrets of
 a supplier's hub webhooks.
 
-Without ``--retire`` a new secret is added to the supplier's ``hub_webhook`` channel
-account and printed once (give it to the supplier); the old ones keep signing, so every
-delivery carries both signatures until the supplier has switched. ``--retire`` then drops
-the oldest. The config is stored encrypted; the audit log records the change, never a
-secret. See ``connectors.hub_webhook.secrets``.
+The supplier's channel account must be of a connector that declares the
+``secret_rotation`` capability (``rotate_secret`` / ``retire_secret``, see
+``connectors.base``). Without ``--retire`` a new secret is added to it and printed once
+(give it to the supplier); the old ones keep signing, so every delivery carries both
+signatures until the supplier has switched. ``--retire`` then drops the oldest. The config
+is stored encrypted; the audit log records the change, never a secret.
 """
 from __future__ import annotations
 
@@ -15,12 +16,22 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from connectors.hub_webhook.secrets import RotationError, retired, rotated
+from connectors import registry
+from connectors.capabilities import RotationError
 from hub.models import audit
 from hub.models import Account, Supplier
 from hub.cli.common import fail
 
+CAPABILITY = "secret_rotation"
 
+
+def _rotating(connector: str):
+    """The connector class when it declares secret rotation, else None."""
+    try:
+        cls = registry.get(connector)
+    except registry.UnknownConnector:
+        return None
+    return cls if CAPABILITY in cls.capabilities else None
 
 
 def rotate(session, supplier_id: int, retire: bool, actor: str = "cli") -> dict:
@@ -30,18 +41,17 @@ def rotate(session, supplier_id: int, retire: bool, actor: str = "cli") -> dict:
         raise LookupError(f"supplier {supplier_id} does not exist")
     account = session.get(Account, supplier.channel_account_id) \
         if supplier.channel_account_id else None
-    if account is None or account.connector != "hub_webhook":
-        raise LookupError(f"supplier {supplier_id} has no hub_webhook channel account")
-    before = list(account.config.get("secrets") or [])
-    config = retired(account.config) if retire else rotated(account.config)
-    account.config = config
+    cls = _rotating(account.connector) if account is not None else None
+    if cls is None:
+        kinds = " or ".join(n for n, c in registry.all().items() if CAPABILITY in c.capabilities)
+        raise LookupError(f"supplier {supplier_id} has no {kinds or 'rotating'} channel account")
+    change = cls.retire_secret(account.config) if retire else cls.rotate_secret(account.config)
+    account.config = change.config
     audit.record(session, account.merchant_id, actor,
                  "account.secret_retired" if retire else "account.secret_added", "account",
-                 account.id, {"supplier_id": supplier.id, "active_secrets": len(config["secrets"])})
-    return {"id": account.id, "supplier_id": supplier.id,
-            "active_secrets": len(config["secrets"]),
-            "secret": None if retire else config["secrets"][-1],
-            "retired": len(before) - len(config["secrets"]) if retire else 0}
+                 account.id, {"supplier_id": supplier.id, "active_secrets": change.active})
+    return {"id": account.id, "supplier_id": supplier.id, "active_secrets": change.active,
+            "secret": change.secret, "retired": change.retired}
 
 
 @click.command("rotate-secret", help="Add a webhook signing secret for a supplier (both sign "

@@ -72,15 +72,16 @@ def streams_of(session: Session, account_id: int) -> list[dict]:
 
 
 def authorization(account: Account) -> dict:
-    """``{"status": ok|expiring|expired|revoked|unknown|None, ...token expiries}``; None
-    for accounts without OAuth and for pending links."""
+    """``{"status": ok|expiring|expired|revoked|unknown|None, ...token expiries}``: the
+    connector's ``authorization_status`` when it declares that capability; None for other
+    accounts and for pending links."""
     if account.status == "linking":
         return {"status": None}
     try:
         cls = registry.get(account.connector)
     except registry.UnknownConnector:
         return {"status": None}
-    if "oauth" not in cls.capabilities:
+    if "authorization_status" not in cls.capabilities:
         return {"status": None}
     try:
         config = dict(account.config or {})
@@ -88,7 +89,7 @@ def authorization(account: Account) -> dict:
         return {"status": "unknown"}
     shop = cls(AccountContext(account_id=account.id, merchant_id=account.merchant_id,
                               name=account.name, config=config))
-    status = shop.authorization_status() if hasattr(shop, "authorization_status") else None
+    status = shop.authorization_status()
     return {"status": status, **{k: config.get(k) for k in AUTH_FIELDS},
             "reauthorize_reason": config.get("reauthorize_reason")}
 

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from responses import matchers
 
 from connectors.base import ConnectorError, ErrorClass, WebhookRejected
 from connectors.kuaishou import Kuaishou
@@ -109,6 +110,19 @@ class TestKuaishouContract(ConnectorSuite):
         (ErrorClass.FAIL_DATA, _error(300004, "查询时间范围不能超过7天")),
         (ErrorClass.FAIL_DATA, ErrorResponse(400, body="bad request")),
     ]
+
+    # -- OAuth linking (the token endpoint takes no redirect_uri) -------------------------------
+    def expect_code_exchange(self, rsps, code, redirect_uri):
+        rsps.get(f"{BASE}/oauth2/access_token", match=[matchers.query_param_matcher({
+            "app_id": "ks_contract_app", "app_secret": "app-secret", "grant_type": "code",
+            "code": code})],
+            json={"result": 1, "access_token": "AT-new", "refresh_token": "RT-new",
+                  "open_id": "open-contract", "expires_in": 172800,
+                  "scopes": ["merchant_order"]})
+
+    def expect_code_refusal(self, rsps, code, redirect_uri):
+        rsps.get(f"{BASE}/oauth2/access_token",
+                 json={"result": 100200105, "error": "invalid_grant", "error_msg": "code已使用"})
 
     # -- the shop's clock and API ---------------------------------------------------------------
     now_ms = NOW_MS

@@ -117,7 +117,7 @@ def test_merchant_links_a_sandbox_shop_from_the_console(platform, hub_server, br
     app, hub_url = hub_server
     ctl = sandbox.app.test_client()  # the control API, in process
     sb_app = ctl.post("/_sandbox/apps", json={
-        "messageKey": MESSAGE_KEY, "redirectUri": hub_url + linking.CALLBACK_PATH}).get_json()
+        "messageKey": MESSAGE_KEY, "redirectUri": hub_url + linking.callback_path("kuaishou")}).get_json()
     seller = ctl.post("/_sandbox/shops", json={"shopName": "Sandbox tea"}).get_json()
     for _ in range(3):
         assert ctl.post("/_sandbox/orders", json={"sellerId": seller["sellerId"], "paid": True,

@@ -11,17 +11,17 @@ order or return (``hub.pipeline.outbox.enqueue``; the version is derived from wh
 calling twice for the same state queues one message and every retry carries one
 idempotency key), or answers None when the shop's connector cannot do it (nothing queued):
 
-| helper | ``kuaishou`` topic | hub JSON shops (``generic_shop``) |
-|---|---|---|
-| ``push_shipment`` | ``shipment``; ``tracking_correction`` once a shipment of it was sent | ``shipment`` (a changed number is a new version) |
-| ``approve_refund`` | ``refund_approve`` (with the approved ``amount_minor``) | ``return_decision`` approve |
-| ``approve_return`` | ``return_approve`` (``address_id``: the return address of whoever receives the goods) | ``return_decision`` approve |
-| ``confirm_return_receipt`` | ``return_receipt`` | — (the protocol has no receipt step) |
-| ``reject_refund`` | ``refund_reject`` (``reason_code``, ``desc``; ``refundVersion`` is read at push time) | ``return_decision`` reject (reason = desc, else the code) |
+What a shop's connector takes is its class's ``push_topics`` (``connectors.base``):
 
-What a shop's connector pushes is its class's ``push_topics``; a ``platform`` connector
-that declares the ``push`` capability without it speaks the hub JSON protocol
-(``shipment``, ``return_decision``).
+* ``push_shipment``: ``shipment`` with the hub's payload ``{order_id, carrier,
+  tracking_number}``; once a shipment of it was sent and the connector takes
+  ``tracking_correction``, a changed number is a correction (+ ``previous_tracking_number``),
+  else a new ``shipment`` version;
+* the after-sales helpers describe the decision (``connectors.capabilities.ReturnDecision``)
+  and the connector's ``return_message`` shapes it: by default the standard topics
+  ``refund_approve``, ``return_approve``, ``return_receipt``, ``refund_reject``
+  (``standard_return_message``); a connector with its own protocol overrides it (the hub
+  JSON shop sends one ``return_decision`` and has no receipt step).
 
 Outcomes: a ``shipment`` / ``tracking_correction`` message that dies because the platform
 refused the waybill (the connector's error ``details.reason == "tracking_rejected"``,
@@ -37,13 +37,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors import registry
+from connectors.capabilities import ReturnDecision
 from hub.models import alert_ops as alerts
 from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment
 from hub.pipeline.events import MessageSettled
 from hub.pipeline.outbox import enqueue
 from hub.core.wakeup import current_var_dir
 
-HUB_JSON_TOPICS = ("shipment", "return_decision")
 TRACKING_ALERT = "platform_rejected_tracking"
 
 
@@ -55,7 +55,7 @@ def topics_for(account: Account) -> tuple[str, ...]:
         return ()
     if cls.kind != "platform" or "push" not in cls.capabilities:
         return ()
-    return tuple(getattr(cls, "push_topics", None) or HUB_JSON_TOPICS)
+    return tuple(cls.push_topics)
 
 
 def _shop(session: Session, account_id: int | None) -> Account | None:
@@ -104,56 +104,41 @@ def push_shipment(session: Session, shipment: Shipment,
 
 
 # -- after-sales --------------------------------------------------------------------------------
-def _case_shop(session: Session, case: ReturnCase) -> tuple[Account | None, tuple[str, ...]]:
+def _decide(session: Session, case: ReturnCase, decision: ReturnDecision,
+            var_dir) -> OutboxMessage | None:
+    """The shop connector shapes the decision (``return_message``); None: no such step."""
     account = _shop(session, case.shop_account_id)
-    return account, (topics_for(account) if account is not None else ())
-
-
-def _decision(session, account, case, decision: str, reason: str | None, var_dir):
-    payload = {"return_id": case.platform_return_id, "decision": decision, "reason": reason}
-    return _enqueue(session, account, "return_decision", "return_case", case.id, payload,
-                    f"{decision}:{reason or ''}", var_dir)
+    topics = topics_for(account) if account is not None else ()
+    if not topics:
+        return None
+    message = registry.get(account.connector).return_message(decision)
+    if message is None or message.topic not in topics:
+        return None
+    return _enqueue(session, account, message.topic, "return_case", case.id, message.payload,
+                    message.version, var_dir)
 
 
 def approve_refund(session: Session, return_case: ReturnCase,
                    var_dir: Path | None = None) -> OutboxMessage | None:
     """Approve a refund (refund only) for ``return_case.refund_minor``."""
-    account, topics = _case_shop(session, return_case)
-    if "refund_approve" in topics:
-        payload = {"refund_id": return_case.platform_return_id,
-                   "amount_minor": return_case.refund_minor}
-        return _enqueue(session, account, "refund_approve", "return_case", return_case.id,
-                        payload, f"approve:{return_case.refund_minor}", var_dir)
-    if "return_decision" in topics:
-        return _decision(session, account, return_case, "approve", None, var_dir)
-    return None
+    return _decide(session, return_case, ReturnDecision(
+        "approve_refund", return_case.platform_return_id, return_case.refund_minor), var_dir)
 
 
 def approve_return(session: Session, return_case: ReturnCase, address_id,
                    var_dir: Path | None = None) -> OutboxMessage | None:
     """Approve a return; ``address_id`` is the platform's id of the return address of the
     party that will receive the goods (the supplier's warehouse, or the merchant's)."""
-    account, topics = _case_shop(session, return_case)
-    if "return_approve" in topics:
-        payload = {"refund_id": return_case.platform_return_id,
-                   "address_id": None if address_id in (None, "") else str(address_id),
-                   "amount_minor": return_case.refund_minor}
-        return _enqueue(session, account, "return_approve", "return_case", return_case.id,
-                        payload, f"approve:{address_id or ''}:{return_case.refund_minor}",
-                        var_dir)
-    if "return_decision" in topics:
-        return _decision(session, account, return_case, "approve", None, var_dir)
-    return None
+    return _decide(session, return_case, ReturnDecision(
+        "approve_return", return_case.platform_return_id, return_case.refund_minor,
+        address_id=address_id), var_dir)
 
 
 def confirm_return_receipt(session: Session, return_case: ReturnCase,
                            var_dir: Path | None = None) -> OutboxMessage | None:
     """Tell the platform the returned goods arrived (Kuaishou refunds the buyer at once)."""
-    account, topics = _case_shop(session, return_case)
-    if "return_receipt" not in topics:
-        return None
-    return _enqueue(session, account, "return_receipt", "return_case", return_case.id,
-                    {"refund_id": return_case.platform_return_id}, "receipt", var_dir)
+    return _decide(session, return_case, ReturnDecision(
+        "confirm_receipt", return_case.platform_return_id, return_case.refund_minor), var_dir)
 
 
 def reject_refund(session: Session, return_case: ReturnCase, reason_code, desc: str | None = None,
@@ -161,17 +146,10 @@ def reject_refund(session: Session, return_case: ReturnCase, reason_code, desc: 
     """Reject with the platform's ``reason_code`` (Kuaishou: ``open.refund.reject.reason``)
     and an optional description. A later rejection after the buyer changed the request
     (a newer ``remote_updated_at``) is a new message."""
-    account, topics = _case_shop(session, return_case)
     seen = return_case.remote_updated_at.isoformat() if return_case.remote_updated_at else ""
-    if "refund_reject" in topics:
-        payload = {"refund_id": return_case.platform_return_id, "reason_code": int(reason_code),
-                   "desc": desc}
-        return _enqueue(session, account, "refund_reject", "return_case", return_case.id,
-                        payload, f"reject:{reason_code}:{seen}", var_dir)
-    if "return_decision" in topics:
-        return _decision(session, account, return_case, "reject",
-                         desc or str(reason_code), var_dir)
-    return None
+    return _decide(session, return_case, ReturnDecision(
+        "reject", return_case.platform_return_id, return_case.refund_minor,
+        reason_code=reason_code, desc=desc, seen=seen), var_dir)
 
 
 # -- outcomes -----------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ account, re-subscribed when the courier stops, and can be intercepted.
 
 * **Registration** (``register_shipment``) creates the shipment, or returns the one the
   merchant already has for that carrier and number, and subscribes it at once: an outbox
-  message ``subscribe`` (payload ``connectors.kuaidi100.subscription_payload``; SF and ZTO
-  get the last 4 digits of the order's masked phone; the connector builds the callback
-  URL ``HUB_PUBLIC_URL/webhooks/<connector>/<account_id>``) on the merchant's first
+  message ``subscribe`` (payload: the courier connector's ``subscription_payload`` of a
+  ``connectors.capabilities.Parcel`` with the order's masked phone — Kuaidi100 keeps its
+  last 4 digits for SF and ZTO; the connector builds the callback URL
+  ``HUB_PUBLIC_URL/webhooks/<connector>/<account_id>``) on the merchant's first
   active courier account whose connector can push, and ``subscription_status``
   ``requested``. The delivery's result (``MessageSettled``) makes it
   ``subscribed`` or ``failed`` (alert ``tracking_subscription_failed``). No such
@@ -47,7 +48,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors import registry
-from connectors.kuaidi100.payloads import interception_payload, last4, subscription_payload
+from connectors.capabilities import Parcel
 from hub.models import alert_ops as alerts, audit
 from hub.core.db import utcnow
 from hub.core.errors import ApiError, Conflict
@@ -55,7 +56,7 @@ from hub.models import Account, Alert, Order, OutboxMessage, ReturnCase, Shipmen
 from hub.models.logistics import DIRECTIONS
 from hub.pipeline.events import MessageSettled
 from hub.pipeline.outbox import enqueue
-from mappings.tracking import monitoring_from_values, requires_phone, resubscribe_plan
+from mappings.tracking import monitoring_from_values, resubscribe_plan
 from mappings.tracking.monitoring import MAX_SUBSCRIPTIONS_PER_MONTH
 
 CHINA = timezone(timedelta(hours=8))
@@ -131,13 +132,19 @@ def register_shipment(session: Session, *, merchant_id: int, carrier: str,
     return shipment
 
 
-def _phone_last4(session: Session, shipment: Shipment) -> str | None:
+def _parcel(session: Session, shipment: Shipment) -> Parcel:
+    """The shipment as couriers are told about it, with the order's masked phone."""
+    return Parcel(shipment.carrier, shipment.tracking_number, ref=str(shipment.id),
+                  phone=_phone(session, shipment))
+
+
+def _phone(session: Session, shipment: Shipment) -> str | None:
     order_id = shipment.order_id
     if order_id is None and shipment.return_case_id is not None:
         case = session.get(ReturnCase, shipment.return_case_id)
         order_id = case.order_id if case else None
     order = session.get(Order, order_id) if order_id else None
-    return last4(order.buyer_phone_masked) if order else None
+    return order.buyer_phone_masked if order else None
 
 
 def _count(session: Session, shipment: Shipment, topic: str, *conditions) -> int:
@@ -162,10 +169,8 @@ def subscribe(session: Session, shipment: Shipment, var_dir: Path | None,
         return None
     alerts.resolve(session, merchant_id, "no_courier_account", "merchant", merchant_id)
     try:
-        payload = subscription_payload(shipment.carrier, shipment.tracking_number,
-                                       shipment_ref=str(shipment.id),
-                                       phone=_phone_last4(session, shipment)
-                                       if requires_phone(shipment.carrier) else None)
+        payload = registry.get(account.connector).subscription_payload(
+            _parcel(session, shipment))
     except ValidationError as e:
         shipment.subscription_status = "failed"
         alerts.raise_alert(session, merchant_id, "tracking_subscription_failed", "shipment",
@@ -319,10 +324,10 @@ def request_interception(session: Session, shipment: Shipment, kind: str, reason
                               shipment.tracking_account_id)
     if account is None:
         raise Conflict("no active courier account of this merchant can intercept parcels "
-                       "(a kuaidi100 account with its label-API secret can)")
+                       "(a courier connector declaring 'intercept', set up for it, can)")
     try:
-        payload = interception_payload(shipment.carrier, shipment.tracking_number, kind,
-                                       reason=reason or "", address=address)
+        payload = registry.get(account.connector).interception_payload(
+            _parcel(session, shipment), kind, reason=reason or "", address=address)
     except ValidationError as e:
         raise ApiError("the interception request is invalid", code="validation_error",
                        status=422, details=e.messages) from None

@@ -1,19 +1,30 @@
 """Linking shops by OAuth, and watching an account's sync.
 
-* ``POST /shops/kuaishou/link`` (merchant_admin): the app credentials of a self-developed
-  app and a shop name → a pending link (an account in status ``linking``, credentials
-  encrypted) and the platform's authorize URL to send the merchant to. The platform
-  redirects back to ``/oauth/kuaishou/callback`` (``hub.web.console.callback``), which
-  completes the link. See ``hub.parties.linking``.
-* ``POST /shops/kuaishou/<id>/reauthorize`` (merchant_admin): the same for a linked shop
-  (new tokens, same account), with its stored credentials.
+For every connector that declares the ``oauth_link`` capability (``connectors.base``),
+``<connector>`` being its name — the routes are added when the app is created, from the
+connector registry, so an installed plugin gets its own:
+
+* ``POST /shops/<connector>/link`` (merchant_admin): the connector's ``link_fields`` (the
+  app credentials) and a shop name → a pending link (an account in status ``linking``,
+  credentials encrypted) and the platform's authorize URL to send the merchant to. The
+  platform redirects back to ``/oauth/<connector>/callback``
+  (``hub.web.console.callback``), which completes the link. See ``hub.parties.linking``.
+* ``POST /shops/<connector>/<id>/reauthorize`` (merchant_admin): the same for a linked
+  shop (new tokens, same account), with its stored credentials.
 * ``GET /accounts/<id>/sync`` (merchant_admin, operator): per poll stream the cursor
   position, progress (percent, done), last success, last error and next run.
+
+The body of a link is a schema generated from the connector's config schema
+(``<Class>LinkIn``: ``name`` and the link fields), so ``/openapi.json`` documents each.
 """
 from __future__ import annotations
 
+import copy
+import functools
+
 from marshmallow import Schema, fields, validate
 
+from connectors.base import Connector
 from hub.parties import linking
 from hub.web.kit import api_blueprint as bp
 from hub.web.kit.endpoint import endpoint, principal
@@ -26,31 +37,14 @@ ADMIN = {"merchant_admin"}
 STAFF = {"merchant_admin", "operator"}
 
 
-def _secret(description: str, required: bool = True):
-    if required:
-        return fields.String(required=True, validate=validate.Length(1, 512),
-                             metadata={"description": description})
-    return fields.String(load_default=None, allow_none=True,
-                         validate=validate.Length(max=512), metadata={"description": description})
-
-
-class KuaishouLinkIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(1, 200),
-                         metadata={"description": "what the hub calls this shop"})
-    app_key = fields.String(required=True, validate=validate.Length(1, 64),
-                            metadata={"description": "the app's appKey (ks...)"})
-    app_secret = _secret("appSecret (OAuth)")
-    sign_secret = _secret("signSecret (API signatures)")
-    message_key = _secret("message-push AES key, Base64 of 16 bytes", required=False)
-    sign_method = fields.String(load_default=None, allow_none=True,
-                                validate=validate.OneOf(("HMAC_SHA256", "MD5")))
-    api_base_url = fields.String(load_default=None, allow_none=True,
-                                 metadata={"description": "default https://openapi.kwaixiaodian.com"})
-    oauth_base_url = fields.String(load_default=None, allow_none=True,
-                                   metadata={"description": "default https://open.kwaixiaodian.com"})
-    scopes = fields.List(fields.String(), load_default=None, allow_none=True,
-                         metadata={"description": "default merchant_order, merchant_refund, "
-                                   "merchant_logistics, merchant_item, merchant_user"})
+@functools.cache
+def link_schema(cls: type[Connector]) -> type[Schema]:
+    """``name`` plus the connector's link fields, as its config schema declares them."""
+    declared = cls.config_schema().declared_fields
+    attrs = {"name": fields.String(required=True, validate=validate.Length(1, 200),
+                                   metadata={"description": "what the hub calls this shop"})}
+    attrs.update({key: copy.deepcopy(declared[key]) for key in cls.link_fields})
+    return Schema.from_dict(attrs, name=f"{cls.__name__}LinkIn")
 
 
 class LinkOut(Schema):
@@ -106,29 +100,41 @@ def _started(started: linking.LinkStarted) -> dict:
             "redirect_uri": started.redirect_uri, "state_expires_at": started.state_expires_at}
 
 
-@bp.post("/shops/kuaishou/link")
-@endpoint(roles=ADMIN, body=KuaishouLinkIn, response=LinkOut, status=201,
-          summary="Start linking a Kuaishou shop (OAuth): answers the authorize URL",
-          tags=["accounts"])
-def link_kuaishou(body):
-    who, session = principal(), request_session()
-    started = linking.start_link(session, hub().settings, who.merchant_id, who.actor,
-                                 body.pop("name"), body)
-    session.commit()
-    return _started(started)
+def _link_view(cls: type[Connector]):
+    @endpoint(roles=ADMIN, body=link_schema(cls), response=LinkOut, status=201,
+              summary=f"Start linking a {linking.title(cls)} (OAuth): answers the authorize URL",
+              tags=["accounts"])
+    def link(body):
+        who, session = principal(), request_session()
+        started = linking.start_link(session, hub().settings, who.merchant_id, who.actor,
+                                     cls.name, body.pop("name"), body)
+        session.commit()
+        return _started(started)
+    return link
 
 
-@bp.post("/shops/kuaishou/<int:account_id>/reauthorize")
-@endpoint(roles=ADMIN, response=LinkOut, status=201,
-          summary="Re-authorize a linked Kuaishou shop: answers the authorize URL",
-          tags=["accounts"])
-def reauthorize_kuaishou(account_id):
-    who, session = principal(), request_session()
-    get_visible(session, Account, account_id, who)
-    started = linking.start_reauthorization(session, hub().settings, who.merchant_id,
-                                            who.actor, account_id)
-    session.commit()
-    return _started(started)
+def _reauthorize_view(cls: type[Connector]):
+    @endpoint(roles=ADMIN, response=LinkOut, status=201,
+              summary=f"Re-authorize a linked {linking.title(cls)}: answers the authorize URL",
+              tags=["accounts"])
+    def reauthorize(account_id):
+        who, session = principal(), request_session()
+        get_visible(session, Account, account_id, who)
+        started = linking.start_reauthorization(session, hub().settings, who.merchant_id,
+                                                who.actor, account_id, cls.name)
+        session.commit()
+        return _started(started)
+    return reauthorize
+
+
+@bp.record_once
+def _link_routes(state) -> None:
+    """One pair of routes per connector that links by OAuth (registry read per app)."""
+    for name, cls in linking.linkable().items():
+        state.add_url_rule(f"/shops/{name}/link", f"link_{name}", _link_view(cls),
+                           methods=["POST"])
+        state.add_url_rule(f"/shops/{name}/<int:account_id>/reauthorize",
+                           f"reauthorize_{name}", _reauthorize_view(cls), methods=["POST"])
 
 
 @bp.get("/accounts/<int:account_id>/sync")

@@ -1,4 +1,5 @@
-"""``GET /oauth/kuaishou/callback?code&state``: where the platform sends the merchant back.
+"""``GET /oauth/<connector>/callback?code&state``: where the platform sends the merchant
+back, for every connector that declares ``oauth_link`` (``hub.parties.linking``).
 
 A browser redirect from the platform, with no API token: the signed ``state`` says which
 merchant and which pending link it is (``hub.parties.linking.complete_link`` verifies it, consumes
@@ -17,8 +18,8 @@ from __future__ import annotations
 from flask import render_template, request, url_for
 
 from hub.parties import linking
-from hub.web.console import console_blueprint as bp
-from hub.web.console import error_page
+from hub.web.console.kit import console_blueprint as bp
+from hub.web.console.kit import error_page
 from hub.web.context import hub
 
 MAX_PARAM = 4096
@@ -29,15 +30,16 @@ def _arg(name: str) -> str | None:
     return value[:MAX_PARAM] if value else None
 
 
-@bp.get(linking.CALLBACK_PATH)
-def kuaishou_callback():
+@bp.get(linking.callback_path("<connector>"))
+def oauth_callback(connector: str):
     ctx = hub()
     try:
-        done = linking.complete_link(ctx.db, ctx.settings, _arg("state"), _arg("code"),
-                                     _arg("error") or _arg("error_description"))
+        done = linking.complete_link(ctx.db, ctx.settings, connector, _arg("state"),
+                                     _arg("code"), _arg("error") or _arg("error_description"))
     except linking.LinkError as e:
-        return error_page(e.status, e.title, e.message,
-                          retry_url=url_for("console.link_form"))
+        retry = url_for("console.link_form", connector=connector) \
+            if connector in linking.linkable() else url_for("console.link_choice")
+        return error_page(e.status, e.title, e.message, retry_url=retry)
     target = url_for("console.shop", account_id=done.account_id,
                      linked="new" if done.created else "renewed")
     return render_template("console/linked.html", done=done, target=target)

@@ -1,39 +1,33 @@
-"""Console pages: sign-in/out, the shops list, "Link a Kuaishou shop", a shop's page.
+"""Console pages: sign-in/out, the shops list, "Link a ... shop", a shop's page.
 
 | page | who | what |
 |---|---|---|
 | ``GET/POST /console/sign-in`` | anyone | paste an API token (merchant_admin or operator) |
 | ``POST /console/sign-out`` | signed in | forget the token |
 | ``GET /console/shops`` | signed in | each shop: status, authorization, open alerts, backfill |
-| ``GET/POST /console/shops/link`` | merchant_admin | app credentials + name → the platform |
+| ``GET /console/shops/link`` | merchant_admin | which kind of shop to link |
+| ``GET/POST /console/shops/link/<connector>`` | merchant_admin | app credentials + name → the platform |
 | ``GET /console/shops/<id>`` | signed in | one shop: authorization, alerts, progress per stream |
 | ``POST /console/shops/<id>/reauthorize`` | merchant_admin | to the platform again |
+
+Any connector declaring ``oauth_link`` can be linked; its form is built from its
+``link_fields`` as its config schema declares them (``link_form``).
 """
 from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from connectors import registry
 from hub.parties import auth, linking
-from hub.web.console import console_blueprint as bp
-from hub.web.console import SESSION_HOURS, page, sign_in, signed_in
+from hub.web.console.kit import console_blueprint as bp
+from hub.web.console.kit import SESSION_HOURS, page, sign_in, signed_in
+from hub.web.console.link_form import form_fields, form_values, visible_values
 from hub.core.errors import ApiError
 from hub.models import Account
 from hub.parties.shop_status import account_report
 from hub.web.context import hub, request_session
 
 ADMIN = frozenset({"merchant_admin"})
-TEXT_FIELDS = ("name", "app_key", "app_secret", "sign_secret", "message_key", "sign_method",
-               "api_base_url", "oauth_base_url")
-SECRET_FIELDS = ("app_secret", "sign_secret", "message_key")  # never sent back to the page
-MAX_FIELD = 2000
-
-
-def _default_scopes() -> tuple[str, ...]:
-    """The connector's default scopes (the form's checkboxes)."""
-    field = registry.get(linking.CONNECTOR).config_schema().fields["scopes"]
-    return tuple(field.load_default)
 
 
 def _next_url() -> str:
@@ -88,47 +82,62 @@ def shops(who):
     accounts = session.scalars(select(Account).where(
         Account.merchant_id == who.merchant_id, Account.kind == "platform").order_by(Account.id))
     rows = [account_report(session, account) for account in accounts]
-    return render_template("console/shops.html", who=who, shops=rows)
+    return render_template("console/shops.html", who=who, shops=rows, kinds=_kinds())
 
 
-def _form_values() -> dict:
-    values = {k: request.form.get(k, "").strip()[:MAX_FIELD] for k in TEXT_FIELDS}
-    values["scopes"] = [s for s in request.form.getlist("scopes") if s in _default_scopes()]
-    return values
+def _kinds() -> list[tuple[str, str]]:
+    """(connector, what to call one of its shops) for each connector that links by OAuth."""
+    return [(name, linking.title(cls)) for name, cls in linking.linkable().items()]
 
 
-def _link_form(who, values=None, errors=None, message=None, status=200):
-    values = {k: v for k, v in (values or {}).items() if k not in SECRET_FIELDS}
-    values.setdefault("scopes", list(_default_scopes()))
-    return render_template("console/link.html", who=who, values=values, errors=errors or {},
-                           message=message, all_scopes=_default_scopes(),
-                           callback_url=linking.redirect_uri(hub().settings)), status
+def _connector(connector: str):
+    cls = linking.linkable().get(connector)
+    if cls is None:
+        abort(404)
+    return cls
+
+
+def _link_form(who, cls, values=None, errors=None, message=None, status=200):
+    fields = form_fields(cls)
+    return render_template("console/link.html", who=who, connector=cls.name,
+                           title=linking.title(cls), help=cls.link_help, fields=fields,
+                           values=visible_values(fields, values), errors=errors or {},
+                           message=message,
+                           callback_url=linking.redirect_uri(hub().settings, cls.name)), status
 
 
 @bp.get("/console/shops/link")
 @page(ADMIN)
-def link_form(who):
-    return _link_form(who)
+def link_choice(who):
+    return render_template("console/link_choice.html", who=who, kinds=_kinds())
 
 
-@bp.post("/console/shops/link")
+@bp.get("/console/shops/link/<connector>")
 @page(ADMIN)
-def link_submit(who):
-    values = _form_values()
+def link_form(who, connector):
+    return _link_form(who, _connector(connector))
+
+
+@bp.post("/console/shops/link/<connector>")
+@page(ADMIN)
+def link_submit(who, connector):
+    cls = _connector(connector)
+    fields = form_fields(cls)
+    values, errors = form_values(fields, request.form)
+    if errors:
+        return _link_form(who, cls, values, errors, "Please correct the marked fields.", 422)
     credentials = {k: v for k, v in values.items() if k != "name"}
-    if not credentials["scopes"]:
-        return _link_form(who, values, {"scopes": ["Choose at least one scope."]},
-                          "Please correct the marked fields.", 422)
     session = request_session()
     try:
         started = linking.start_link(session, hub().settings, who.merchant_id,
-                                     f"{who.actor}:console", values["name"], credentials)
+                                     f"{who.actor}:console", cls.name, values["name"],
+                                     credentials)
         session.commit()
     except ApiError as e:
         session.rollback()
         errors = e.details if isinstance(e.details, dict) else {}
         message = "Please correct the marked fields." if errors else e.message
-        return _link_form(who, values, errors, message, e.status)
+        return _link_form(who, cls, values, errors, message, e.status)
     return redirect(started.authorize_url, 303)
 
 
@@ -146,7 +155,7 @@ def shop(who, account_id):
     report = account_report(request_session(), account)
     return render_template("console/shop.html", who=who, shop=report,
                            can_reauthorize=(who.role == "merchant_admin"
-                                            and account.connector == linking.CONNECTOR
+                                            and account.connector in linking.linkable()
                                             and account.status != "linking"),
                            linked=request.args.get("linked"))
 

@@ -1,0 +1,142 @@
+"""What the hub hands a connector's optional capabilities, and what they answer.
+
+The capabilities themselves are declared on the connector class (``capabilities``) and
+listed in ``connectors.base``; this module holds their value types and the *standard*
+message shapes a connector gets unless it overrides them:
+
+* ``Parcel`` — a parcel as the hub describes it to a courier; ``standard_subscription`` /
+  ``standard_interception`` are the default ``subscribe`` / ``intercept`` payloads;
+* ``ReturnDecision`` — a merchant's decision on a platform return;
+  ``standard_return_message`` shapes it into one of the standard platform topics
+  (``refund_approve``, ``return_approve``, ``return_receipt``, ``refund_reject``) when the
+  connector's ``push_topics`` has it;
+* ``Outgoing`` — an outbox message a connector shaped: topic, payload and version;
+* ``SecretChange`` / ``RotationError`` — the result (or refusal) of a secret rotation.
+
+Pure: no hub import, no I/O.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marshmallow import ValidationError
+
+DECISIONS = ("approve_refund", "approve_return", "confirm_receipt", "reject")
+INTERCEPT_KINDS = ("return_to_sender", "modify_address")
+AUTHORIZATION_STATUSES = ("ok", "expiring", "expired", "revoked")
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """A parcel as the hub knows it."""
+
+    carrier: str                 # the hub's carrier code (mappings/tracking/carriers.json)
+    tracking_number: str
+    ref: str | None = None       # the hub's shipment reference, echoed back on pushes
+    phone: str | None = None     # the recipient's phone as the hub has it (often masked)
+
+
+@dataclass(frozen=True)
+class ReturnDecision:
+    """A merchant's decision on a return (after-sale request) of a platform.
+
+    ``action`` is one of ``DECISIONS``. ``return_id`` is the platform's id of the return;
+    ``amount_minor`` the refund the merchant approved; ``address_id`` (approve_return) the
+    platform's id of the address the goods go back to; ``reason_code`` and ``desc``
+    (reject) the platform's reason code and a free text; ``seen`` (reject) when the hub
+    last saw the return change (ISO 8601), so a rejection after the buyer changed the
+    request is a new message."""
+
+    action: str
+    return_id: str
+    amount_minor: int | None = None
+    address_id: str | None = None
+    reason_code: int | str | None = None
+    desc: str | None = None
+    seen: str = ""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """An outbox message shaped by a connector. ``version`` names what is pushed: the hub
+    queues one message per (account, topic, entity, version), so the same decision asked
+    twice is sent once and every retry carries the same idempotency key."""
+
+    topic: str
+    payload: dict
+    version: str
+
+
+@dataclass(frozen=True)
+class SecretChange:
+    """An account config after a secret rotation: ``config`` to store, ``active`` signing
+    secrets after the change, ``secret`` the new one (shown once) or ``retired`` the
+    number dropped."""
+
+    config: dict
+    active: int
+    secret: str | None = None
+    retired: int = 0
+
+
+class RotationError(ValueError):
+    """A rotation that cannot be done (too many active secrets, only one left...)."""
+
+
+# -- standard shapes -----------------------------------------------------------------------
+def standard_subscription(parcel: Parcel) -> dict:
+    """``subscribe``: ``{carrier, tracking_number, shipment_ref}`` (no phone)."""
+    _need_number(parcel)
+    payload = {"carrier": parcel.carrier, "tracking_number": parcel.tracking_number,
+               "shipment_ref": parcel.ref}
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+def standard_interception(parcel: Parcel, kind: str, reason: str = "",
+                          address: dict | None = None) -> dict:
+    """``intercept``: ``{carrier, tracking_number, intercept_type, reason, address?}``;
+    ``modify_address`` needs ``address {name, mobile, print_addr}``."""
+    _need_number(parcel)
+    if kind not in INTERCEPT_KINDS:
+        raise ValidationError(f"must be one of {', '.join(INTERCEPT_KINDS)}", "intercept_type")
+    if kind == "modify_address" and not address:
+        raise ValidationError("modify_address needs address {name, mobile, print_addr}",
+                              "address")
+    payload = {"carrier": parcel.carrier, "tracking_number": parcel.tracking_number,
+               "intercept_type": kind, "reason": reason or "", "address": address}
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+def _need_number(parcel: Parcel) -> None:
+    if not (parcel.carrier or "").strip():
+        raise ValidationError("a carrier is required", "carrier")
+    if not (parcel.tracking_number or "").strip():
+        raise ValidationError("a tracking number is required", "tracking_number")
+
+
+def standard_return_message(decision: ReturnDecision, topics) -> Outgoing | None:
+    """The standard platform topic for ``decision``, or None when ``topics`` lacks it:
+
+    | action | topic | payload | version |
+    |---|---|---|---|
+    | approve_refund | ``refund_approve`` | ``refund_id``, ``amount_minor`` | ``approve:<amount>`` |
+    | approve_return | ``return_approve`` | ``refund_id``, ``address_id``, ``amount_minor`` | ``approve:<address>:<amount>`` |
+    | confirm_receipt | ``return_receipt`` | ``refund_id`` | ``receipt`` |
+    | reject | ``refund_reject`` | ``refund_id``, ``reason_code`` (an integer), ``desc`` | ``reject:<code>:<seen>`` |
+    """
+    d, rid = decision, decision.return_id
+    if d.action == "approve_refund" and "refund_approve" in topics:
+        return Outgoing("refund_approve", {"refund_id": rid, "amount_minor": d.amount_minor},
+                        f"approve:{d.amount_minor}")
+    if d.action == "approve_return" and "return_approve" in topics:
+        address = None if d.address_id in (None, "") else str(d.address_id)
+        return Outgoing("return_approve", {"refund_id": rid, "address_id": address,
+                                           "amount_minor": d.amount_minor},
+                        f"approve:{d.address_id or ''}:{d.amount_minor}")
+    if d.action == "confirm_receipt" and "return_receipt" in topics:
+        return Outgoing("return_receipt", {"refund_id": rid}, "receipt")
+    if d.action == "reject" and "refund_reject" in topics:
+        return Outgoing("refund_reject", {"refund_id": rid, "reason_code": int(d.reason_code),
+                                          "desc": d.desc},
+                        f"reject:{d.reason_code}:{d.seen}")
+    return None
