@@ -6,7 +6,7 @@ orders — beside a raw download of the same pages (the I/O floor).
 
 Set-up (in this process; nothing is mocked): the Kuaishou sandbox on loopback (a werkzeug
 threaded server, real HTTP), a fresh SQLite database in a temporary ``HUB_VAR_DIR``, the
-app built by ``hub.create_app``, one merchant and the shop linked the operator's way
+app built by ``hub.web.app.create_app``, one merchant and the shop linked the operator's way
 (``hub.parties.accounts.add_account``, tokens from the platform console) with ``backfill_days``
 90 and 7-day order windows (the connector's defaults). The **rate limits are raised** on
 both sides so they are not what is measured: the sandbox's ``defaultQps`` and per-API
@@ -104,7 +104,7 @@ class _World:
         from hub.core import crypto, migrate
         from hub.parties.accounts import add_account
         from hub.core.config import Settings
-        from demo.env import iso_in
+        from demo.world import iso_in
         from hub.models import Merchant
 
         settings = Settings.from_env(database_url=self.database_url, var_dir=self.var_dir,

@@ -122,7 +122,7 @@ def _created_at(env, oids: list[str]) -> dict[str, float]:
 
 
 def _place(env, watcher: _Watcher, n: int, rate_per_s: float, deadline_s: float) -> list[str]:
-    from demo.env import PRODUCTS
+    from demo.world import PRODUCTS
 
     oids = []
     started = time.monotonic()

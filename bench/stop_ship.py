@@ -74,7 +74,8 @@ def _refund_all(env, oids: list[int], rate_per_s: float, deadline_s: float) -> l
            full={"refunds": 300})
 def stop_ship_latency(params: dict) -> list[Figure]:
     """Platform refund push -> stop-ship webhook received by the supplier (embedded mode)."""
-    from demo.env import PRODUCTS, DemoEnv
+    from demo.env import DemoEnv
+    from demo.world import PRODUCTS
 
     n, warmup = int(params["refunds"]), int(params["warmup"])
     workers = int(os.environ.get("HUB_WEB_WORKERS") or 2)

@@ -42,7 +42,8 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from demo.env import PRODUCTS, DemoEnv, StepTimeout
+from demo.env import DemoEnv, StepTimeout
+from demo.world import PRODUCTS
 
 MIN_ORDERS = 5
 STEP_S = 20.0  # the deadline of each step

@@ -9,7 +9,7 @@ Besides the hub's own processes (``hub.cli.processes``), it starts as child proc
     accepting, then shipping each order ``HUB_SANDBOX_SHIP_DELAY_S`` later),
 
 on free loopback ports (or ``HUB_SANDBOX_PORTS=ks,courier,supplier``), then links them,
-idempotently, through ``demo.env.provision`` -- the demo's own set-up: the demo
+idempotently, through ``demo.world.provision`` -- the demo's own set-up: the demo
 merchant, its sandbox Kuaishou shop, the courier account, the supplier on a
 ``hub_webhook`` channel with SKU mappings. A restart reuses every row; only tokens are
 new (a supplier token for the supplier sandbox, and a ``merchant_admin`` token printed
@@ -105,7 +105,7 @@ def link(settings: Settings, urls: dict[str, str]) -> dict:
     from hub.parties import auth
     from hub.core import crypto
     from hub.core.db import Database
-    from demo.env import provision
+    from demo.world import provision
     from hub.models import ApiToken
 
     crypto.configure(settings.secret_key, settings.old_secret_keys)

@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from connectors import registry
 from connectors.base import ConnectorError, ErrorClass
-from hub.models import alert_ops as alerts, audit
+from hub.models import alerts, audit
 from hub.parties.accounts import connector_for
 from hub.core.db import Database
 from hub.core.logs import scrub_text

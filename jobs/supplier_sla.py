@@ -23,7 +23,7 @@ import logging
 
 from sqlalchemy import and_, or_, select, update
 
-from hub.models import alert_ops as alerts, audit
+from hub.models import alerts, audit
 from hub.core.db import utcnow
 from hub.models import Fulfilment, Order, Supplier
 from hub.domain import fulfilment

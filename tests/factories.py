@@ -137,7 +137,7 @@ def quarantined(s, account, *, reason="bad_signature", detail="signature missing
 
 
 def alert(s, merchant_id, *, supplier_id=None, message="check this", kind="test"):
-    from hub.models.alert_ops import raise_alert
+    from hub.models.alerts import raise_alert
     return raise_alert(s, merchant_id, kind, "merchant", merchant_id, message,
                        supplier_id=supplier_id)
 

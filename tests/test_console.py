@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from hub.parties import auth
-from hub.models.alert_ops import raise_alert
+from hub.models.alerts import raise_alert
 from hub.models import Account, ApiToken, PollState
 from tests import factories as f
 from tests.linking_helpers import callback, sandbox, world  # noqa: F401

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from bench import harness
 from demo import command as demo, report as demo_report
-from demo.env import PRODUCTS, SHIPPING_FEE, StepTimeout
+from demo.env import StepTimeout
+from demo.world import PRODUCTS, SHIPPING_FEE
 
 ORDERS = 5
 

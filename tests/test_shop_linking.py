@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from connectors.http import HttpAdapter
 from hub.parties import linking
 from hub.parties.accounts import connector_for
-from hub.models.alert_ops import raise_alert
+from hub.models.alerts import raise_alert
 from hub.core.db import utcnow
 from hub.models import Account, Alert, AuditEntry, PollState
 from tests import factories as f

@@ -1,7 +1,8 @@
 """Alerts: what a merchant must see and act on (re-authorize a shop, a supplier missed its
 answer deadline, the platform rejected a tracking number...).
 
-Raised by the hub with ``hub.models.alert_ops.raise_alert``; one open alert per (kind, entity), so a
+Raised with ``raise_alert`` and cleared with ``resolve`` (below), in the caller's
+transaction; one open alert per (kind, entity), so a
 condition that persists does not pile up duplicates. Resolved when the cause clears or a
 person closes it.
 """
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Index, String, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.core.db import Base, BigId, utcnow
 from hub.models.common import Code, Id, Tenant
@@ -33,3 +34,28 @@ class Alert(Tenant, Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     resolved_at: Mapped[datetime | None]
+
+
+def raise_alert(session: Session, merchant_id: int, kind: str, entity: str,
+                entity_id: int | None, message: str, *, severity: str = "warning",
+                details: dict | None = None, supplier_id: int | None = None) -> Alert:
+    alert = session.scalar(select(Alert).where(
+        Alert.merchant_id == merchant_id, Alert.kind == kind, Alert.entity == entity,
+        Alert.entity_id == entity_id, Alert.resolved_at.is_(None)))
+    if alert is None:
+        alert = Alert(merchant_id=merchant_id, kind=kind, entity=entity, entity_id=entity_id)
+        session.add(alert)
+    alert.message, alert.severity = message[:1000], severity
+    alert.details, alert.supplier_id = details or {}, supplier_id
+    session.flush()
+    return alert
+
+
+def resolve(session: Session, merchant_id: int, kind: str, entity: str,
+            entity_id: int | None) -> int:
+    result = session.execute(
+        update(Alert).where(Alert.merchant_id == merchant_id, Alert.kind == kind,
+                            Alert.entity == entity, Alert.entity_id == entity_id,
+                            Alert.resolved_at.is_(None))
+        .values(resolved_at=utcnow()))
+    return result.rowcount

@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from connectors import registry
 from connectors.base import AccountContext, ConfigInvalid, Connector, ConnectorError, ErrorClass
-from hub.models import alert_ops as alerts, audit
+from hub.models import alerts, audit
 from hub.core import logs
 from hub.core.crypto import SecretsUnavailable
 from hub.core.db import Database, utcnow

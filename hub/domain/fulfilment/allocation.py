@@ -24,7 +24,7 @@ from hub.core.db import utcnow
 from hub.domain.pushes import supplier_notices
 from hub.domain.pushes.supplier_notices import iso
 from hub.models import (
-    Alert, Fulfilment, FulfilmentLine, Order, SkuMapping, Supplier, alert_ops as alerts, audit,
+    Alert, Fulfilment, FulfilmentLine, Order, SkuMapping, Supplier, alerts, audit,
 )
 from hub.pipeline.events import OrderChanged
 

@@ -21,7 +21,7 @@ from hub.domain.fulfilment import stopship
 from hub.domain.fulfilment.shipping import outbound_shipment, record_shipment, validate_tracking
 from hub.domain.fulfilment.states import FULFILMENT, SLA_ALERT, late, move
 from hub.domain.pushes.supplier_notices import iso
-from hub.models import Fulfilment, Shipment, alert_ops as alerts, audit
+from hub.models import Fulfilment, Shipment, alerts, audit
 
 
 def _conflict(fulfilment: Fulfilment, what: str) -> Conflict:

@@ -38,7 +38,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hub.models import alert_ops as alerts, audit
+from hub.models import alerts, audit
 from hub.domain.pushes import platform_actions, supplier_notices
 from hub.domain.tracking import shipments as tracking
 from hub.core.db import utcnow

@@ -43,7 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import ConnectorError, ErrorClass
-from hub.models import alert_ops as alerts
+from hub.models import alerts
 from hub.domain.fulfilment import answers, stopship
 from hub.pipeline import sync
 from hub.pipeline.events import MessageSettled

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from connectors import registry
 from connectors.capabilities import ReturnDecision
-from hub.models import alert_ops as alerts
+from hub.models import alerts
 from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment
 from hub.pipeline.events import MessageSettled
 from hub.pipeline.outbox import enqueue

@@ -42,7 +42,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import alert_ops as alerts
+from hub.models import alerts
 from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier
 from hub.pipeline.events import MessageSettled
 from hub.pipeline.outbox import enqueue

@@ -44,7 +44,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import alert_ops as alerts, audit
+from hub.models import alerts, audit
 from hub.domain.pushes import platform_actions
 from hub.domain.returns import flow as returns_flow
 from hub.core.db import utcnow

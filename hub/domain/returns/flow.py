@@ -41,7 +41,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import alert_ops as alerts, audit
+from hub.models import alerts, audit
 from hub.domain.fulfilment import fulfilments_for
 from hub.domain.pushes import platform_actions, supplier_notices
 from hub.domain.returns.states import BEFORE_RECEIPT, RETURN_CASE

@@ -37,7 +37,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from connectors import registry
-from hub.models import alert_ops as alerts, audit
+from hub.models import alerts, audit
 from hub.domain.tracking import shipments as tracking
 from hub.core.db import utcnow
 from hub.models import Account, Fulfilment, Order, OutboxMessage, Shipment, Supplier

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from connectors import registry
 from connectors.capabilities import Parcel
-from hub.models import alert_ops as alerts, audit
+from hub.models import alerts, audit
 from hub.core.db import utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.models import Account, Alert, Order, OutboxMessage, ReturnCase, Shipment
