@@ -21,7 +21,8 @@ Errors are data, recorded on the event with the lease released:
   after ``retry_delay`` (exponential with jitter; never before a ``retry_after``), and
   ``failed`` once ``MAX_ATTEMPTS`` attempts were made;
 * ``fail_config`` → ``failed``, and the account ``needs_attention`` with the reason;
-* ``fail_data`` → ``failed``.
+* ``fail_data`` → ``failed``; so is a value the database cannot hold (a ``DataError``, an
+  integer beyond 64 bits): retrying would never help.
 
 A failed or ignored event is replayed by an operator (``hub.pipeline.inbox.replay``). Processing
 is idempotent: bindings make a second run of the same event update nothing new.
@@ -33,6 +34,7 @@ import random
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import DataError
 
 from connectors.base import ConnectorError, ErrorClass
 from hub.models import audit
@@ -144,6 +146,9 @@ def process_event(db: Database, event_id: int, owner: str, public_url: str = "")
                     outcomes = [sync.apply(s, account, v) for v in values]
             except ConnectorError as e:
                 error = e
+            except (DataError, OverflowError) as e:  # a value the database cannot hold
+                error = ConnectorError(ErrorClass.FAIL_DATA, f"the database refused a value: "
+                                       f"{str(e).splitlines()[0][:300]}")
             except Exception as e:  # noqa: BLE001
                 error = _unexpected(e, event_id, "applying records")
         if error is None:

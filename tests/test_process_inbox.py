@@ -331,3 +331,17 @@ def test_a_failure_while_applying_rolls_back_everything_it_applied(app, database
     run(app)
     assert event(database, event_id).status == "processed"
     assert len(orders(database)) == 1
+
+
+def test_a_value_the_database_cannot_hold_fails_at_once_and_is_never_retried(app, database,
+                                                                             shop):
+    """Integers beyond 64 bits (SQLite: OverflowError; PostgreSQL: DataError) are bad
+    data: ``fail_data`` on the first attempt, nothing written (issue 10, item 6)."""
+    too_big = add_event(database, shop, "order.updated",
+                        order_data("GS-BIG", total_minor=2 ** 70, paid_minor=0))
+    assert run(app) == 1
+    failed = event(database, too_big)
+    assert (failed.status, failed.error_class, failed.attempts) == ("failed", "fail_data", 1)
+    assert "GS-BIG" not in [o.platform_order_id for o in orders(database)]
+    fine = add_event(database, shop, "order.updated", order_data("GS-OK"))
+    assert run(app) == 1 and event(database, fine).status == "processed"

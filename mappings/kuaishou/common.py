@@ -1,6 +1,7 @@
 """Small pure helpers shared by the Kuaishou mappers: ms timestamps, integers, ids."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 CURRENCY = "CNY"
@@ -31,9 +32,29 @@ def to_int(value, default: int | None = None) -> int | None:
             return default
 
 
-def fen(value) -> int:
-    """An amount in fen (integer minor units); missing → 0."""
-    return to_int(value, 0) or 0
+WHOLE = re.compile(r"-?\d+(\.0*)?")
+
+
+def fen(value, field: str) -> int:
+    """An amount in fen (integer minor units), parsed exactly; missing → 0. Anything that
+    is not a whole number of fen ("19.90", 19.9, "abc") is a ``MappingError`` naming the
+    field, never a wrong number."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (int, str)) and not isinstance(value, bool) \
+            and WHOLE.fullmatch(str(value).strip()):
+        return int(str(value).strip().partition(".")[0])
+    raise MappingError(f"{field}: {value!r} is not a whole number of fen")
+
+
+def cut(value: str | None, limit: int, field: str, flags: list[str]) -> str | None:
+    """``value`` cut to the ``limit`` characters the hub keeps, flagging ``truncated:<field>``."""
+    if value is not None and len(value) > limit:
+        flags.append(f"truncated:{field}")
+        return value[:limit]
+    return value
 
 
 def text(value) -> str | None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from hub.values import BuyerContact, OrderLineValues, OrderValues
 from mappings.kuaishou.common import (
-    CURRENCY, MappingError, fen, id_text, ms_to_dt, text, to_int,
+    CURRENCY, MappingError, cut, fen, id_text, ms_to_dt, text, to_int,
 )
 from mappings.kuaishou.tables import json_table
 
@@ -48,7 +48,7 @@ def _line(item: dict, line_id: str | None, *, gift: bool) -> OrderLineValues | N
     if sku is None:
         return None
     quantity = to_int(item.get("num"), 1)
-    unit = fen(item.get("price")) if not gift or item.get("price") is not None else 0
+    unit = fen(item.get("price"), "itemInfo.price") if not gift or item.get("price") is not None else 0
     title = " / ".join(t for t in (text(item.get("itemTitle")), text(item.get("skuDesc"))) if t)
     return OrderLineValues(sku=sku, quantity=quantity, unit_price_minor=unit,
                            total_minor=unit * quantity, platform_line_id=line_id,
@@ -149,14 +149,15 @@ def map_order(order: dict, *, currency: str = CURRENCY) -> OrderValues:
         flags.append("presale")
 
     paid_at = ms_to_dt(base.get("payTime"))
-    total = fen(base.get("totalFee"))
+    total = fen(base.get("totalFee"), "orderBaseInfo.totalFee")
     paid = total if paid_at or status in ("paid", "shipped", "delivered", "completed") else 0
     return OrderValues(
         platform_order_id=oid, status=status, raw_status=raw_status, currency=currency,
         total_minor=total, paid_minor=paid, lines=tuple(lines),
         remote_updated_at=ms_to_dt(base.get("updateTime")),
-        shipping_fee_minor=fen(base.get("expressFee")),
+        shipping_fee_minor=fen(base.get("expressFee"), "orderBaseInfo.expressFee"),
         placed_at=ms_to_dt(base.get("createTime")), paid_at=paid_at,
         ship_by=ms_to_dt(base.get("validPromiseShipmentTimeStamp")),
         do_not_ship_reasons=tuple(reasons), buyer=_buyer(address),
-        buyer_note=text(base.get("remark")), flags=tuple(dict.fromkeys(flags)))
+        buyer_note=cut(text(base.get("remark")), 500, "buyer_note", flags),
+        flags=tuple(dict.fromkeys(flags)))

@@ -161,7 +161,7 @@ def map_refund(refund: dict, *, currency: str = CURRENCY, order: dict | None = N
         flags.append("refund_without_sku")
     return ReturnValues(
         platform_return_id=refund_id, platform_order_id=order_id, kind=kind, status=status,
-        raw_status=raw_status[:64] if raw_status else None, refund_minor=fen(refund.get("refundFee")),
+        raw_status=raw_status[:64] if raw_status else None, refund_minor=fen(refund.get("refundFee"), "refundFee"),
         currency=currency, lines=lines, reason_code=reason,
         reason_text=reason_text[:1000] if reason_text else None,
         remote_updated_at=ms_to_dt(refund.get("updateTime")),

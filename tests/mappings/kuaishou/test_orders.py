@@ -113,7 +113,7 @@ def test_an_order_without_an_id_is_a_mapping_error(payload):
 
 
 def test_junk_fields_never_crash():
-    values = map_order({"orderBaseInfo": {"oid": 5, "status": "weird", "totalFee": "n/a",
+    values = map_order({"orderBaseInfo": {"oid": 5, "status": "weird", "totalFee": None,
                                           "createTime": -1, "disableDeliveryReasonCode": "x",
                                           "riskCode": "?"},
                         "orderItemInfo": None, "subOrderInfo": "nope", "orderAddress": []})
