@@ -2,14 +2,21 @@
 
 The order and its lines are upserted through the order's binding; a change publishes
 ``OrderChanged`` (allocation and stop-ship subscribe to it).
+
+A status the hub holds from stronger evidence is not overwritten by a weaker source:
+once the courier's scan made an order ``delivered``, a late platform record saying
+``paid`` or ``shipped`` keeps it ``delivered`` (audited as ``order.status_kept``), while
+the platform's ``raw_status`` and every other field are still recorded. The platform's
+closing word (``completed``, ``cancelled``) always applies.
 """
 from __future__ import annotations
 
-from hub.models import Order, OrderLine
+from hub.models import Order, OrderLine, audit
 from hub.pipeline.events import OrderChanged
 from hub.pipeline.sync import upsert
 from hub.values import OrderValues
 
+BEHIND_DELIVERY = ("pending_payment", "paid", "shipped")
 LINE_FIELDS = ("sku", "quantity", "unit_price_minor", "total_minor", "platform_line_id",
                "platform_sku_id", "title", "is_gift")
 
@@ -27,9 +34,22 @@ def apply_order(session, account, v: OrderValues):
         buyer_phone_masked=b.phone_masked, buyer_address_masked=b.address_masked,
         province_code=b.province_code, city_code=b.city_code, district_code=b.district_code,
         buyer_note=v.buyer_note, flags=list(v.flags))
-    outcome, order = upsert(session, account, v, Order, fields)
+    kept: dict = {}
+
+    def keep_delivery(order, fields):
+        if order.status == "delivered" and v.status in BEHIND_DELIVERY:
+            kept.update(raw_status=order.raw_status)
+            return {**fields, "status": "delivered"}
+        return fields
+
+    outcome, order = upsert(session, account, v, Order, fields, keep_delivery)
     if order is None:
         return outcome, None
+    if kept and kept["raw_status"] != v.raw_status:
+        audit.record(session, order.merchant_id, f"connector:{account.connector}:{account.id}",
+                     "order.status_kept", "order", order.id,
+                     {"status": order.status, "platform_status": v.status,
+                      "raw_status": [kept["raw_status"], v.raw_status]})
     existing = {(line.platform_line_id or line.sku): line for line in order.lines}
     for lv in v.lines:
         line = existing.get(lv.platform_line_id or lv.sku)
