@@ -43,9 +43,8 @@ class ReturnDecision:
     ``action`` is one of ``DECISIONS``. ``return_id`` is the platform's id of the return;
     ``amount_minor`` the refund the merchant approved; ``address_id`` (approve_return) the
     platform's id of the address the goods go back to; ``reason_code`` and ``desc``
-    (reject) the platform's reason code and a free text; ``seen`` (reject) when the hub
-    last saw the return change (ISO 8601), so a rejection after the buyer changed the
-    request is a new message."""
+    (reject) the platform's reason code and a free text. The hub makes each decision its
+    own message (it adds the platform state it decided on to the version)."""
 
     action: str
     return_id: str
@@ -53,7 +52,6 @@ class ReturnDecision:
     address_id: str | None = None
     reason_code: int | str | None = None
     desc: str | None = None
-    seen: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,7 +120,7 @@ def standard_return_message(decision: ReturnDecision, topics) -> Outgoing | None
     | approve_refund | ``refund_approve`` | ``refund_id``, ``amount_minor`` | ``approve:<amount>`` |
     | approve_return | ``return_approve`` | ``refund_id``, ``address_id``, ``amount_minor`` | ``approve:<address>:<amount>`` |
     | confirm_receipt | ``return_receipt`` | ``refund_id`` | ``receipt`` |
-    | reject | ``refund_reject`` | ``refund_id``, ``reason_code`` (an integer), ``desc`` | ``reject:<code>:<seen>`` |
+    | reject | ``refund_reject`` | ``refund_id``, ``reason_code`` (an integer), ``desc`` | ``reject:<code>`` |
     """
     d, rid = decision, decision.return_id
     if d.action == "approve_refund" and "refund_approve" in topics:
@@ -138,5 +136,5 @@ def standard_return_message(decision: ReturnDecision, topics) -> Outgoing | None
     if d.action == "reject" and "refund_reject" in topics:
         return Outgoing("refund_reject", {"refund_id": rid, "reason_code": int(d.reason_code),
                                           "desc": d.desc},
-                        f"reject:{d.reason_code}:{d.seen}")
+                        f"reject:{d.reason_code}")
     return None

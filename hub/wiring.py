@@ -23,7 +23,7 @@ from __future__ import annotations
 from hub.domain.fulfilment import allocation, stopship, updates
 from hub.domain.orders.records import apply_order
 from hub.domain.pushes import platform_actions, supplier_notices
-from hub.domain.returns import flow as returns
+from hub.domain.returns import decisions, flow as returns
 from hub.domain.returns.records import apply_return
 from hub.domain.tracking import effects, shipments
 from hub.domain.tracking.records import apply_tracking
@@ -58,3 +58,4 @@ def wire() -> None:
     on(MessageSettled, shipments.on_subscribe_settled, keys=("subscribe",))
     on(MessageSettled, shipments.on_intercept_settled, keys=("intercept",))
     on(MessageSettled, stopship.on_intercept_settled, keys=("intercept",))
+    on(MessageSettled, decisions.on_decision_settled, keys=decisions.DECISION_TOPICS)

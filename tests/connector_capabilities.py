@@ -38,7 +38,7 @@ ADDRESS = {"name": "张三", "mobile": "13800005678", "print_addr": "浙江省�
 
 def _decisions() -> list[ReturnDecision]:
     return [ReturnDecision(action, "2207300012345601", 1990, address_id="880011",
-                           reason_code="3", desc="已协商", seen="2026-11-02T09:00:00+00:00")
+                           reason_code="3", desc="已协商")
             for action in DECISIONS]
 
 

@@ -31,6 +31,9 @@ SUBSCRIBERS = {
         "hub.domain.tracking.shipments.on_subscribe_settled ['subscribe']",
         "hub.domain.tracking.shipments.on_intercept_settled ['intercept']",
         "hub.domain.fulfilment.stopship.on_intercept_settled ['intercept']",
+        "hub.domain.returns.decisions.on_decision_settled "
+        "['refund_approve', 'refund_reject', 'return_approve', 'return_decision', "
+        "'return_receipt']",
     ],
 }
 

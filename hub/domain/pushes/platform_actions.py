@@ -38,8 +38,9 @@ from sqlalchemy.orm import Session
 
 from connectors import registry
 from connectors.capabilities import ReturnDecision
-from hub.models import alerts
-from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment
+from hub.models import (
+    Account, Binding, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, alerts,
+)
 from hub.pipeline.events import MessageSettled
 from hub.pipeline.outbox import enqueue
 from hub.core.wakeup import current_var_dir
@@ -106,7 +107,11 @@ def push_shipment(session: Session, shipment: Shipment,
 # -- after-sales --------------------------------------------------------------------------------
 def _decide(session: Session, case: ReturnCase, decision: ReturnDecision,
             var_dir) -> OutboxMessage | None:
-    """The shop connector shapes the decision (``return_message``); None: no such step."""
+    """The shop connector shapes the decision (``return_message``); None: no such step.
+    Its version gets the platform state the decision was made on (when the case's
+    platform record was last applied), so the same decision asked twice is one message
+    and a decision after the platform moved (the buyer changed a refused request) is a
+    new one, whether or not the shop's records carry a timestamp."""
     account = _shop(session, case.shop_account_id)
     topics = topics_for(account) if account is not None else ()
     if not topics:
@@ -114,8 +119,11 @@ def _decide(session: Session, case: ReturnCase, decision: ReturnDecision,
     message = registry.get(account.connector).return_message(decision)
     if message is None or message.topic not in topics:
         return None
+    seen = session.scalar(select(Binding.synced_at).where(
+        Binding.account_id == account.id, Binding.entity == "return",
+        Binding.internal_id == case.id))
     return _enqueue(session, account, message.topic, "return_case", case.id, message.payload,
-                    message.version, var_dir)
+                    f"{message.version}@{seen.isoformat() if seen else ''}", var_dir)
 
 
 def approve_refund(session: Session, return_case: ReturnCase,
@@ -144,12 +152,10 @@ def confirm_return_receipt(session: Session, return_case: ReturnCase,
 def reject_refund(session: Session, return_case: ReturnCase, reason_code, desc: str | None = None,
                   var_dir: Path | None = None) -> OutboxMessage | None:
     """Reject with the platform's ``reason_code`` (Kuaishou: ``open.refund.reject.reason``)
-    and an optional description. A later rejection after the buyer changed the request
-    (a newer ``remote_updated_at``) is a new message."""
-    seen = return_case.remote_updated_at.isoformat() if return_case.remote_updated_at else ""
+    and an optional description."""
     return _decide(session, return_case, ReturnDecision(
         "reject", return_case.platform_return_id, return_case.refund_minor,
-        reason_code=reason_code, desc=desc, seen=seen), var_dir)
+        reason_code=reason_code, desc=desc), var_dir)
 
 
 # -- outcomes -----------------------------------------------------------------------------------

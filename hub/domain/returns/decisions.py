@@ -49,9 +49,10 @@ from hub.domain.pushes import platform_actions
 from hub.domain.returns import flow as returns_flow
 from hub.core.db import utcnow
 from hub.core.errors import ApiError, Conflict
-from hub.models import Account, AuditEntry, OutboxMessage, ReturnCase
+from hub.models import Account, AuditEntry, Binding, OutboxMessage, ReturnCase
 from hub.domain.fulfilment import APPROVAL_ACTION
 from hub.domain.pushes.supplier_notices import iso
+from hub.pipeline.events import MessageSettled
 
 DECIDED_KINDS = ("refund_only", "return_refund", "exchange")
 GOODS_BACK = ("return_refund", "exchange")
@@ -61,6 +62,8 @@ TOPIC_DECISIONS = {"refund_approve": "approve", "return_approve": "approve",
                    "refund_reject": "reject", "return_receipt": "refund"}
 LIVE = ("pending", "sent")
 ALERTS = ("refund_needs_decision", "return_needs_decision")
+FAILED_ALERT = "return_decision_failed"
+DECISION_TOPICS = (*TOPIC_DECISIONS, "return_decision")
 ALREADY = {
     ("approve", "refund_only"): ("approved", "refunded"),
     ("approve", "return_refund"): ("approved", "awaiting_return", "return_in_transit",
@@ -196,13 +199,22 @@ def _messages(session: Session, case: ReturnCase) -> list[OutboxMessage]:
     return list(session.scalars(select(OutboxMessage).where(
         OutboxMessage.merchant_id == case.merchant_id, OutboxMessage.entity == "return_case",
         OutboxMessage.entity_id == case.id,
-        OutboxMessage.topic.in_((*TOPIC_DECISIONS, "return_decision")))
+        OutboxMessage.topic.in_(DECISION_TOPICS))
         .order_by(OutboxMessage.id.desc())))
 
 
+def _platform_moved_since(session: Session, case: ReturnCase, at) -> bool:
+    """Whether a platform record of the case was applied after ``at``."""
+    synced = session.scalar(select(Binding.synced_at).where(
+        Binding.account_id == case.shop_account_id, Binding.entity == "return",
+        Binding.internal_id == case.id))
+    return synced is not None and synced > at
+
+
 def _in_flight(session: Session, case: ReturnCase) -> tuple[str, OutboxMessage] | None:
-    """The decision pushed for the case as the platform still shows it, not yet answered
-    (its message pending or sent); a receipt confirmation counts whatever came since."""
+    """The last decision pushed for the case, when the platform has not moved since (no
+    record of the case applied after it) and its message is pending or sent; a receipt
+    confirmation counts whatever came since."""
     for message in _messages(session, case):
         if message.topic == "return_receipt" and message.status in LIVE:
             return "refund", message
@@ -214,12 +226,9 @@ def _in_flight(session: Session, case: ReturnCase) -> tuple[str, OutboxMessage] 
     if entry is None:
         return None
     changes = entry.changes or {}
-    if entry.action == APPROVAL_ACTION:  # the stop-ship policy's automatic approval
-        decision, same = "approve", case.status == "requested"
-    else:
-        decision = changes.get("decision")
-        same = (changes.get("status"), changes.get("remote_updated_at")) == (
-            case.status, iso(case.remote_updated_at))
+    # the stop-ship policy's automatic approval, or the merchant's decision
+    decision = "approve" if entry.action == APPROVAL_ACTION else changes.get("decision")
+    same = not _platform_moved_since(session, case, entry.at)
     message = session.get(OutboxMessage, changes["outbox_message_id"]) \
         if same and changes.get("outbox_message_id") else None
     if message is None or message.status not in LIVE:
@@ -229,7 +238,8 @@ def _in_flight(session: Session, case: ReturnCase) -> tuple[str, OutboxMessage] 
 
 def _check_in_flight(session: Session, case: ReturnCase, decision: str) -> Decision | None:
     """409 for a different decision in flight; the one in flight when it is this decision
-    and already sent (the platform has it); None to go on and push."""
+    and already sent (the platform has it); None to go on and push (the same push again
+    is the same message; a corrected one, e.g. another address, replaces it unsent)."""
     flight = _in_flight(session, case)
     if flight is None:
         return None
@@ -286,6 +296,7 @@ def _push(session: Session, case: ReturnCase, actor: str, decision: str, push,
                                       if decision == "refund" else ""))
     queued = message.id not in before
     if queued:
+        alerts.resolve(session, case.merchant_id, FAILED_ALERT, "return_case", case.id)
         audit.record(session, case.merchant_id, actor, ACTIONS[decision], "return_case",
                      case.id, {"decision": decision, "outbox_message_id": message.id,
                                "topic": message.topic, "status": case.status,
@@ -296,3 +307,23 @@ def _push(session: Session, case: ReturnCase, actor: str, decision: str, push,
     session.flush()
     return Decision(decision, case, message, queued, details.get("address_id"),
                     details.get("address_source"))
+
+
+def on_decision_settled(session: Session, event: MessageSettled) -> None:
+    """A decision the platform refused for good (its message dead, e.g. "cannot be
+    rejected, status 30") is an alert on the case, with the platform's reason: the case
+    stays as the platform shows it and the merchant decides again."""
+    message = event.message
+    if message.status != "dead" or message.entity != "return_case":
+        return
+    case = session.get(ReturnCase, message.entity_id)
+    if case is None:
+        return
+    said = message.last_error or message.last_error_class or "no reason given"
+    alerts.raise_alert(
+        session, case.merchant_id, FAILED_ALERT, "return_case", case.id,
+        f"The platform refused the {_decision_of(message) or message.topic} of return "
+        f"{case.platform_return_id}: {said}. The case is as the platform shows it; decide "
+        "again.", severity="critical",
+        details={"outbox_message_id": message.id, "topic": message.topic,
+                 "error_class": message.last_error_class})
