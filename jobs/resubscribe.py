@@ -1,7 +1,7 @@
 """Re-subscribing parcels a courier stopped tracking (Kuaidi100 ``abort``).
 
 When a push says monitoring ``abort`` ("3天查询无记录", "60天无变化"), ``hub.domain.tracking.shipments``
-marks the shipment ``resubscribe_after:<time>`` (30 minutes later, Kuaidi100's rule).
+sets the shipment's ``resubscribe_after`` (30 minutes later, Kuaidi100's rule).
 This job, every minute, queues a new ``subscribe`` push for each shipment whose wait is
 over — or gives up with alert ``tracking_stopped`` when the month's 4 subscriptions are
 used. The version of each re-subscription is its due time, so two workers racing on

@@ -155,3 +155,35 @@ def test_sqlite_readers_do_not_wait_for_a_writer(tmp_path):
                 assert reader.scalars(select(Merchant.name)).all() == ["committed"]
     finally:
         db.dispose()
+
+
+def test_data_moves_with_the_resubscribe_and_open_alert_migration(fresh_url):
+    """8ec26889ea68: a ``resubscribe_after:`` flag becomes the column; duplicate open
+    alerts (possible before the unique index) are resolved, the newest kept open."""
+    migrate.upgrade(fresh_url, "c1211beb3d57")
+    engine = create_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO merchants (id, name, created_at) "
+                              "VALUES (1, 'm', CURRENT_TIMESTAMP)"))
+            for n in (1, 2):
+                conn.execute(text(
+                    "INSERT INTO alerts (merchant_id, kind, severity, entity, entity_id, "
+                    "message, details, created_at) VALUES (1, 'parcel_problem', 'warning', "
+                    f"'shipment', 7, 'copy {n}', '{{}}', CURRENT_TIMESTAMP)"))
+            conn.execute(text(
+                "INSERT INTO shipments (id, direction, carrier, tracking_number, status, "
+                "interception_status, subscription_status, subscription_count, flags, "
+                "merchant_id, created_at, updated_at) VALUES (1, 'outbound', 'sf', 'SF1', "
+                "'pending', 'none', 'subscribed', 1, '[\"held_final:x\", "
+                "\"resubscribe_after:2026-12-01T10:30:00+00:00\"]', 1, CURRENT_TIMESTAMP, "
+                "CURRENT_TIMESTAMP)"))
+        migrate.upgrade(fresh_url)
+        with engine.connect() as conn:
+            open_rows = conn.execute(text("SELECT message FROM alerts "
+                                          "WHERE resolved_at IS NULL")).scalars().all()
+            due, flags = conn.execute(text("SELECT resubscribe_after, flags FROM shipments")).one()
+        assert open_rows == ["copy 2"]
+        assert str(due).startswith("2026-12-01 10:30:00") and "resubscribe_after" not in flags
+    finally:
+        engine.dispose()

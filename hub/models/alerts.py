@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, String, select, update
+from sqlalchemy import JSON, Index, String, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.core.db import Base, BigId, utcnow
@@ -21,8 +22,13 @@ SEVERITIES = ("info", "warning", "critical")
 
 class Alert(Tenant, Base):
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_open", "merchant_id", "kind", "entity", "entity_id",
-                            "resolved_at"),)
+    __table_args__ = (
+        Index("ix_alerts_open", "merchant_id", "kind", "entity", "entity_id", "resolved_at"),
+        # one open alert per subject, whatever races (a NULL entity_id is not compared)
+        Index("uq_alerts_open_subject", "merchant_id", "kind", "entity", "entity_id",
+              unique=True, postgresql_where=text("resolved_at IS NULL"),
+              sqlite_where=text("resolved_at IS NULL")),
+    )
 
     id: Mapped[Id]
     kind: Mapped[Code]
@@ -39,12 +45,20 @@ class Alert(Tenant, Base):
 def raise_alert(session: Session, merchant_id: int, kind: str, entity: str,
                 entity_id: int | None, message: str, *, severity: str = "warning",
                 details: dict | None = None, supplier_id: int | None = None) -> Alert:
-    alert = session.scalar(select(Alert).where(
-        Alert.merchant_id == merchant_id, Alert.kind == kind, Alert.entity == entity,
-        Alert.entity_id == entity_id, Alert.resolved_at.is_(None)))
+    def open_one():
+        return session.scalar(select(Alert).where(
+            Alert.merchant_id == merchant_id, Alert.kind == kind, Alert.entity == entity,
+            Alert.entity_id == entity_id, Alert.resolved_at.is_(None)))
+
+    alert = open_one()
     if alert is None:
-        alert = Alert(merchant_id=merchant_id, kind=kind, entity=entity, entity_id=entity_id)
-        session.add(alert)
+        try:
+            with session.begin_nested():
+                alert = Alert(merchant_id=merchant_id, kind=kind, entity=entity,
+                              entity_id=entity_id, message=message[:1000])
+                session.add(alert)
+        except IntegrityError:  # another transaction opened it meanwhile: refresh that one
+            alert = open_one()
     alert.message, alert.severity = message[:1000], severity
     alert.details, alert.supplier_id = details or {}, supplier_id
     session.flush()

@@ -48,6 +48,8 @@ class Shipment(Tenant, Timestamps, Base):
     monitoring: Mapped[str | None] = mapped_column(String(32))
     subscribed_at: Mapped[datetime | None]
     subscription_count: Mapped[int] = mapped_column(default=0)
+    # when an aborted subscription is due to be made again (Kuaidi100: 30 min after)
+    resubscribe_after: Mapped[datetime | None] = mapped_column(index=True)
     flags: Mapped[list] = mapped_column(JSON, default=list)
 
     events: Mapped[list["TrackingEvent"]] = relationship(

@@ -22,7 +22,7 @@ account, re-subscribed when the courier stops, and can be intercepted.
 * **Monitoring** (``after_monitoring``, run by ``hub.domain.tracking.effects`` when a push
   says so): ``shutdown`` / ``stopped`` → ``done``; ``abort`` →
   ``mappings.tracking.resubscribe_plan``: re-subscribe no earlier than 30 minutes later
-  (the flag ``resubscribe_after:<time>``, acted on by ``jobs.resubscribe`` through
+  (``Shipment.resubscribe_after``, acted on by ``jobs.resubscribe`` through
   ``resubscribe_due``), at most 4 subscriptions a month (China time; counted from the
   sent ``subscribe`` messages), else ``failed`` and alert ``tracking_stopped``. A
   carrier-code correction needs nothing: pushes go on under the new code.
@@ -62,7 +62,6 @@ from mappings.tracking.monitoring import MAX_SUBSCRIPTIONS_PER_MONTH
 CHINA = timezone(timedelta(hours=8))
 INTERCEPT_KINDS = ("return_to_sender", "modify_address")
 TOO_LATE = ("delivered", "returned", "cancelled")     # no interception, no re-subscription
-RESUBSCRIBE_FLAG = "resubscribe_after:"
 ACTOR = "hub:tracking"
 BATCH = 100
 
@@ -231,26 +230,9 @@ def subscriptions_this_month(session: Session, shipment: Shipment, now: datetime
                   OutboxMessage.sent_at >= month_start.astimezone(timezone.utc))
 
 
-def _set_resubscribe_after(shipment: Shipment, when: datetime | None) -> None:
-    flags = [f for f in (shipment.flags or []) if not f.startswith(RESUBSCRIBE_FLAG)]
-    if when is not None:
-        flags.append(RESUBSCRIBE_FLAG + when.astimezone(timezone.utc).isoformat())
-    shipment.flags = flags
-
-
-def resubscribe_after(shipment: Shipment) -> datetime | None:
-    for flag in shipment.flags or []:
-        if flag.startswith(RESUBSCRIBE_FLAG):
-            try:
-                return datetime.fromisoformat(flag[len(RESUBSCRIBE_FLAG):])
-            except ValueError:
-                return None
-    return None
-
-
 def _give_up(session: Session, shipment: Shipment, reason: str) -> None:
     shipment.subscription_status = "failed"
-    _set_resubscribe_after(shipment, None)
+    shipment.resubscribe_after = None
     alerts.raise_alert(session, shipment.merchant_id, "tracking_stopped", "shipment",
                        shipment.id, f"parcel {shipment.tracking_number} is no longer "
                        f"tracked: {reason}", details={"monitoring": shipment.monitoring})
@@ -262,7 +244,7 @@ def after_monitoring(session: Session, shipment: Shipment, values, now: datetime
     if m.state in ("shutdown", "stopped"):
         if shipment.subscription_status in ("requested", "subscribed"):
             shipment.subscription_status = "done"
-        _set_resubscribe_after(shipment, None)
+        shipment.resubscribe_after = None
         return "done"
     if m.state != "abort":
         return "none"
@@ -273,7 +255,7 @@ def after_monitoring(session: Session, shipment: Shipment, values, now: datetime
                             subscriptions_this_month=subscriptions_this_month(
                                 session, shipment, now))
     if plan.action == "resubscribe":
-        _set_resubscribe_after(shipment, plan.not_before)
+        shipment.resubscribe_after = plan.not_before
     elif plan.action == "give_up":
         _give_up(session, shipment, plan.reason)
     return plan.action
@@ -282,20 +264,19 @@ def after_monitoring(session: Session, shipment: Shipment, values, now: datetime
 def resubscribe_due(session: Session, now: datetime, var_dir: Path | None) -> int:
     """Re-subscribe aborted shipments whose wait is over (``jobs.resubscribe``)."""
     stmt = select(Shipment).where(Shipment.monitoring == "abort",
-                                  Shipment.subscription_status.in_(("subscribed", "requested")))
+                                  Shipment.subscription_status.in_(("subscribed", "requested")),
+                                  Shipment.resubscribe_after <= now)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     done = 0
     for shipment in session.scalars(stmt.order_by(Shipment.id).limit(BATCH)):
-        after = resubscribe_after(shipment)
-        if after is None or after > now:
-            continue
+        after = shipment.resubscribe_after
         done += 1
         if subscriptions_this_month(session, shipment, now) >= MAX_SUBSCRIPTIONS_PER_MONTH:
             _give_up(session, shipment, f"{MAX_SUBSCRIPTIONS_PER_MONTH} subscriptions this "
                      "month already")
             continue
-        _set_resubscribe_after(shipment, None)
+        shipment.resubscribe_after = None
         shipment.monitoring = None
         shipment.subscription_status = "none"
         subscribe(session, shipment, var_dir, version=f"r:{after.isoformat()}")
