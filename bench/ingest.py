@@ -53,7 +53,7 @@ def receiver_missing() -> str | None:
     from connectors.generic_shop import GenericShop
 
     if importlib.util.find_spec("hub.web.webhooks") is None:
-        return "hub/webhooks.py (the webhook receiver) does not exist yet"
+        return "hub/web/webhooks.py (the webhook receiver) does not exist yet"
     if GenericShop.verify_webhook is Connector.verify_webhook:
         return "connectors.generic_shop has no verify_webhook yet"
     return None

@@ -90,7 +90,7 @@ class ReturnValues:
     buyer_ship_by: datetime | None = None
     flags: tuple[str, ...] = ()
     # The buyer's return parcel, when the record names it (both or neither): the hub's
-    # carrier code and the waybill number. ``hub.pipeline.sync`` registers it as a ``return``
+    # carrier code and the waybill number. ``hub.domain.returns.flow`` registers it as a ``return``
     # shipment of the case; None = the record does not say (nothing is unregistered).
     return_carrier: str | None = None
     return_tracking_number: str | None = None

@@ -12,9 +12,9 @@ Where the order matters:
   then stop-ship (a cancelled order stops what was dispatched);
 * ``return_changed``: the return parcel is registered and the return notice worked out
   before stop-ship asks a supplier to stop (the notice then carries the parcel);
-* ``shipment_tracked``: tracking effects first (the order or return case moves), then
-  the return notice (it reads the moved case), then stop-ship (an undeliverable parcel
-  becomes an expected return);
+* ``shipment_tracked``: tracking effects first (the order delivered, alerts, monitoring),
+  then the returns room (the case moves with its parcel, then the return notice reads
+  it), then stop-ship (an undeliverable parcel becomes an expected return);
 * ``message_settled`` for ``intercept``: the shipment records the interception's
   outcome before stop-ship reads it.
 """

@@ -7,7 +7,7 @@ One batch (``run(app, owner)``, every 60 s):
   gets ``escalated_at = now`` and an alert ``supplier_sla_breached`` on the fulfilment —
   ``warning`` for an order dispatch, ``critical`` for a stop-ship — carrying the
   supplier's id, so both the merchant and that supplier see it. The alert resolves when
-  the supplier answers (``hub.domain.fulfilment.allocation`` / ``hub.domain.fulfilment.stopship``).
+  the supplier answers (``hub.domain.fulfilment.answers`` / ``hub.domain.fulfilment.stopship``).
 * ``hub.domain.fulfilment.sweep_interceptions``: the backstop for interceptions that failed
   without a tracking change reaching the listener.
 

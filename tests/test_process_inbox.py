@@ -345,3 +345,21 @@ def test_a_value_the_database_cannot_hold_fails_at_once_and_is_never_retried(app
     assert "GS-BIG" not in [o.platform_order_id for o in orders(database)]
     fine = add_event(database, shop, "order.updated", order_data("GS-OK"))
     assert run(app) == 1 and event(database, fine).status == "processed"
+
+
+def test_an_unwired_process_retries_instead_of_failing_events(app, database, shop):
+    """A worker that never called ``hub.wiring.wire()`` applies nothing and loses nothing:
+    the event is retried, not failed as bad data."""
+    from hub import wiring
+    from hub.pipeline import events, sync
+
+    event_id = add_event(database, shop, "order.updated", order_data("GS-UNWIRED"))
+    sync.reset()
+    events.reset()
+    try:
+        assert run(app) == 1
+    finally:
+        wiring.wire()
+    waiting = event(database, event_id)
+    assert (waiting.status, waiting.error_class) == ("received", "retry")
+    assert "wire()" in waiting.error_message

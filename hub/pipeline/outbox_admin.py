@@ -1,4 +1,4 @@
-"""Operator actions on the outbox: replay dead messages, cancel unsent ones, list them.
+"""Operator actions on the outbox: replay dead messages, cancel unsent ones.
 
 The outbox's states: ``pending`` (due at ``next_attempt_at``; being sent while leased) →
 ``sent``, or ``dead`` once retries are exhausted or the receiver refused it for good
@@ -77,5 +77,3 @@ def replay_all_dead(session: Session, actor: str, merchant_id: int | None = None
         wake_delivery(session, var_dir)
     return replayed
 
-
-# -- CLI: hub outbox ------------------------------------------------------------------

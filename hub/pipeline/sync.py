@@ -40,6 +40,8 @@ def handled_types() -> list[str]:
 
 
 def apply(session: Session, account: Account, values) -> str:
+    if not _handlers:  # a process that never wired itself: retry, never lose the event
+        raise RuntimeError("nothing can be applied: hub.wiring.wire() was not called")
     handler = _handlers.get(type(values))
     if handler is None:
         raise ConnectorError(ErrorClass.FAIL_DATA, f"cannot apply {type(values).__name__}")

@@ -12,7 +12,7 @@ I/O, nothing of the hub but ``hub.values``.
   re-subscribe plan;
 * ``kuaidi100`` / ``aftership`` / ``track17`` — the mappers.
 
-For ``hub.pipeline.sync``: apply a record's events with
+For ``hub.domain.tracking.records``: apply a record's events with
 ``progress(shipment.status, values.events, since=shipment.last_event_at,
 current_raw=shipment.raw_status)`` and store its ``status``, ``raw_status`` and ``at``.
 """

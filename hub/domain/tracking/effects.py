@@ -1,5 +1,5 @@
-"""What a tracking change does beyond the shipment: the order or return case moves, the
-merchant is alerted, and the supplier who cares gets a notice.
+"""What a tracking change does beyond the shipment: the order moves, the merchant is
+alerted, and the supplier who cares gets a notice.
 
 ``on_shipment_tracked`` is subscribed to ``ShipmentTracked`` (``hub.wiring``), so it runs
 in the transaction that applies the courier's record, and what it queues commits with

@@ -11,7 +11,7 @@
 * ``response``: the schema the return value is dumped with; ``many=True`` expects a
   ``Page`` and answers ``{"data": [...], "next_cursor": ...}``.
 
-The same metadata feeds ``/openapi.json`` (``hub.web.api.openapi``).
+The same metadata feeds ``/openapi.json`` (``hub.web.docs``).
 """
 from __future__ import annotations
 
