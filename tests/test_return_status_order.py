@@ -4,6 +4,7 @@ parcel's tracking) keeps that progress, while the platform's decisions still app
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import timedelta
 
 import pytest
@@ -165,3 +166,42 @@ def test_everything_else_is_still_updated_and_older_records_dropped(database, w)
                                 - timedelta(hours=1))
     assert apply(database, w["shop_id"], older) == "skipped_older"
     assert platform.case().status == "received"
+
+
+def test_a_receipt_racing_a_platform_update_never_goes_backwards(database, w, tmp_path):
+    """Two real concurrent transactions on PostgreSQL (issue 10, item 2): the supplier's
+    receipt holds the case while the platform's update of an earlier step is applied; the
+    update must compute the status under the case's lock, from the receipt's result."""
+    if not database.is_postgres:
+        pytest.skip("concurrent writers race only on PostgreSQL (SQLite serialises them)")
+    shipped(database, w)
+    platform = Platform(database, w)
+    platform.says("awaiting_return", "30/2")
+    case_id = platform.case().id
+    received, errors = threading.Event(), []
+
+    def receipt():
+        try:
+            with database.session() as s:
+                returns_flow.confirm_return_receipt(s, s.get(ReturnCase, case_id),
+                                                    "supplier:1", "intact", var_dir=tmp_path)
+                s.flush()
+                received.set()
+                threading.Event().wait(0.5)        # the update now races our open change
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    def update():
+        try:
+            received.wait(5)
+            platform.says("return_in_transit", "40/2")  # the buyer's shipping, processed late
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=receipt), threading.Thread(target=update)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(15)
+    assert errors == []
+    assert (platform.case().status, platform.case().raw_status) == ("received", "40/2")

@@ -61,6 +61,15 @@ def locked(session: Session, stmt):
     return stmt.with_for_update() if session.get_bind().dialect.name == "postgresql" else stmt
 
 
+def lock(session: Session, row):
+    """``row`` re-read under its row lock (PostgreSQL), so a status transition is computed
+    from what concurrent transactions committed, never from a stale read."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.flush()  # what this transaction changed is written, not refreshed away
+        session.refresh(row, with_for_update=True)
+    return row
+
+
 def upsert(session, account, values, model, fields: dict, merge=None):
     """The binding logic every record shares: returns ``(outcome, row)`` with ``fields``
     set on the row (None when the record is older than the stored one).
@@ -72,7 +81,7 @@ def upsert(session, account, values, model, fields: dict, merge=None):
     if binding is not None:
         if remote and binding.remote_updated_at and remote < binding.remote_updated_at:
             return "skipped_older", None
-        row = session.get(model, binding.internal_id)
+        row = lock(session, session.get(model, binding.internal_id))
         if merge is not None:
             fields = merge(row, fields)
         for key, value in fields.items():

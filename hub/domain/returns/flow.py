@@ -51,6 +51,7 @@ from hub.core.errors import ApiError, Conflict
 from hub.models import Fulfilment, Inspection, Order, ReturnCase, Shipment, Supplier
 from hub.domain.pushes.supplier_notices import iso
 from hub.pipeline.events import ExpectedReturn, ReturnChanged, ShipmentTracked
+from hub.pipeline.sync import lock
 from hub.core.wakeup import current_var_dir
 
 NOTICE_KINDS = ("return_refund", "exchange")
@@ -108,7 +109,7 @@ def _parcel_progress(session: Session, shipment: Shipment, case: ReturnCase | No
         event, kind = "parcel_moving", "return_picked_up" if first_scan else None
     else:
         return
-    if case is not None and RETURN_CASE.can(case.status, event):
+    if case is not None and RETURN_CASE.can(lock(session, case).status, event):
         to = RETURN_CASE.next(case.status, event)
         audit.record(session, case.merchant_id, effects.ACTOR, f"return.{to}", "return_case",
                      case.id, {"status": [case.status, to], "shipment_id": shipment.id})
@@ -255,7 +256,7 @@ def confirm_return_receipt(session: Session, return_case: ReturnCase, actor: str
                            var_dir: Path | None = None) -> Inspection:
     photos = list(photos or ())
     _validate(condition, grade, photos, notes, barcode, checklist)
-    case = return_case
+    case = lock(session, return_case)
     if case.status not in RECEIVABLE:
         raise Conflict(f"return case {case.id} is {case.status}: no goods are expected",
                        details={"status": case.status})

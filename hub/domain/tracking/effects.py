@@ -43,6 +43,7 @@ from hub.core.db import utcnow
 from hub.models import Account, Fulfilment, Order, OutboxMessage, Shipment, Supplier
 from hub.pipeline.outbox import enqueue
 from hub.pipeline.events import ShipmentTracked
+from hub.pipeline.sync import lock
 from hub.core.wakeup import current_var_dir
 
 ACTOR = "hub:tracking"
@@ -106,7 +107,7 @@ def _outbound(session: Session, shipment: Shipment) -> None:
     order = session.get(Order, shipment.order_id) if shipment.order_id else None
     fulfilment = fulfilment_of(session, shipment, order)
     if status == "delivered":
-        if order is not None and order.status in ("paid", "shipped"):
+        if order is not None and lock(session, order).status in ("paid", "shipped"):
             audit.record(session, order.merchant_id, ACTOR, "order.delivered", "order",
                          order.id, {"status": [order.status, "delivered"],
                                     "shipment_id": shipment.id})
