@@ -109,7 +109,8 @@ class _World:
 
         settings = Settings.from_env(database_url=self.database_url, var_dir=self.var_dir,
                                      secret_key=secrets.token_urlsafe(40), env="development",
-                                     public_url="http://127.0.0.1:9", log_level="WARNING")
+                                     public_url="http://127.0.0.1:9", log_level="WARNING",
+                                     outbound_allow=("127.0.0.1", "::1", "localhost"))
         migrate.upgrade(self.database_url)
         self._keyring = crypto._keyring
         self.app = create_app(settings)

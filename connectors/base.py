@@ -49,8 +49,9 @@ from enum import Enum
 from typing import Any, Callable, ClassVar, Iterator
 
 from apispec.ext.marshmallow import OpenAPIConverter
-from marshmallow import EXCLUDE, Schema, ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
+from connectors import outbound
 from connectors.capabilities import (
     Outgoing, Parcel, ReturnDecision, SecretChange, standard_interception,
     standard_return_message, standard_subscription,
@@ -199,11 +200,22 @@ class Connector:
     # -- declaration ----------------------------------------------------------------
     @classmethod
     def validate_config(cls, config: dict) -> dict:
-        """Load a config through the schema; unknown keys are an error, not dropped."""
+        """Load a config through the schema; unknown keys are an error, not dropped. Every
+        ``fields.Url`` must pass the outbound guard (``connectors.outbound.url_problem``)."""
+        schema = cls.config_schema()
         try:
-            return cls.config_schema().load(config or {})
+            loaded = schema.load(config or {})
         except ValidationError as e:
             raise ConfigInvalid(e.messages) from None
+        problems = {}
+        for name, field in schema.fields.items():
+            if isinstance(field, fields.Url) and loaded.get(field.attribute or name):
+                problem = outbound.url_problem(loaded[field.attribute or name])
+                if problem:
+                    problems[field.data_key or name] = [problem]
+        if problems:
+            raise ConfigInvalid(problems)
+        return loaded
 
     @classmethod
     def secret_fields(cls) -> list[str]:

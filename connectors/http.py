@@ -16,7 +16,10 @@ What the base gives every connector:
   * one token refresh (``refresh_token_then_retry``) before the call is tried again (the
     refreshed call does not count as one of the ``max_attempts``);
   * every failure raised as ``ConnectorError`` with its ``ErrorClass``; redirects are not
-    followed (credentials must not travel to another host) and count as ``fail_config``.
+    followed (credentials must not travel to another host) and count as ``fail_config``;
+  * the outbound guard (``connectors.outbound``): a call to another scheme or to an
+    internal address (loopback, private, link-local...), checked on the URL and again on
+    the address connected to, is refused as ``fail_config`` before anything is sent.
 
 Time is injectable for tests: ``HttpAdapter.sleep`` / ``TokenBucket.sleep`` and
 ``TokenBucket.clock`` are class attributes a constructor argument overrides, and the
@@ -34,6 +37,7 @@ from typing import Callable
 
 import requests
 
+from connectors import outbound
 from connectors.base import ConnectorError, ErrorClass
 
 DEFAULT_TIMEOUT = (5.0, 20.0)  # connect, read
@@ -151,7 +155,7 @@ class HttpAdapter:
                  rng: random.Random | None = None):
         self.base_url = base_url.rstrip("/")
         self.budget = budget or []
-        self.session = session or requests.Session()
+        self.session = outbound.guard(session or requests.Session())
         self._refresh_token = refresh_token
         if sleep is not None:
             self.sleep = sleep
@@ -210,6 +214,9 @@ class HttpAdapter:
             bucket.acquire()
         kwargs = dict(kwargs)
         timeout = kwargs.pop("timeout", self.timeout)
+        problem = outbound.url_problem(url)
+        if problem:
+            return None, ConnectorError(ErrorClass.FAIL_CONFIG, f"refused to call {url}: {problem}")
         try:  # preparing fails on a malformed URL: that is the account's config
             prepared = self.session.prepare_request(requests.Request(method, url, **kwargs))
         except requests.RequestException as e:
@@ -217,6 +224,8 @@ class HttpAdapter:
         prepared = self.sign(prepared)
         try:
             response = self.session.send(prepared, timeout=timeout, allow_redirects=False)
+        except outbound.OutboundRefused as e:
+            return None, ConnectorError(ErrorClass.FAIL_CONFIG, f"{e} ({url})")
         except TRANSIENT_EXCEPTIONS as e:
             return None, ConnectorError(ErrorClass.RETRY, f"{type(e).__name__} calling {url}")
         except requests.RequestException as e:

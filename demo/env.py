@@ -51,6 +51,8 @@ from demo.world import KS_CONFIG, SHIPPING_FEE, provision
 
 ROOT = Path(__file__).resolve().parent.parent
 _UNSET = object()
+# the sandboxes listen on loopback: the hub may call them (``HUB_OUTBOUND_ALLOW``)
+SANDBOX_ALLOW = ("127.0.0.1", "::1", "localhost")
 
 
 class StepTimeout(RuntimeError):
@@ -88,6 +90,7 @@ class DemoEnv:
         self.ids: dict[str, int] = {}
         self.db = None
         self._caller_keyring = _UNSET
+        self._caller_allow = _UNSET
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> "DemoEnv":
@@ -128,9 +131,11 @@ class DemoEnv:
         return Settings.from_env(database_url=self.database_url, var_dir=self.var_dir,
                                  secret_key=self.secret_key, host="127.0.0.1", port=self.port,
                                  public_url=self.hub_url, env="development",
-                                 web_workers=self.web_workers, log_level="WARNING")
+                                 web_workers=self.web_workers, log_level="WARNING",
+                                 outbound_allow=SANDBOX_ALLOW)
 
     def _prepare_database(self) -> None:
+        from connectors import outbound
         from hub.core import crypto, migrate
         from hub.core.db import Database
 
@@ -140,6 +145,7 @@ class DemoEnv:
         # (a test session, say) is put back by stop()
         self._caller_keyring = crypto._keyring
         crypto.configure(settings.secret_key, settings.old_secret_keys)
+        self._caller_allow = outbound.configure(settings.outbound_allow)
         self.db = Database(self.database_url)
         world = provision(self.db, self.ks, ks_url=self.ks_url, courier_url=self.courier_url,
                           supplier_url=self.supplier_url, whsec=self.whsec)
@@ -157,7 +163,7 @@ class DemoEnv:
                    HUB_SECRET_KEY=self.secret_key, HUB_HOST="127.0.0.1",
                    HUB_PORT=str(self.port), HUB_PUBLIC_URL=self.hub_url,
                    HUB_WEB_WORKERS=str(self.web_workers), HUB_ENV="development",
-                   HUB_LOG_LEVEL="WARNING",
+                   HUB_LOG_LEVEL="WARNING", HUB_OUTBOUND_ALLOW=",".join(SANDBOX_ALLOW),
                    PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p))
         return env
 
@@ -231,6 +237,11 @@ class DemoEnv:
             from hub.core import crypto
 
             crypto._keyring, self._caller_keyring = self._caller_keyring, _UNSET
+        if self._caller_allow is not _UNSET:
+            from connectors import outbound
+
+            outbound.configure(self._caller_allow)
+            self._caller_allow = _UNSET
         if not self.keep:
             shutil.rmtree(self.var_dir, ignore_errors=True)
 

@@ -8,7 +8,8 @@ Besides the hub's own processes (``hub.cli.processes``), it starts as child proc
   * ``python -m sandbox.supplier`` (a dropship supplier on the hub's webhook channel,
     accepting, then shipping each order ``HUB_SANDBOX_SHIP_DELAY_S`` later),
 
-on free loopback ports (or ``HUB_SANDBOX_PORTS=ks,courier,supplier``), then links them,
+on free loopback ports (or ``HUB_SANDBOX_PORTS=ks,courier,supplier``; the hub's
+processes get them on ``HUB_OUTBOUND_ALLOW``, ``hub_env``), then links them,
 idempotently, through ``demo.world.provision`` -- the demo's own set-up: the demo
 merchant, its sandbox Kuaishou shop, the courier account, the supplier on a
 ``hub_webhook`` channel with SKU mappings. A restart reuses every row; only tokens are
@@ -39,6 +40,17 @@ SCENARIO = {"seed": 1, "orders": 200, "interval_s": 3, "refund_before_shipment":
             "refund_after_shipment": 0.15, "exchanges": 0.05, "risky": 0.1,
             "refund_delay_s": 2}
 KS_CONFIG = {"pushTimeFactor": 0.001}  # a failed push is retried within a second
+SANDBOX_ALLOW = ("127.0.0.1", "::1", "localhost")  # where the sandboxes listen
+
+
+def outbound_allow(settings: Settings) -> tuple[str, ...]:
+    """The hub's outbound allow-list with the sandboxes' loopback added."""
+    return tuple(dict.fromkeys(settings.outbound_allow + SANDBOX_ALLOW))
+
+
+def hub_env(settings: Settings) -> dict[str, str]:
+    """What the hub's processes need in their environment to call the sandboxes."""
+    return {"HUB_OUTBOUND_ALLOW": ",".join(outbound_allow(settings))}
 
 
 def _ports() -> tuple[int, int, int]:
@@ -102,6 +114,7 @@ def link(settings: Settings, urls: dict[str, str]) -> dict:
     ``merchant_admin`` token. Runs before the hub's processes start."""
     from sqlalchemy import select
 
+    from connectors import outbound
     from hub.parties import auth
     from hub.core import crypto
     from hub.core.db import Database
@@ -109,6 +122,7 @@ def link(settings: Settings, urls: dict[str, str]) -> dict:
     from hub.models import ApiToken
 
     crypto.configure(settings.secret_key, settings.old_secret_keys)
+    outbound.configure(outbound_allow(settings))  # the accounts point at the sandboxes
     db = Database(settings.database_url)
     try:
         poll_s = int(os.environ.get("HUB_SANDBOX_POLL_INTERVAL_S", "30"))

@@ -11,6 +11,7 @@ import os
 import pytest
 from sqlalchemy import text
 
+from connectors import outbound
 from hub import wiring
 from hub.web.app import create_app
 from hub.core import migrate
@@ -19,6 +20,8 @@ from hub.core.db import Database
 from hub.models import Base
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+# the tests' sandboxes and receivers listen on loopback, as the embedded mode's do
+TEST_OUTBOUND_ALLOW = ("127.0.0.1", "::1", "localhost")
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -51,7 +54,8 @@ def database_url(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def settings(database_url, tmp_path_factory) -> Settings:
     return Settings.from_env(env="test", database_url=database_url, secret_key=TEST_SECRET,
-                             var_dir=tmp_path_factory.mktemp("var"), log_level="WARNING")
+                             var_dir=tmp_path_factory.mktemp("var"), log_level="WARNING",
+                             outbound_allow=TEST_OUTBOUND_ALLOW)
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +80,15 @@ def wipe(db: Database) -> None:
 def _wired():
     """Every test runs with the hub's wiring, as every process does (``hub.wiring``)."""
     wiring.wire()
+
+
+@pytest.fixture(autouse=True)
+def _outbound_allow():
+    """Every test may call local servers (``HUB_OUTBOUND_ALLOW``); the guard's own tests
+    install a list of their own."""
+    previous = outbound.configure(TEST_OUTBOUND_ALLOW)
+    yield
+    outbound.configure(previous)
 
 
 @pytest.fixture(autouse=True)

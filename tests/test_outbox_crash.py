@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from hub.models import OutboxMessage
 from hub.pipeline.outbox import enqueue
 from tests import factories as f
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_OUTBOUND_ALLOW, TEST_SECRET
 from tests.http_receiver import Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,8 @@ HELD = 5  # the request on the wire when the worker dies
 def _worker(settings, tmp_path, name):
     env = {**os.environ, "HUB_DATABASE_URL": settings.database_url,
            "HUB_SECRET_KEY": TEST_SECRET, "HUB_VAR_DIR": str(tmp_path / "var"),
-           "HUB_ENV": "test", "HUB_LOG_LEVEL": "WARNING", "HUB_LEASE_SECONDS": "2"}
+           "HUB_ENV": "test", "HUB_LOG_LEVEL": "WARNING", "HUB_LEASE_SECONDS": "2",
+           "HUB_OUTBOUND_ALLOW": ",".join(TEST_OUTBOUND_ALLOW)}
     with open(tmp_path / f"{name}.log", "wb") as log:  # the child keeps its own handle
         return subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], cwd=ROOT,
                                 env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -24,7 +24,7 @@ class GenericShopConfig(Schema):
                             metadata={"secret": True, "description": "bearer token for base_url"})
     currency = fields.String(load_default="CNY", validate=validate.Regexp(r"^[A-Z]{3}$"))
     qps = fields.Float(load_default=5.0, validate=validate.Range(min=0.1, max=1000))
-    poll_interval_s = fields.Integer(load_default=300, validate=validate.Range(min=5))
+    poll_interval_s = fields.Integer(load_default=300, validate=validate.Range(min=5, max=86400))
 
 
 class GenericShop(Connector):

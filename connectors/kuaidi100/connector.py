@@ -35,7 +35,7 @@ class Kuaidi100Config(Schema):
                         metadata={"secret": True, "description": "authorisation key (授权key)"})
     customer = fields.String(required=True, validate=validate.Length(min=1),
                              metadata={"description": "customer id, signs real-time queries"})
-    salt = fields.String(required=True, validate=validate.Length(min=8, max=64),
+    salt = fields.String(required=True, validate=validate.Length(min=1, max=64),
                          metadata={"secret": True, "description": "push signing salt "
                                    "(sent at subscribe; pushes are signed MD5(param+salt))"})
     secret = fields.String(load_default=None, allow_none=True,

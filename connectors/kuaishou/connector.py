@@ -84,7 +84,7 @@ class KuaishouConfig(Schema):
     order_window_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=7))
     refund_window_hours = fields.Integer(load_default=1, validate=validate.Range(min=1, max=24))
     backfill_days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=90))
-    poll_interval_s = fields.Integer(load_default=300, validate=validate.Range(min=5),
+    poll_interval_s = fields.Integer(load_default=300, validate=validate.Range(min=5, max=86400),
                                      metadata={"description": "seconds between poll runs"})
     qps_default = fields.Float(load_default=DEFAULT_QPS, validate=validate.Range(min=0.1, max=1000),
                                metadata={"description": "per app and per shop, for APIs "

@@ -74,7 +74,7 @@ class KuaishouDropshipConfig(Schema):
     backfill_minutes = fields.Integer(load_default=1440,
                                       validate=validate.Range(min=1, max=60 * 24 * 59))
     lookback_s = fields.Integer(load_default=120, validate=validate.Range(min=0, max=3600))
-    poll_interval_s = fields.Integer(load_default=300, validate=validate.Range(min=5))
+    poll_interval_s = fields.Integer(load_default=300, validate=validate.Range(min=5, max=86400))
     qps_default = fields.Float(load_default=DEFAULT_QPS, validate=validate.Range(min=0.1,
                                                                                  max=1000))
     qps_overrides = fields.Dict(keys=fields.String(), values=fields.Float(

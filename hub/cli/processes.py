@@ -27,7 +27,7 @@ from hub.core.config import Settings
 
 def sandbox_world():
     """What ``--sandbox`` starts beside the hub: the module behind the ``hub.sandbox`` entry
-    point (``demo.sandbox_run``: ``commands``, ``wait_sandboxes``, ``link``,
+    point (``demo.sandbox_run``: ``commands``, ``hub_env``, ``wait_sandboxes``, ``link``,
     ``start_traffic``, ``banner``), so the hub imports nothing of the demo."""
     for entry in entry_points(group="hub.sandbox"):
         return entry.load()
@@ -92,6 +92,7 @@ def run_all(settings: Settings, sandbox: bool = False) -> int:
     if sandbox:
         sandbox_run = sandbox_world()
         sandbox_cmds, sandbox_urls = sandbox_run.commands(settings)
+        env.update(sandbox_run.hub_env(settings))  # the hub may call the sandboxes
         procs.update({name: subprocess.Popen(cmd, env=env)
                       for name, cmd in sandbox_cmds.items()})
         try:

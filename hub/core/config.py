@@ -6,7 +6,9 @@ The defaults run the embedded mode: SQLite under ``var/``, a development secret.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,6 +20,27 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 class ConfigError(ValueError):
     """A setting is missing or unsafe; the message says which and why."""
+
+
+HOST_NAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$", re.I)
+# (name, attribute, lowest, highest) of every numeric setting
+RANGES = (
+    ("HUB_PORT", "port", 1, 65535),
+    ("HUB_WEB_WORKERS", "web_workers", 1, 64),
+    ("HUB_MAX_BODY_BYTES", "max_body_bytes", 1, 1024 ** 3),
+    ("HUB_SQLITE_BUSY_TIMEOUT_MS", "sqlite_busy_timeout_ms", 0, 3_600_000),
+    ("HUB_LEASE_SECONDS", "lease_seconds", 1, 86_400),
+    ("HUB_OUTBOX_MAX_ATTEMPTS", "outbox_max_attempts", 1, 1000),
+)
+
+
+def _allow_entry_ok(entry: str) -> bool:
+    """An outbound allow-list entry: an address, a network (CIDR) or a host name."""
+    try:
+        ipaddress.ip_network(entry.strip("[]"), strict=False)
+        return True
+    except ValueError:
+        return bool(HOST_NAME.match(entry))
 
 
 def _int(name: str, default: int) -> int:
@@ -47,6 +70,9 @@ class Settings:
     sqlite_busy_timeout_ms: int = 10000
     lease_seconds: int = 60
     outbox_max_attempts: int = 10
+    # hosts and networks the connectors may call although they are internal (loopback,
+    # private...): the embedded mode's sandboxes (``connectors.outbound``)
+    outbound_allow: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -71,6 +97,8 @@ class Settings:
             sqlite_busy_timeout_ms=_int("HUB_SQLITE_BUSY_TIMEOUT_MS", 10000),
             lease_seconds=_int("HUB_LEASE_SECONDS", 60),
             outbox_max_attempts=_int("HUB_OUTBOX_MAX_ATTEMPTS", 10),
+            outbound_allow=tuple(e.strip() for e in os.environ.get(
+                "HUB_OUTBOUND_ALLOW", "").split(",") if e.strip()),
         )
         settings = replace(settings, **overrides)
         if not settings.database_url:
@@ -101,17 +129,12 @@ class Settings:
                 )
             if len(self.secret_key) < 32:
                 raise ConfigError("HUB_SECRET_KEY must be at least 32 characters in production")
-        if not 0 < self.port < 65536:
-            raise ConfigError(f"HUB_PORT must be between 1 and 65535, got {self.port}")
-        if self.web_workers < 1:
-            raise ConfigError(f"HUB_WEB_WORKERS must be at least 1, got {self.web_workers}")
-        if self.max_body_bytes < 1:
-            raise ConfigError(f"HUB_MAX_BODY_BYTES must be at least 1, got {self.max_body_bytes}")
-        if self.sqlite_busy_timeout_ms < 0:
-            raise ConfigError("HUB_SQLITE_BUSY_TIMEOUT_MS must not be negative, got "
-                              f"{self.sqlite_busy_timeout_ms}")
-        if self.lease_seconds < 1:
-            raise ConfigError(f"HUB_LEASE_SECONDS must be at least 1, got {self.lease_seconds}")
-        if self.outbox_max_attempts < 1:
-            raise ConfigError("HUB_OUTBOX_MAX_ATTEMPTS must be at least 1, got "
-                              f"{self.outbox_max_attempts}")
+        for name, attribute, low, high in RANGES:
+            value = getattr(self, attribute)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"{name} must be a whole number between {low} and {high}, "
+                                  f"got {value!r}")
+        bad = [e for e in self.outbound_allow if not _allow_entry_ok(e)]
+        if bad:
+            raise ConfigError(f"HUB_OUTBOUND_ALLOW entries must be addresses, networks (CIDR) "
+                              f"or host names, separated by commas; got {bad[0]!r}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from connectors import outbound
 from hub import wiring
 from hub.core import crypto, logs
 from hub.core.config import Settings
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings = settings or Settings.from_env()
     logs.configure(settings.log_level, settings.log_format)
     crypto.configure(settings.secret_key, settings.old_secret_keys)
+    outbound.configure(settings.outbound_allow)  # what the connectors may call (README)
     wiring.wire()
 
     app = Flask("hub", root_path=str(Path(__file__).parent))

@@ -5,6 +5,7 @@ contact leaves the hub masked only.
 """
 from __future__ import annotations
 
+import math
 from datetime import timezone
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -184,6 +185,52 @@ class ReturnCaseOut(Out):
     updated_at = Time()
 
 
+class ContractTerms(fields.Dict):
+    """A supplier's ``contract_terms``: free keys, but ``stop_ship_sla_hours`` is a number of
+    hours in (0, 720], ``receives_returns`` a boolean, and every number anywhere in them
+    finite and within 64 bits (errors are keyed by the term)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        terms = super()._deserialize(value, attr, data, **kwargs)
+        errors = {}
+        sla = terms.get("stop_ship_sla_hours")
+        if "stop_ship_sla_hours" in terms and (
+                not _is_number(sla) or not 0 < sla <= STOP_SHIP_SLA_MAX_HOURS):
+            errors["stop_ship_sla_hours"] = [
+                f"must be a number of hours above 0 and at most {STOP_SHIP_SLA_MAX_HOURS}"]
+        if "receives_returns" in terms and not isinstance(terms["receives_returns"], bool):
+            errors["receives_returns"] = ["must be true or false"]
+        for key, item in terms.items():
+            if key not in errors and not _numbers_sane(item):
+                errors[key] = [f"numbers must be finite and within ±{MAX_ID}"]
+        if errors:
+            raise ValidationError(errors)
+        return terms
+
+
+STOP_SHIP_SLA_MAX_HOURS = 24 * 30  # as sla_hours (hub.domain.fulfilment.stopship reads it)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def _numbers_sane(value) -> bool:
+    """Every number in a JSON value finite and within 64 bits (walked without recursion)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, (int, float)) and not isinstance(item, bool) and not (
+                math.isfinite(item) and -MAX_INT <= item <= MAX_INT):
+            return False
+    return True
+
+
 class SupplierOut(Out):
     id = Id()
     code = fields.String()
@@ -201,7 +248,7 @@ class SupplierIn(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 255))
     channel_account_id = RefId(load_default=None, allow_none=True)
     sla_hours = fields.Integer(load_default=24, validate=validate.Range(1, 24 * 30))
-    contract_terms = fields.Dict(load_default=dict)
+    contract_terms = ContractTerms(load_default=dict)
     contact_email = fields.Email(load_default=None, allow_none=True)
     active = fields.Boolean(load_default=True)
 
@@ -210,7 +257,7 @@ class SupplierPatch(Schema):
     name = fields.String(validate=validate.Length(1, 255))
     channel_account_id = RefId(allow_none=True)
     sla_hours = fields.Integer(validate=validate.Range(1, 24 * 30))
-    contract_terms = fields.Dict()
+    contract_terms = ContractTerms()
     contact_email = fields.Email(allow_none=True)
     active = fields.Boolean()
 

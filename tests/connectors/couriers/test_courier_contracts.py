@@ -57,7 +57,7 @@ class TestKuaidi100Contract(ConnectorSuite):
 
     def context(self) -> AccountContext:
         ctx = super().context()
-        ctx.config["salt"] = K100_SALT      # the capture's salt, shorter than the hub allows
+        ctx.config["salt"] = K100_SALT      # the capture's salt
         return ctx
 
     def fixture_event(self, path: Path):
