@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.orm import aliased
 
 from connectors.base import ConnectorError, ErrorClass
 from hub.models import audit
@@ -238,7 +239,17 @@ def deliver_one(db: Database, message_id: int, owner: str, *, lease_s: int,
 
 
 def due():
-    return and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= utcnow())
+    """Pending, due, and not behind an earlier unsent message of another topic about the
+    same entity on the same account: messages about one entity reach the receiver in
+    order (a stop-ship never overtakes the dispatch it stops, even while that waits out a
+    retry). An earlier one of the same topic is replaced by the later, not waited for."""
+    earlier = aliased(OutboxMessage)
+    waiting = select(earlier.id).where(
+        earlier.account_id == OutboxMessage.account_id, earlier.entity == OutboxMessage.entity,
+        earlier.entity_id == OutboxMessage.entity_id, earlier.status == "pending",
+        earlier.topic != OutboxMessage.topic, earlier.id < OutboxMessage.id)
+    return and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= utcnow(),
+                ~waiting.exists())
 
 
 def run(app, owner: str) -> int:

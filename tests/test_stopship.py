@@ -96,13 +96,16 @@ def test_refund_before_shipment_stops_then_approves_the_refund(app, database, w)
 
 def test_the_stop_ship_request_is_delivered_to_the_supplier_channel(app, database, w,
                                                                   fake_connectors):
-    fid = allocated(database, w)
+    apply(database, w["shop_id"], order_values())
+    while deliver_outbox.run(app, "test-worker"):   # the dispatch reaches the supplier
+        pass
     refund(database, w)
     while deliver_outbox.run(app, "test-worker"):
         pass
-    sent = {topic: payload for topic, payload, _ in fake_connectors.sent}
-    assert sent["order_dispatch"]["fulfilment_id"] == fid
-    assert sent["stop_ship"]["fulfilment_id"] == fid
+    with database.session(readonly=True) as s:
+        [fid] = [x.id for x in fulfilments(s, w["merchant_id"])]
+    assert [(topic, payload["fulfilment_id"]) for topic, payload, _ in fake_connectors.sent] \
+        == [("order_dispatch", fid), ("stop_ship", fid)]
 
 
 def test_a_cancelled_order_is_stopped_without_a_refund_to_approve(app, database, w):
@@ -295,7 +298,7 @@ def test_only_the_supplier_of_the_refunded_line_is_stopped(app, database, w):
     with database.session() as s:
         other = supplier(s, w["merchant_id"], "S2")
         mapping(s, w["merchant_id"], other.id, "CUP")
-    apply(database, w["shop_id"], order_values(lines=(("SKU-1", 1), ("CUP", 1))))
+    allocated(database, w, lines=(("SKU-1", 1), ("CUP", 1)), accept=False)
     refund(database, w, lines=(("CUP", 1),))
     with database.session() as s:
         by_supplier = {x.supplier_id: x for x in fulfilments(s, w["merchant_id"])}

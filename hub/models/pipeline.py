@@ -79,6 +79,7 @@ class OutboxMessage(Tenant, Leased, Base):
     __table_args__ = (
         Index("ix_outbox_messages_due", "status", "next_attempt_at"),
         Index("ix_outbox_messages_entity", "account_id", "topic", "entity", "entity_id"),
+        Index("ix_outbox_messages_order", "account_id", "entity", "entity_id", "status"),
     )
 
     id: Mapped[Id]

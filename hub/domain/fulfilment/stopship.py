@@ -32,11 +32,12 @@ fulfilment's state, so repeated or concurrent webhooks do it once.
 """
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, object_session
 
 from hub.models import alerts, audit
 from hub.domain.pushes import platform_actions, supplier_notices
@@ -44,7 +45,9 @@ from hub.domain.tracking import shipments as tracking
 from hub.core.db import utcnow
 from hub.core.errors import Conflict
 from hub.domain.fulfilment.shipping import outbound_shipment, record_shipment, validate_tracking
-from hub.models import Account, AuditEntry, Fulfilment, Order, ReturnCase, Shipment, Supplier
+from hub.models import (
+    Account, AuditEntry, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier,
+)
 from hub.domain.fulfilment.states import FULFILMENT, SLA_ALERT, guarded, late, move
 from hub.domain.pushes.supplier_notices import iso
 from hub.pipeline import events
@@ -57,6 +60,7 @@ STOP_ON = {"refund_only": ("requested", "approved", "refunded"),
 INTERCEPT_KIND = "return_to_sender"
 COMING_BACK = ("refused", "returning", "returned", "intercepted")
 APPROVAL_ACTION = "return_case.refund_approval_requested"
+MAX_SLA_HOURS = 24 * 30.0  # as the supplier API's sla_hours
 
 
 # -- 1. requests -----------------------------------------------------------------------------
@@ -118,7 +122,7 @@ def request_stop(session: Session, fulfilment: Fulfilment, reason: str, *,
     hours = stop_ship_sla_hours(supplier)
     if fulfilment.escalated_at is not None:  # the dispatch deadline's escalation is history
         alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id)
-    fulfilment.status = FULFILMENT.next(fulfilment.status, "request_stop")
+    was, fulfilment.status = fulfilment.status, FULFILMENT.next(fulfilment.status, "request_stop")
     fulfilment.cancel_answer_due_at = now + timedelta(hours=hours)
     previous_escalation, fulfilment.escalated_at = fulfilment.escalated_at, None
     audit.record(session, fulfilment.merchant_id, actor, "fulfilment.stop_ship_requested",
@@ -126,18 +130,57 @@ def request_stop(session: Session, fulfilment: Fulfilment, reason: str, *,
                  {"requested_at": iso(now), "reason": reason, "already_shipped": False,
                   "answer_due_at": iso(fulfilment.cancel_answer_due_at), "sla_hours": hours,
                   "dispatch_escalated_at": iso(previous_escalation)})
+    if was == "requested":  # unanswered: its dispatch may not have left yet
+        _withdraw_dispatch(session, fulfilment, actor)
     supplier_notices.send(session, supplier, supplier_notices.STOP_SHIP, "fulfilment",
                           fulfilment.id, supplier_notices.stop_ship(fulfilment, fulfilment.order),
                           f"stop_ship:{iso(now)}", var_dir=current_var_dir(var_dir))
     return True
 
 
+def _withdraw_dispatch(session: Session, fulfilment: Fulfilment, actor: str) -> None:
+    """Cancel the fulfilment's dispatch if it never left (no attempt made, no worker
+    holding it, not acknowledged), so it is never delivered for a stopped fulfilment; the
+    stop-ship still goes (the supplier may have seen the order on its API or sheet). A
+    dispatch that did leave stays, and the stop-ship follows it in order
+    (``jobs.deliver_outbox.due``)."""
+    withdrawn = session.scalars(update(OutboxMessage).where(
+        OutboxMessage.merchant_id == fulfilment.merchant_id,
+        OutboxMessage.topic == supplier_notices.ORDER_DISPATCH,
+        OutboxMessage.entity == "fulfilment", OutboxMessage.entity_id == fulfilment.id,
+        OutboxMessage.status == "pending", OutboxMessage.attempts == 0,
+        OutboxMessage.lease_owner.is_(None), OutboxMessage.acknowledged_at.is_(None))
+        .values(status="cancelled").returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)).all()
+    if withdrawn:
+        audit.record(session, fulfilment.merchant_id, actor, "fulfilment.dispatch_withdrawn",
+                     "fulfilment", fulfilment.id,
+                     {"outbox_message_ids": withdrawn, "withdrawn_at": iso(utcnow())})
+
+
 def stop_ship_sla_hours(supplier: Supplier) -> float:
-    value = (supplier.contract_terms or {}).get("stop_ship_sla_hours", supplier.sla_hours)
+    """The hours a supplier has to answer a stop-ship: ``contract_terms.stop_ship_sla_hours``
+    when it is a number in (0, 720], else its ``sla_hours`` (kept within 1..720) and an
+    open ``supplier_terms_invalid`` alert, so a stored nonsense value costs no refund."""
+    fallback = min(max(float(supplier.sla_hours or 24), 1.0), MAX_SLA_HOURS)
+    terms = supplier.contract_terms or {}
+    if "stop_ship_sla_hours" not in terms:
+        return fallback
+    value = terms["stop_ship_sla_hours"]
     try:
-        return max(0.0, float(value))
+        hours = float(value) if not isinstance(value, bool) else math.nan
     except (TypeError, ValueError):
-        return float(supplier.sla_hours)
+        hours = math.nan
+    if 0 < hours <= MAX_SLA_HOURS:  # False for nan
+        return hours
+    session = object_session(supplier)
+    if session is not None:
+        alerts.raise_alert(
+            session, supplier.merchant_id, "supplier_terms_invalid", "supplier", supplier.id,
+            f"supplier {supplier.code}: contract_terms.stop_ship_sla_hours {str(value)[:40]!r} "
+            f"is not a number of hours in (0, {MAX_SLA_HOURS:g}]; stop-ships use its "
+            f"sla_hours ({fallback:g} h) until it is corrected", supplier_id=supplier.id)
+    return fallback
 
 
 # -- 2. answers --------------------------------------------------------------------------------

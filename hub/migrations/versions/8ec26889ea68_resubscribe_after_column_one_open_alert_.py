@@ -1,6 +1,7 @@
 """resubscribe_after column, one open alert per subject
 
-Shipments get ``resubscribe_after`` (filtered in SQL; it was a ``resubscribe_after:<time>``
+Outbox messages get an index for delivering them in order per entity. Shipments get
+``resubscribe_after`` (filtered in SQL; it was a ``resubscribe_after:<time>``
 flag, moved here). Alerts get a partial unique index: one open alert per (merchant, kind,
 entity, entity_id); duplicates already open are resolved first, keeping the newest.
 
@@ -33,6 +34,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('resubscribe_after', hub.core.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_shipments_resubscribe_after'), ['resubscribe_after'], unique=False)
     _move_flags()
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_messages_order', ['account_id', 'entity', 'entity_id', 'status'], unique=False)
 
 
 def _move_flags() -> None:
@@ -56,6 +59,9 @@ def _move_flags() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_messages_order')
+
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_shipments_resubscribe_after'))
         batch_op.drop_column('resubscribe_after')
