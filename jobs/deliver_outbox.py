@@ -45,7 +45,7 @@ from hub.parties.accounts import connector_for
 from hub.core.db import Database, utcnow
 from hub.core.logs import scrub_text
 from hub.models import Account, DeliveryAttempt, OutboxMessage
-from jobs.claims import claim, release
+from jobs.claims import claim, kept, release
 
 log = logging.getLogger(__name__)
 
@@ -257,8 +257,9 @@ def run(app, owner: str) -> int:
     hub = app.extensions["hub"]
     settings, db = hub.settings, hub.db
     ids = claim(db, OutboxMessage, due(), owner, settings.lease_seconds, BATCH)
-    for message_id in ids:
-        deliver_one(db, message_id, owner, lease_s=settings.lease_seconds,
-                    max_attempts=settings.outbox_max_attempts,
-                    public_url=settings.public_url)
+    with kept(db, OutboxMessage, ids, owner, settings.lease_seconds):
+        for message_id in ids:
+            deliver_one(db, message_id, owner, lease_s=settings.lease_seconds,
+                        max_attempts=settings.outbox_max_attempts,
+                        public_url=settings.public_url)
     return len(ids)

@@ -40,7 +40,7 @@ from hub.parties.accounts import connector_for
 from hub.core.db import Database, utcnow
 from hub.core.logs import scrub_text
 from hub.models import Account, PollState
-from jobs.claims import claim, release
+from jobs.claims import claim, kept, release
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,9 @@ def run(app, owner: str) -> int:
     ids = claim(hub.db, PollState,
                 and_(PollState.next_run_at <= utcnow(), PollState.account_id.in_(active)),
                 owner, hub.settings.lease_seconds, BATCH)
-    for state_id in ids:
-        poll_one(hub.db, hub.settings, state_id, owner)
+    with kept(hub.db, PollState, ids, owner, hub.settings.lease_seconds):
+        for state_id in ids:
+            poll_one(hub.db, hub.settings, state_id, owner)
     return len(ids)
 
 

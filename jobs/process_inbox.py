@@ -3,7 +3,7 @@
 One batch (``run(app, owner)``):
 
 1. ``claim`` up to ``BATCH`` events that are ``received`` and due, leased to ``owner``
-   for ``settings.lease_seconds``;
+   for ``settings.lease_seconds`` and renewed while the batch is worked (``kept``);
 2. per event, outside any transaction: the connector turns the stored body into records
    (``records_for_event``, which may call the outside system for a thin trigger) and
    maps each (``map_record``). A ``refresh_token_then_retry`` here refreshes the token
@@ -43,7 +43,7 @@ from hub.parties.accounts import connector_for
 from hub.core.db import Database, utcnow
 from hub.core.logs import scrub_text
 from hub.models import Account, InboxEvent
-from jobs.claims import claim, release
+from jobs.claims import claim, kept, release
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +74,13 @@ def run(app, owner: str) -> int:
     now = utcnow()
     due = (InboxEvent.status == "received") & (InboxEvent.next_attempt_at <= now)
     ids = claim(db, InboxEvent, due, owner, settings.lease_seconds, BATCH)
-    for event_id in ids:
-        try:
-            process_event(db, event_id, owner, settings.public_url)
-        except Exception:  # e.g. the database went away: the lease expires, it is retried
-            log.exception("inbox event could not be processed", extra={"inbox_event_id": event_id})
+    with kept(db, InboxEvent, ids, owner, settings.lease_seconds):
+        for event_id in ids:
+            try:
+                process_event(db, event_id, owner, settings.public_url)
+            except Exception:  # e.g. the database went away: the lease expires, it is retried
+                log.exception("inbox event could not be processed",
+                              extra={"inbox_event_id": event_id})
     return len(ids)
 
 
