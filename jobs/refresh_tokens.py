@@ -110,7 +110,8 @@ def check_account(db: Database, account_id: int, public_url: str = "") -> str:
                                MESSAGES["expiring"].format(until=until),
                                details={"status": status, "refresh_token_expires_at": until})
         elif row.status == "active":
-            alerts.resolve(s, row.merchant_id, ALERT, "account", row.id)
+            alerts.resolve(s, row.merchant_id, ALERT, "account", row.id,
+                           why="the authorization is valid again")
     return status
 
 

@@ -57,7 +57,7 @@ def test_a_resolved_alert_can_open_again(database):
     with database.session() as s:
         merchant_id = f.merchant(s).id
         alerts.raise_alert(s, merchant_id, "parcel_problem", "shipment", 7, "once")
-        alerts.resolve(s, merchant_id, "parcel_problem", "shipment", 7)
+        alerts.resolve(s, merchant_id, "parcel_problem", "shipment", 7, why="moved on")
         alerts.raise_alert(s, merchant_id, "parcel_problem", "shipment", 7, "again")
     [alert] = open_alerts(database, merchant_id)
     assert alert.message == "again"

@@ -153,6 +153,45 @@ def test_unmapped_skus_are_alerted_and_allocated_once_mapped(app, database, w):
         assert len(messages(s, w["merchant_id"], "order_dispatch")) == 2
 
 
+def test_an_unmapped_line_stays_visible_when_the_rest_of_the_order_ships(app, database, w):
+    """Issue 10, item 11: a gift with no supplier mapping is not dropped silently when the
+    platform reports the order shipped; its alert stays open until someone decides."""
+    lines = (("SKU-1", 1), ("GIFT-9", 1))
+    apply(database, w["shop_id"], order_values(lines=lines))
+    apply(database, w["shop_id"], order_values(lines=lines, status="shipped",
+                                               updated=f.T0 + timedelta(minutes=5)))
+    with database.session(readonly=True) as s:
+        [alert] = open_alerts(s, w["merchant_id"], "sku_unmapped")
+        assert alert.details["skus"] == ["GIFT-9"]
+
+
+def test_no_alert_is_resolved_without_an_audit_entry_saying_why(app, database, w):
+    lines = (("SKU-1", 1), ("NEW-1", 3))
+    apply(database, w["shop_id"], order_values(lines=lines))
+    with database.session() as s:
+        [alert] = open_alerts(s, w["merchant_id"], "sku_unmapped")
+        mapping(s, w["merchant_id"], w["supplier_id"], "NEW-1")
+    apply(database, w["shop_id"], order_values(lines=lines, updated=f.T0 + timedelta(minutes=1)))
+    with database.session(readonly=True) as s:
+        assert open_alerts(s, w["merchant_id"], "sku_unmapped") == []
+        entry = audit_of(s, "alert", alert.id, "alert.resolved")
+        assert entry.changes["kind"] == "sku_unmapped"
+        assert entry.changes["why"] == "every line of the order is allocated"
+
+
+def test_a_cancelled_order_resolves_its_allocation_alerts_saying_so(app, database, w):
+    lines = (("SKU-1", 1), ("NEW-1", 3))
+    apply(database, w["shop_id"], order_values(lines=lines))
+    with database.session(readonly=True) as s:
+        [alert] = open_alerts(s, w["merchant_id"], "sku_unmapped")
+    apply(database, w["shop_id"], order_values(lines=lines, status="cancelled",
+                                               updated=f.T0 + timedelta(minutes=1)))
+    with database.session(readonly=True) as s:
+        assert open_alerts(s, w["merchant_id"], "sku_unmapped") == []
+        assert audit_of(s, "alert", alert.id, "alert.resolved").changes["why"] == \
+            "the order is cancelled"
+
+
 def test_a_supplier_without_channel_is_alerted(app, database, fake_connectors):
     with database.session() as s:
         w = world(s, channel=False)

@@ -66,10 +66,18 @@ def raise_alert(session: Session, merchant_id: int, kind: str, entity: str,
 
 
 def resolve(session: Session, merchant_id: int, kind: str, entity: str,
-            entity_id: int | None) -> int:
-    result = session.execute(
+            entity_id: int | None, *, why: str, actor: str = "hub") -> int:
+    """Resolve the open alert of this subject, if any, with an audit entry saying ``why``
+    (no alert is resolved silently); the number resolved (0 or 1)."""
+    from hub.models import audit
+
+    resolved = session.scalars(
         update(Alert).where(Alert.merchant_id == merchant_id, Alert.kind == kind,
                             Alert.entity == entity, Alert.entity_id == entity_id,
                             Alert.resolved_at.is_(None))
-        .values(resolved_at=utcnow()))
-    return result.rowcount
+        .values(resolved_at=utcnow()).returning(Alert.id)
+        .execution_options(synchronize_session=False)).all()
+    for alert_id in resolved:
+        audit.record(session, merchant_id, actor, "alert.resolved", "alert", alert_id,
+                     {"kind": kind, "entity": entity, "entity_id": entity_id, "why": why})
+    return len(resolved)

@@ -363,7 +363,8 @@ def _store(db, cls, ids, actor, config, grant: dict, target_id) -> LinkDone:
                 shop.external_id = identity or shop.external_id
                 if shop.status == "needs_attention":
                     shop.status, shop.status_reason = "active", None
-                alerts.resolve(s, merchant_id, REAUTHORIZE_ALERT, "account", shop.id)
+                alerts.resolve(s, merchant_id, REAUTHORIZE_ALERT, "account", shop.id,
+                               why="the shop was authorized again")
                 s.execute(update(PollState).where(PollState.account_id == shop.id)
                           .values(next_run_at=utcnow()))
                 _remove_pending(s, pending, shop.id)

@@ -29,6 +29,8 @@ from hub.models import (
 from hub.pipeline.events import OrderChanged
 
 ACTOR = "hub:allocation"
+ALLOCATED = "every line of the order is allocated"
+ENDED = ("cancelled", "completed")  # nothing is left to decide about an unallocated line
 
 
 # -- allocation ----------------------------------------------------------------------------
@@ -40,13 +42,17 @@ def on_order_changed(session: Session, event: OrderChanged) -> None:
 def handle_order(session: Session, order: Order, var_dir: Path | None = None) -> list[Fulfilment]:
     """Allocate ``order`` if it is paid and not held; returns the fulfilments made."""
     if order.status != "paid":
-        for kind in ("order_held", "sku_unmapped"):
-            alerts.resolve(session, order.merchant_id, kind, "order", order.id)
+        why = f"the order is {order.status}"
+        alerts.resolve(session, order.merchant_id, "order_held", "order", order.id, why=why)
+        if order.status in ENDED:  # else a line no supplier has stays visible until decided
+            alerts.resolve(session, order.merchant_id, "sku_unmapped", "order", order.id,
+                           why=why)
         return []
     if order.do_not_ship:
         _hold(session, order)
         return []
-    if alerts.resolve(session, order.merchant_id, "order_held", "order", order.id):
+    if alerts.resolve(session, order.merchant_id, "order_held", "order", order.id,
+                      why="the platform released the order"):
         audit.record(session, order.merchant_id, ACTOR, "order.released", "order", order.id,
                      {"released_at": iso(utcnow())})
     return allocate(session, order, var_dir=var_dir)
@@ -100,7 +106,8 @@ def allocate(session: Session, order: Order, *, var_dir: Path | None = None,
         .where(Fulfilment.order_id == order.id)))
     pending = [line for line in order.lines if line.id not in covered]
     if not pending:
-        alerts.resolve(session, order.merchant_id, "sku_unmapped", "order", order.id)
+        alerts.resolve(session, order.merchant_id, "sku_unmapped", "order", order.id,
+                       why=ALLOCATED)
         return []
     best = _best_mappings(session, order.merchant_id, {line.sku for line in pending})
     groups: dict[int, tuple[Supplier, list]] = {}
@@ -137,7 +144,8 @@ def allocate(session: Session, order: Order, *, var_dir: Path | None = None,
             details={"platform_order_id": order.platform_order_id,
                      "skus": sorted(set(unmapped))})
     else:
-        alerts.resolve(session, order.merchant_id, "sku_unmapped", "order", order.id)
+        alerts.resolve(session, order.merchant_id, "sku_unmapped", "order", order.id,
+                       why=ALLOCATED)
     return made
 
 

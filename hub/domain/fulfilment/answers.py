@@ -19,7 +19,7 @@ from hub.core.db import utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.domain.fulfilment import stopship
 from hub.domain.fulfilment.shipping import outbound_shipment, record_shipment, validate_tracking
-from hub.domain.fulfilment.states import FULFILMENT, SLA_ALERT, late, move
+from hub.domain.fulfilment.states import FULFILMENT, SLA_ALERT, SLA_ANSWERED, late, move
 from hub.domain.pushes.supplier_notices import iso
 from hub.models import Fulfilment, Shipment, alerts, audit
 
@@ -45,7 +45,8 @@ def accept(session: Session, fulfilment: Fulfilment, actor: str,
                  fulfilment.id, {"accepted_at": iso(now),
                                  "supplier_reference": fulfilment.supplier_reference,
                                  "late": late(fulfilment.answer_due_at, now)})
-    alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id)
+    alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id,
+                   why=SLA_ANSWERED)
     return fulfilment
 
 
@@ -63,7 +64,8 @@ def reject(session: Session, fulfilment: Fulfilment, actor: str, reason: str) ->
         raise _conflict(fulfilment, "reject it")
     audit.record(session, fulfilment.merchant_id, actor, "fulfilment.rejected", "fulfilment",
                  fulfilment.id, {"rejected_at": iso(now), "reason": fulfilment.reject_reason})
-    alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id)
+    alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id,
+                   why=SLA_ANSWERED)
     order = fulfilment.order
     alerts.raise_alert(
         session, fulfilment.merchant_id, "fulfilment_rejected", "fulfilment", fulfilment.id,
@@ -99,6 +101,7 @@ def submit_tracking(session: Session, fulfilment: Fulfilment, carrier, tracking_
     if fulfilment.accepted_at is None:
         fulfilment.accepted_at = fulfilment.updated_at  # shipping is accepting
     shipment = record_shipment(session, fulfilment, code, number, actor, var_dir)
-    alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id)
+    alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id,
+                   why=SLA_ANSWERED)
     return shipment
 

@@ -22,6 +22,7 @@ from hub.core.states import Machine
 from hub.models import Fulfilment
 
 SLA_ALERT = "supplier_sla_breached"  # a deadline the supplier missed; answering resolves it
+SLA_ANSWERED = "the supplier answered"
 
 
 def late(due, at) -> bool:

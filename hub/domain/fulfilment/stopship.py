@@ -48,7 +48,7 @@ from hub.domain.fulfilment.shipping import outbound_shipment, record_shipment, v
 from hub.models import (
     Account, AuditEntry, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier,
 )
-from hub.domain.fulfilment.states import FULFILMENT, SLA_ALERT, guarded, late, move
+from hub.domain.fulfilment.states import FULFILMENT, SLA_ALERT, SLA_ANSWERED, guarded, late, move
 from hub.domain.pushes.supplier_notices import iso
 from hub.pipeline import events
 from hub.pipeline.events import MessageSettled, OrderChanged, ReturnChanged, ShipmentTracked
@@ -121,7 +121,8 @@ def request_stop(session: Session, fulfilment: Fulfilment, reason: str, *,
         return True
     hours = stop_ship_sla_hours(supplier)
     if fulfilment.escalated_at is not None:  # the dispatch deadline's escalation is history
-        alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id)
+        alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id,
+                   why=SLA_ANSWERED)
     was, fulfilment.status = fulfilment.status, FULFILMENT.next(fulfilment.status, "request_stop")
     fulfilment.cancel_answer_due_at = now + timedelta(hours=hours)
     previous_escalation, fulfilment.escalated_at = fulfilment.escalated_at, None
@@ -200,7 +201,8 @@ def answer_stop_ship(session: Session, fulfilment: Fulfilment, accepted: bool, a
                      "fulfilment", fulfilment.id,
                      {"answered_at": iso(now), "reason": reason,
                       "late": late(fulfilment.cancel_answer_due_at, now)})
-        alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id)
+        alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id,
+                   why=SLA_ANSWERED)
         for case in session.scalars(select(ReturnCase).where(
                 ReturnCase.order_id == fulfilment.order_id, ReturnCase.status == "requested")):
             apply_refund_policy(session, case, actor, var_dir)
@@ -223,8 +225,8 @@ def answer_stop_ship(session: Session, fulfilment: Fulfilment, accepted: bool, a
                           "late": late(fulfilment.cancel_answer_due_at, now),
                           "carrier": given[0] if given else None,
                           "tracking_number": given[1] if given else None})
-            alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment",
-                           fulfilment.id)
+            alerts.resolve(session, fulfilment.merchant_id, SLA_ALERT, "fulfilment", fulfilment.id,
+                   why=SLA_ANSWERED)
     elif not (pending_stop and fulfilment.status in ("cancel_rejected", "shipped")):
         raise _no_request(fulfilment)
     if given and current is None:
@@ -293,7 +295,7 @@ def intercept(session: Session, fulfilment: Fulfilment, shipment: Shipment | Non
             details={"reason": fulfilment.cancel_reject_reason})
         return
     alerts.resolve(session, fulfilment.merchant_id, "stop_ship_no_tracking", "fulfilment",
-                   fulfilment.id)
+                   fulfilment.id, why="the supplier gave the tracking number")
     if shipment.status == "delivered" or shipment.interception_status == "failed":
         check_interception(session, fulfilment, shipment)
         return

@@ -168,7 +168,8 @@ def on_tracking_settled(session: Session, event: MessageSettled) -> None:
     if shipment is None:
         return
     if message.status == "sent":
-        alerts.resolve(session, message.merchant_id, TRACKING_ALERT, "shipment", shipment.id)
+        alerts.resolve(session, message.merchant_id, TRACKING_ALERT, "shipment", shipment.id,
+                       why="the platform took the shipment")
         return
     error = (message.result or {}).get("error") or {}
     if message.status != "dead" or error.get("reason") != "tracking_rejected":

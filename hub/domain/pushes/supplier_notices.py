@@ -141,7 +141,7 @@ def send(session: Session, supplier: Supplier, topic: str, entity: str, entity_i
             details={"topic": topic, "entity": entity, "entity_id": entity_id})
         return None
     alerts.resolve(session, supplier.merchant_id, "supplier_has_no_channel", "supplier",
-                   supplier.id)
+                   supplier.id, why="the supplier has a channel again")
     return enqueue(session, account, topic, entity, entity_id, payload, version,
                    var_dir=current_var_dir(var_dir))
 

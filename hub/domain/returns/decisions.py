@@ -296,14 +296,16 @@ def _push(session: Session, case: ReturnCase, actor: str, decision: str, push,
                                       if decision == "refund" else ""))
     queued = message.id not in before
     if queued:
-        alerts.resolve(session, case.merchant_id, FAILED_ALERT, "return_case", case.id)
+        alerts.resolve(session, case.merchant_id, FAILED_ALERT, "return_case", case.id,
+                       why=f"decided again: {decision}", actor=actor)
         audit.record(session, case.merchant_id, actor, ACTIONS[decision], "return_case",
                      case.id, {"decision": decision, "outbox_message_id": message.id,
                                "topic": message.topic, "status": case.status,
                                "remote_updated_at": iso(case.remote_updated_at),
                                "requested_at": iso(utcnow()), **details})
         for kind in ALERTS:
-            alerts.resolve(session, case.merchant_id, kind, "return_case", case.id)
+            alerts.resolve(session, case.merchant_id, kind, "return_case", case.id,
+                           why=f"decided: {decision}", actor=actor)
     session.flush()
     return Decision(decision, case, message, queued, details.get("address_id"),
                     details.get("address_source"))

@@ -142,7 +142,8 @@ def _problems(session: Session, shipment: Shipment, change: ShipmentTracked) -> 
                                     "raw_status": shipment.raw_status,
                                     "direction": shipment.direction})
     elif change.previous_status in PROBLEMS:
-        alerts.resolve(session, shipment.merchant_id, "parcel_problem", "shipment", shipment.id)
+        alerts.resolve(session, shipment.merchant_id, "parcel_problem", "shipment", shipment.id,
+                       why=f"the parcel moved on: {shipment.status}")
 
 
 def on_shipment_tracked(session: Session, change: ShipmentTracked) -> None:
@@ -156,7 +157,7 @@ def on_shipment_tracked(session: Session, change: ShipmentTracked) -> None:
                            f"as {shipment.status}", details={"status": shipment.status})
     elif change.interception == "succeeded":
         alerts.resolve(session, shipment.merchant_id, "interception_failed", "shipment",
-                       shipment.id)
+                       shipment.id, why="the interception succeeded")
     if change.status_changed:
         if shipment.direction == "outbound":
             _outbound(session, shipment)

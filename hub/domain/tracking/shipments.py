@@ -166,7 +166,8 @@ def subscribe(session: Session, shipment: Shipment, var_dir: Path | None,
                                merchant_id, "no courier account: tracking is not followed",
                                severity="info")
         return None
-    alerts.resolve(session, merchant_id, "no_courier_account", "merchant", merchant_id)
+    alerts.resolve(session, merchant_id, "no_courier_account", "merchant", merchant_id,
+                   why="a courier account subscribes parcels again")
     try:
         payload = registry.get(account.connector).subscription_payload(
             _parcel(session, shipment))
@@ -209,7 +210,7 @@ def on_subscribe_settled(session: Session, event: MessageSettled) -> None:
         shipment.subscribed_at = message.sent_at or utcnow()
         shipment.subscription_count = (shipment.subscription_count or 0) + 1
         alerts.resolve(session, shipment.merchant_id, "tracking_subscription_failed",
-                       "shipment", shipment.id)
+                       "shipment", shipment.id, why="the courier accepted the subscription")
         return
     shipment.subscription_status = "failed"
     alerts.raise_alert(session, shipment.merchant_id, "tracking_subscription_failed",

@@ -39,6 +39,8 @@ def resolve_alert(alert_id):
     if alert.resolved_at is not None:
         raise Conflict(f"alert {alert_id} is already resolved")
     alert.resolved_at = utcnow()
-    audit.record(session, who.merchant_id, who.actor, "alert.resolved", "alert", alert.id)
+    audit.record(session, who.merchant_id, who.actor, "alert.resolved", "alert", alert.id,
+                 {"kind": alert.kind, "entity": alert.entity, "entity_id": alert.entity_id,
+                  "why": "marked as handled"})
     session.commit()
     return alert
