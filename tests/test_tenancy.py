@@ -144,3 +144,64 @@ def test_supplier_token_sees_only_its_supplier(client, database, two_worlds):
     assert client.get("/api/v1/accounts", headers=sup).status_code == 403
     shipments = client.get("/api/v1/shipments", headers=sup).get_json()["data"]
     assert {x["id"] for x in shipments} == {ids["shipment"][0], ids["return_shipment"][0]}
+
+
+# -- one merchant, an order split between suppliers X and Y --------------------------------
+
+@pytest.fixture
+def split(database):
+    from tests.split_world import split_world
+
+    with database.session() as s:
+        return split_world(s)
+
+
+def _other_ids(w, side) -> dict:
+    """The other supplier's row for each id parameter (rows its role may not ask for
+    included: they must answer 403 or 404 all the same)."""
+    o = w["Y" if side == "X" else "X"]
+    return {"order_id": o["order"], "return_id": o["return_case"], "shipment_id": o["shipment"],
+            "supplier_id": o["supplier_id"], "mapping_id": o["mapping"],
+            "account_id": o["channel"], "outbox_message_id": o["notice"],
+            "inbox_event_id": 1, "alert_id": o["alert"], "fulfilment_id": o["fulfilment"],
+            "notice_id": o["notice"], "token_id": o["token_id"]}
+
+
+def _merchant_rows(database, merchant_id):
+    rows = _snapshot(database, merchant_id)
+    rows.pop("api_tokens")  # a token's own bookkeeping may change as it is used
+    return rows
+
+
+@pytest.mark.parametrize("side", ["X", "Y"])
+def test_suppliers_of_a_split_order_cannot_touch_each_others_rows(app, client, database, split,
+                                                                   side):
+    w = split
+    other = w["Y" if side == "X" else "X"]
+    before = _merchant_rows(database, w["merchant"])
+    ids, token = _other_ids(w, side), w[side]["token"]
+    bodies = {"AcceptIn": {}, "RejectIn": {"reason": "no stock"},
+              "TrackingIn": {"carrier": "sf", "tracking_number": "SF1234567890123"},
+              "StopShipIn": {"accepted": True}}
+    walked = 0
+    for rule in _api_rules(app):
+        params = ID_PARAM.findall(rule.rule)
+        path = ID_PARAM.sub(str(ids[params[0]]), rule.rule) if params else rule.rule
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            spec = app.view_functions[rule.endpoint].api_spec
+            body = bodies.get(spec.body.__name__, {}) if spec.body else None
+            resp = client.open(path, method=method, headers=token, json=body)
+            walked += 1
+            assert resp.status_code < 500, (method, path, resp.get_json())
+            if params:
+                assert resp.status_code in (403, 404), (method, path, resp.status_code)
+            text_body = resp.get_data(as_text=True)
+            for marker in other["markers"]:
+                assert marker not in text_body, (method, path, marker)
+    assert walked > 30
+    # the other's return parcel, and its receipt, are as unknown as its other rows
+    assert client.get(f"/api/v1/shipments/{other['return_shipment']}",
+                      headers=token).status_code == 404
+    assert client.post(f"/api/v1/supplier/returns/{other['return_case']}/receipt",
+                       headers=token, json={"condition": "intact"}).status_code == 404
+    assert _merchant_rows(database, w["merchant"]) == before

@@ -8,7 +8,8 @@
   ``storeLineItemId`` = ``<fulfilment_id>-<n>``. Answers ``supplier_reference`` = the CJ
   order id and ``fulfilment_update`` ``accepted``. A line without ``supplier_sku`` is
   ``fail_data``. The buyer's name, phone and address are the masked texts (the hub never
-  holds plaintext) and the region codes; see README.md.
+  holds plaintext); province, city and county are *names* (``regions``): one that cannot
+  be named is sent empty and flagged in the answer (``flags``); see README.md.
 * ``stop_ship`` — CJ has no stop-ship call. The order is read
   (``GET /shopping/order/getOrderDetail``): not yet paid (``CREATED``, ``IN_CART``,
   ``UNPAID``) → ``DELETE /shopping/order/deleteOrder`` and ``cancelled``; already
@@ -17,7 +18,9 @@
   the tracking, so the hub falls back to a courier interception. A refused delete is
   re-read once and answered by the new state. The CJ order id comes from the notice's
   ``supplier_reference``; without it the push is ``fail_data``.
-* ``claim`` (alias ``claim_notice``) → a dispute: ``GET /disputes/disputeProducts`` →
+* ``claim`` (alias ``claim_notice``) → a dispute: ``GET /disputes/disputeProducts`` (a
+  claimed line is found by ``line_item_id`` = ``lineItemId`` or by ``supplier_sku`` =
+  the product's ``cjVariantId``) →
   ``POST /disputes/disputeConfirmInfo`` (reasons are per order) → ``POST
   /disputes/create`` with ``businessDisputeId`` as the idempotency key (a repeat the API
   refuses as existing counts as done). Payload: see README.md ("claim").
@@ -30,6 +33,7 @@ import re
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from connectors.base import ConnectorError, ErrorClass, PushResult
+from connectors.cj import regions
 from connectors.cj.client import CJClient
 from connectors.cj.mapping import carrier_for
 
@@ -137,12 +141,13 @@ def dispatch(client: CJClient, config: dict, payload: dict) -> PushResult:
     if missing:
         raise _fail(f"no CJ variant id (supplier_sku) is mapped for SKU {', '.join(missing)}")
     number = order_number(config["order_number_prefix"], fid)
+    region, flags = regions.names(buyer)
     note = " / ".join(x for x in (f"order {order['platform_order_id']}", order["note"]) if x)
     body = {
         "orderNumber": number, "shippingCountryCode": config["shipping_country_code"],
         "shippingCountry": config["shipping_country"],
-        "shippingProvince": buyer["province_code"] or "", "shippingCity": buyer["city_code"] or "",
-        "shippingCounty": buyer["district_code"] or "", "shippingZip": "",
+        "shippingProvince": region["province"], "shippingCity": region["city"],
+        "shippingCounty": region["county"], "shippingZip": "",
         "shippingAddress": buyer["address_masked"] or "",
         "shippingCustomerName": buyer["name_masked"] or "",
         "shippingPhone": buyer["phone_masked"] or "", "remark": note[:500],
@@ -166,8 +171,12 @@ def dispatch(client: CJClient, config: dict, payload: dict) -> PushResult:
         result["supplier_reference"] = str(cj_id)
     if isinstance(answer, dict) and answer.get("orderStatus"):
         result["cj_status"] = answer["orderStatus"]
+    excerpt = f"created {number}"
+    if flags:
+        result["flags"] = flags
+        excerpt += f"; region names unknown ({', '.join(flags)}): complete the address in CJ"
     return PushResult(external_id=str(cj_id) if cj_id else None,
-                      response_excerpt=f"created {number}", data=result)
+                      response_excerpt=excerpt, data=result)
 
 
 def _detail(client: CJClient, cj_id: str) -> dict:
@@ -238,7 +247,7 @@ def _choose(products: list[dict], wanted: list[dict], cj_id: str) -> list[dict]:
         for w in wanted:
             match = next((p for p in products if (w["line_item_id"] and str(
                 p.get("lineItemId")) == w["line_item_id"]) or (w["supplier_sku"] and str(
-                    p.get("vid") or p.get("variantId") or "") == w["supplier_sku"])), None)
+                    p.get("cjVariantId") or "") == w["supplier_sku"])), None)
             if match is None or not match.get("canChoose", True):
                 raise _fail(f"CJ order {cj_id} has no disputable line for "
                             f"{w['line_item_id'] or w['supplier_sku']}")

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.core.db import Base, BigId, utcnow
+from hub.models import audit
 from hub.models.common import Code, Id, Tenant
 
 SEVERITIES = ("info", "warning", "critical")
@@ -69,8 +70,6 @@ def resolve(session: Session, merchant_id: int, kind: str, entity: str,
             entity_id: int | None, *, why: str, actor: str = "hub") -> int:
     """Resolve the open alert of this subject, if any, with an audit entry saying ``why``
     (no alert is resolved silently); the number resolved (0 or 1)."""
-    from hub.models import audit
-
     resolved = session.scalars(
         update(Alert).where(Alert.merchant_id == merchant_id, Alert.kind == kind,
                             Alert.entity == entity, Alert.entity_id == entity_id,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from hub.models import AuditEntry
+from hub.models.tenancy import AuditEntry
 
 
 def record(session: Session, merchant_id: int, actor: str, action: str, entity: str,

@@ -172,12 +172,51 @@ def test_dispatch_creates_the_order_with_the_mapped_variants(rsps):
     assert sent["orderNumber"] == "HUB-F41" and sent["payType"] == 3
     assert sent["products"] == [{"vid": "VID-AAA", "quantity": 2, "storeLineItemId": "41-1"},
                                 {"vid": "VID-BBB", "quantity": 1, "storeLineItemId": "41-2"}]
-    assert (sent["shippingCustomerName"], sent["shippingProvince"]) == ("张*", "110000")
+    assert sent["shippingCustomerName"] == "张*"
+    assert (sent["shippingProvince"], sent["shippingCity"], sent["shippingCounty"]) == \
+        ("北京市", "北京市", "朝阳区")  # names, as CJ expects, never the region codes
     assert "#n#" not in json.dumps(sent)  # ciphertext never leaves for CJ
     assert sent["logisticName"] == "CJPacket Ordinary" and "2607602240240301" in sent["remark"]
     assert result.external_id == "CJPO2611010001"
     assert result.data["supplier_reference"] == "CJPO2611010001"
     assert result.data["fulfilment_update"] == {"status": "accepted"}
+
+
+def with_buyer(address, province, city, district):
+    payload = dispatch_payload()
+    payload["order"]["buyer"].update(address_masked=address, province_code=province,
+                                     city_code=city, district_code=district)
+    return payload
+
+
+@pytest.mark.parametrize("buyer,names", [
+    (("浙江省杭州市西湖区****", "330000", "330100", "330106"), ("浙江省", "杭州市", "西湖区")),
+    (("上海市上海市浦东新区***", "310000", "310100", "310115"), ("上海市", "上海市", "浦东新区")),
+    (("吉林 延边朝鲜族自治州 延吉市 ***", "220000", "222400", "222401"),
+     ("吉林省", "延边朝鲜族自治州", "延吉市")),
+    (("内蒙古锡林郭勒盟锡林浩特市**", "150000", "152500", "152502"),
+     ("内蒙古自治区", "锡林郭勒盟", "锡林浩特市")),
+    (("广东省广州市白云区***", None, None, None), ("广东省", "广州市", "白云区")),
+])
+def test_dispatch_sends_the_region_names_cj_expects(rsps, buyer, names):
+    rsps.add(responses.POST, f"{API}/shopping/order/createOrderV2", json=ok({"orderId": "C1"}))
+    result = make().push("order_dispatch", with_buyer(*buyer), "k")
+    sent = body(rsps.calls[0])
+    assert (sent["shippingProvince"], sent["shippingCity"], sent["shippingCounty"]) == names
+    assert "flags" not in result.data
+
+
+def test_a_region_it_cannot_name_is_sent_empty_and_flagged_never_as_a_code(rsps):
+    rsps.add(responses.POST, f"{API}/shopping/order/createOrderV2", json=ok({"orderId": "C1"}))
+    result = make().push("order_dispatch", with_buyer("浙江省****", "990000", "990100",
+                                                      "990101"), "k")
+    sent = body(rsps.calls[0])
+    assert (sent["shippingProvince"], sent["shippingCity"], sent["shippingCounty"]) == \
+        ("", "", "")
+    assert result.data["flags"] == ["cj_region_unnamed:province=990000",
+                                    "cj_region_unnamed:city=990100",
+                                    "cj_region_unnamed:county=990101"]
+    assert "complete the address in CJ" in result.response_excerpt
 
 
 def test_a_line_without_a_cj_variant_is_fail_data_and_nothing_is_sent(rsps):
@@ -273,10 +312,10 @@ def claim_payload(**extra):
 def dispute_flow(rsps, create=None):
     rsps.add(responses.GET, f"{API}/disputes/disputeProducts",
              match=[matchers.query_param_matcher({"orderId": "CJ1"})],
-             json=ok([{"lineItemId": "L-1", "vid": "VID-AAA", "quantity": 2, "price": "3.50",
-                       "canChoose": True, "supplierName": "CJ"},
-                      {"lineItemId": "L-2", "vid": "VID-BBB", "quantity": 1, "price": "1.00",
-                       "canChoose": False}]))
+             json=ok([{"lineItemId": "L-1", "cjVariantId": "VID-AAA", "quantity": 2,
+                       "price": "3.50", "canChoose": True, "supplierName": "CJ"},
+                      {"lineItemId": "L-2", "cjVariantId": "VID-BBB", "quantity": 1,
+                       "price": "1.00", "canChoose": False}]))
     rsps.add(responses.POST, f"{API}/disputes/disputeConfirmInfo",
              match=[matchers.json_params_matcher({"orderId": "CJ1", "productInfoList": [
                  {"lineItemId": "L-1", "quantity": 1, "price": "3.50"}]})],
@@ -312,9 +351,28 @@ def test_a_claim_reason_cj_does_not_offer_is_fail_data_naming_the_choices(rsps):
     assert "Damaged on arrival" in exc.value.message
 
 
+def test_dispute_products_are_matched_on_cj_variant_id(rsps):
+    """The real disputeProducts answer names the variant ``cjVariantId``."""
+    rsps.add(responses.GET, f"{API}/disputes/disputeProducts",
+             json=ok([{"lineItemId": "L-1", "cjVariantId": "VID-AAA", "quantity": 2,
+                       "price": "3.50", "canChoose": True},
+                      {"lineItemId": "L-2", "cjVariantId": "VID-BBB", "quantity": 1,
+                       "price": "1.00", "canChoose": True}]))
+    rsps.add(responses.POST, f"{API}/disputes/disputeConfirmInfo",
+             match=[matchers.json_params_matcher({"orderId": "CJ1", "productInfoList": [
+                 {"lineItemId": "L-2", "quantity": 1, "price": "1.00"}]})],
+             json=ok({"disputeReasonList": [{"disputeReasonId": 7,
+                                             "reasonName": "Damaged on arrival"}]}))
+    rsps.add(responses.POST, f"{API}/disputes/create", json=ok(True))
+    make().push("claim", claim_payload(lines=[{"supplier_sku": "VID-BBB", "quantity": 1}]), "k")
+    assert body(rsps.calls[2])["productInfoList"] == [
+        {"lineItemId": "L-2", "quantity": 1, "price": "1.00"}]
+
+
 def test_a_claim_for_more_than_was_ordered_is_fail_data(rsps):
     rsps.add(responses.GET, f"{API}/disputes/disputeProducts",
-             json=ok([{"lineItemId": "L-1", "vid": "VID-AAA", "quantity": 1, "price": "3.50"}]))
+             json=ok([{"lineItemId": "L-1", "cjVariantId": "VID-AAA", "quantity": 1,
+                      "price": "3.50"}]))
     with pytest.raises(ConnectorError) as exc:
         make().push("claim", claim_payload(lines=[{"supplier_sku": "VID-AAA", "quantity": 3}]),
                     "k")

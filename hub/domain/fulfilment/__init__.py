@@ -7,6 +7,7 @@
     stopship    stop-ship requests, answers and interception
     answers     accept, reject, ship (the answers of every channel)
     updates     a channel's answer as values (``FulfilmentUpdateValues``)
+    ownership   what is a supplier's own (fulfilments, return lines, parcels), as SQL
 
 The service functions other rooms and the web call are these names, imported from the
 package: ``from hub.domain import fulfilment``.

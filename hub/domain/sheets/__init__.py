@@ -1,7 +1,8 @@
 """Supplier sheets: the spreadsheet channel for suppliers without an API.
 
-    files    the sheets a supplier downloads (orders to ship, stop-ships, returns to
-             receive) as CSV or XLSX, and reading one back
-    answers  a filled-in sheet checked row by row and applied through the fulfilment
-             and returns rooms (``import_sheet``)
+    files      the sheets a supplier downloads (orders to ship, stop-ships, returns to
+               receive) as CSV or XLSX, and reading one back
+    answers    a filled-in sheet checked row by row and applied through the fulfilment
+               and returns rooms (``import_sheet``); a supplier's rows are those
+               ``hub.domain.fulfilment.ownership`` says are its own
 """

@@ -4,8 +4,10 @@
 
 Every row is checked against the current state before anything changes (``check_rows``):
 the section and answer are known values (English or the Chinese words in ``*_WORDS``); the
-fulfilment or return case belongs to this supplier; the answer fits the section (a reject
-has a reason; a tracking number has its carrier); carrier and tracking number pass the
+fulfilment or return case belongs to this supplier (a return case holds lines of its
+fulfilments and none of another supplier's, whose receipt is the merchant's:
+``hub.domain.fulfilment.ownership``); the answer fits the section (a reject has a reason; a
+tracking number has its carrier); carrier and tracking number pass the
 domain's ``hub.domain.fulfilment.validate_tracking`` (known carrier, the carrier's pattern, not
 used by another order or a return); no tracking number appears twice in the sheet and no
 fulfilment or return is answered twice; and the answer still makes sense for the record
@@ -36,6 +38,7 @@ from hub.models import Fulfilment, Inspection, OutboxMessage, ReturnCase, Suppli
 from hub.domain import fulfilment
 from hub.domain.returns import flow as returns_flow
 from hub.domain.returns.flow import BEFORE_RECEIPT, CONDITIONS
+from hub.domain.fulfilment import ownership
 from hub.domain.sheets.files import ANSWER_KEYS, read_sheet
 
 SECTION_WORDS = {"dispatch": "dispatch", "发货": "dispatch", "订单": "dispatch",
@@ -209,13 +212,17 @@ def _check_stop(session, check, f: Fulfilment, row: dict) -> None:
 
 def _check_return(session, check, supplier: Supplier, row: dict) -> None:
 
-    case = session.get(ReturnCase, check.return_case_id) if check.return_case_id else None
-    owned = case is not None and case.merchant_id == supplier.merchant_id and session.scalar(
-        select(Fulfilment.id).where(Fulfilment.order_id == case.order_id,
-                                    Fulfilment.supplier_id == supplier.id).limit(1))
-    if not owned:
+    case = session.scalar(select(ReturnCase).where(
+        ReturnCase.id == check.return_case_id, ReturnCase.merchant_id == supplier.merchant_id,
+        ReturnCase.id.in_(ownership.return_cases(supplier.id)))) \
+        if check.return_case_id else None
+    if case is None:
         check.error("return_case_id", f"return {check.return_case_id or '(none)'} is not "
                     f"coming back to supplier {supplier.code}")
+        return
+    if ownership.foreign_lines(session, case, supplier.id):
+        check.error("answer", f"return {case.id} also holds goods of another supplier: the "
+                    "merchant confirms its receipt")
         return
     if _word(check, row.get("answer", ""), RETURN_WORDS, "answer", "answer") is None:
         return

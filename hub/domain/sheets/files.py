@@ -14,8 +14,11 @@ built from the current state, so exporting again is always safe:
 * ``stop_ship`` — fulfilments under a stop-ship request (``cancel_requested``): answer
   ``accepted`` (it will not leave) or ``rejected`` (already shipped: ``carrier`` +
   ``tracking_number``);
-* ``return`` — return cases on their way back to the supplier (``hub.domain.returns.flow``):
-  answer ``received`` with the ``condition`` and ``notes``.
+* ``return`` — return cases on their way back to the supplier (``hub.domain.returns.flow``)
+  that hold lines of its shipped fulfilments, listing those lines only
+  (``hub.domain.fulfilment.ownership``): answer ``received`` with the ``condition`` and
+  ``notes`` — except on a case that also holds another supplier's goods (its notice says
+  so), whose receipt is the merchant's.
 
 Buyer details are the masked texts only. Cells an export writes are plain text, never
 formulas: a value starting with ``= + - @`` is prefixed with ``'`` (CSV injection), and the
@@ -41,6 +44,7 @@ from sqlalchemy.orm import Session, selectinload
 from hub.core.errors import ApiError
 from hub.domain import fulfilment
 from hub.domain.returns.flow import return_shipment
+from hub.domain.fulfilment import ownership
 from hub.models import Fulfilment, Order, ReturnCase, Supplier
 
 COLUMNS = (
@@ -63,6 +67,7 @@ MAX_ROWS = 5000
 RETURN_KINDS = ("return_refund", "exchange")
 RETURN_STATUSES = ("approved", "awaiting_return", "return_in_transit")
 _RISKY = ("=", "+", "-", "@", "\t", "\r")
+SHARED_NOTICE = "(also holds another supplier's goods: the merchant confirms its receipt)"
 HELP = (
     "How to answer / 填写说明",
     "Fill in only the columns answer, reason, carrier, tracking_number, condition, notes; "
@@ -125,24 +130,39 @@ def pending_rows(session: Session, supplier: Supplier) -> list[dict]:
             "notice": (f.cancel_reason or "") if stop else (order.buyer_note or ""),
             "buyer": _buyer(order)})
     if (supplier.contract_terms or {}).get("receives_returns", True):
-        mine = {f.order_id: f for f in session.scalars(select(Fulfilment).where(
+        rows += _return_rows(session, supplier)
+    return rows
+
+
+def _return_rows(session: Session, supplier: Supplier) -> list[dict]:
+    """The supplier's returns on their way back, each with its own lines only
+    (``ownership``); one that also holds another supplier's goods says the merchant
+    confirms its receipt."""
+    shipped = {}
+    for f in session.scalars(select(Fulfilment).where(
             Fulfilment.merchant_id == supplier.merchant_id,
-            Fulfilment.supplier_id == supplier.id, Fulfilment.shipped_at.is_not(None)))}
-        cases = session.scalars(select(ReturnCase).where(
-            ReturnCase.merchant_id == supplier.merchant_id,
-            ReturnCase.order_id.in_(list(mine) or [0]), ReturnCase.kind.in_(RETURN_KINDS),
-            ReturnCase.status.in_(RETURN_STATUSES))
-            .options(selectinload(ReturnCase.lines)).order_by(ReturnCase.id))
-        for case in cases:
-            f = mine[case.order_id]
-            parcel = return_shipment(session, case)
-            rows.append({
-                "section": "return", "fulfilment_id": f.id, "return_case_id": case.id,
-                "platform_order_id": f.order.platform_order_id, "status": case.status,
-                "items": "; ".join(f"{x.sku} x{x.quantity}" for x in case.lines),
-                "notice": " ".join(x for x in (case.kind, case.reason_code, case.reason_text)
-                                   if x),
-                "return_tracking": f"{parcel.carrier} {parcel.tracking_number}" if parcel else ""})
+            Fulfilment.supplier_id == supplier.id, Fulfilment.shipped_at.is_not(None))
+            .order_by(Fulfilment.id)):
+        shipped.setdefault(f.order_id, f)
+    cases = session.scalars(select(ReturnCase).where(
+        ReturnCase.merchant_id == supplier.merchant_id,
+        ReturnCase.id.in_(ownership.return_cases(supplier.id)),
+        ReturnCase.order_id.in_(list(shipped) or [0]), ReturnCase.kind.in_(RETURN_KINDS),
+        ReturnCase.status.in_(RETURN_STATUSES)).order_by(ReturnCase.id))
+    rows = []
+    for case in cases:
+        f = shipped[case.order_id]
+        foreign = {x.id for x in ownership.foreign_lines(session, case, supplier.id)}
+        parcel = return_shipment(session, case)
+        notice = [case.kind, case.reason_code, case.reason_text,
+                  SHARED_NOTICE if foreign else None]
+        rows.append({
+            "section": "return", "fulfilment_id": f.id, "return_case_id": case.id,
+            "platform_order_id": f.order.platform_order_id, "status": case.status,
+            "items": "; ".join(f"{x.sku} x{x.quantity}" for x in case.lines
+                               if x.id not in foreign),
+            "notice": " ".join(x for x in notice if x),
+            "return_tracking": f"{parcel.carrier} {parcel.tracking_number}" if parcel else ""})
     return rows
 
 

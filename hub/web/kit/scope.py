@@ -1,38 +1,36 @@
 """Tenant scoping: the only way API views select rows.
 
 ``visible(model, who)`` returns the base ``select`` of the rows a principal may see:
-always its merchant's, and for supplier tokens only what concerns its supplier (orders it
-fulfils, their returns and shipments). ``get_visible`` fetches one row or raises 404 —
-never 403, so a caller cannot tell another tenant's ids exist. A supplier also sees its
-fulfilments and its *notices*: the outbox messages on its channel account about its own
-rows (``hub.web.supplier_api``).
+always its merchant's, and for supplier tokens only what is its own
+(``hub.domain.fulfilment.ownership``): its fulfilments, the orders they belong to (showing
+only its own fulfilments and order lines), the return cases holding lines of its
+fulfilments (showing only those lines), its parcels (outbound of its fulfilments, return
+parcels of its cases), its alerts, and its *notices*: the outbox messages on its channel
+account about its own rows (``hub.web.supplier_api``). ``visible_column(column, who)`` is
+the same scope as a subquery of one column, for filters that cross records.
+``get_visible`` fetches one row or raises 404 — never 403, so a caller cannot tell
+another tenant's (or another supplier's) ids exist.
 """
 from __future__ import annotations
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, with_loader_criteria
 
+from hub.domain.fulfilment import ownership as own
 from hub.parties.auth import Principal
 from hub.core.db import MAX_ID
 from hub.core.errors import NotFound
-from hub.models import (Alert, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment,
-                        Supplier)
-
-
-def _supplier_orders(supplier_id: int):
-    return select(Fulfilment.order_id).where(Fulfilment.supplier_id == supplier_id)
+from hub.models import (Alert, Fulfilment, Order, OrderLine, OutboxMessage, ReturnCase,
+                        ReturnLine, Shipment, Supplier)
 
 
 def _supplier_notices(supplier_id: int):
     """Messages on the supplier's channel account, about rows of its own (an entity the
     scope knows must be its; any other, such as a claim, goes by the account alone)."""
-    fulfilments = select(Fulfilment.id).where(Fulfilment.supplier_id == supplier_id)
-    orders = _supplier_orders(supplier_id)
-    returns = select(ReturnCase.id).where(ReturnCase.order_id.in_(orders))
-    shipments = select(Shipment.id).where(or_(Shipment.fulfilment_id.in_(fulfilments),
-                                              Shipment.return_case_id.in_(returns)))
-    owned_rows = {"fulfilment": fulfilments, "return_case": returns, "shipment": shipments,
-                  "order": orders}
+    shipments = select(Shipment.id).where(own.shipment_condition(supplier_id))
+    owned_rows = {"fulfilment": own.fulfilments(supplier_id),
+                  "return_case": own.return_cases(supplier_id), "shipment": shipments,
+                  "order": own.orders(supplier_id)}
     return and_(
         OutboxMessage.account_id.in_(select(Supplier.channel_account_id)
                                      .where(Supplier.id == supplier_id)),
@@ -41,28 +39,54 @@ def _supplier_notices(supplier_id: int):
               for name, ids in owned_rows.items())))
 
 
+def _supplier_rows(model, supplier_id: int):
+    """The condition on ``model`` for a supplier's own rows."""
+    if model is Order:
+        return Order.id.in_(own.orders(supplier_id))
+    if model is OrderLine:
+        return own.order_line_condition(supplier_id)
+    if model is ReturnCase:
+        return ReturnCase.id.in_(own.return_cases(supplier_id))
+    if model is ReturnLine:
+        return own.return_line_condition(supplier_id)
+    if model is Shipment:
+        return own.shipment_condition(supplier_id)
+    if model is Supplier:
+        return Supplier.id == supplier_id
+    if model is Alert:
+        return Alert.supplier_id == supplier_id
+    if model is Fulfilment:
+        return Fulfilment.supplier_id == supplier_id
+    if model is OutboxMessage:
+        return _supplier_notices(supplier_id)
+    raise NotFound("not found")  # anything else is not for supplier tokens
+
+
+def _own_children(model, supplier_id: int) -> tuple:
+    """Loader options: an order or return case loads only the supplier's own children."""
+    if model is Order:
+        return (with_loader_criteria(Fulfilment, Fulfilment.supplier_id == supplier_id),
+                with_loader_criteria(OrderLine, own.order_line_condition(supplier_id)))
+    if model is ReturnCase:
+        return (with_loader_criteria(ReturnLine, own.return_line_condition(supplier_id)),)
+    return ()
+
+
 def visible(model, who: Principal):
     stmt = select(model).where(model.merchant_id == who.merchant_id)
     if who.role != "supplier":
         return stmt
-    orders = _supplier_orders(who.supplier_id)
-    if model is Order:
-        return stmt.where(Order.id.in_(orders))
-    if model is ReturnCase:
-        return stmt.where(ReturnCase.order_id.in_(orders))
-    if model is Shipment:
-        returns = select(ReturnCase.id).where(ReturnCase.order_id.in_(orders))
-        return stmt.where(or_(Shipment.order_id.in_(orders),
-                              Shipment.return_case_id.in_(returns)))
-    if model is Supplier:
-        return stmt.where(Supplier.id == who.supplier_id)
-    if model is Alert:
-        return stmt.where(Alert.supplier_id == who.supplier_id)
-    if model is Fulfilment:
-        return stmt.where(Fulfilment.supplier_id == who.supplier_id)
-    if model is OutboxMessage:
-        return stmt.where(_supplier_notices(who.supplier_id))
-    raise NotFound("not found")  # anything else is not for supplier tokens
+    return (stmt.where(_supplier_rows(model, who.supplier_id))
+            .options(*_own_children(model, who.supplier_id)))
+
+
+def visible_column(column, who: Principal):
+    """``select(column)`` over the rows of its model the caller may see."""
+    model = column.class_
+    stmt = select(column).where(model.merchant_id == who.merchant_id)
+    if who.role != "supplier":
+        return stmt
+    return stmt.where(_supplier_rows(model, who.supplier_id))
 
 
 def get_visible(session: Session, model, row_id: int, who: Principal, *options):

@@ -1,8 +1,9 @@
 """The supplier REST API: ``/api/v1/supplier/...``, for ``supplier`` tokens only.
 
 A supplier token is bound to one supplier; every query starts from ``hub.web.kit.scope``, so
-a supplier sees its own notices, fulfilments and returns and nothing of another supplier
-or merchant (their ids answer 404). The routes live on the hub's one API blueprint:
+a supplier sees its own notices, fulfilments, parcels and the return lines of its
+fulfilments, and nothing of another supplier or merchant (their ids answer 404), even
+on an order split between suppliers. The routes live on the hub's one API blueprint:
 
     notices.py      GET /supplier/notices, POST /supplier/notices/<id>/ack
     fulfilments.py  GET /supplier/fulfilments[/<id>], POST .../accept | reject | tracking |

@@ -14,6 +14,12 @@ request may be up to ``MAX_RECEIPT_BYTES``. The body is read with no database tr
 open, so a slow upload never holds a lock. Nothing is stored unless everything is valid.
 The domain returns the first inspection for the same receipt sent again, and answers 409
 for a return that expects no goods.
+
+A receipt covers a return whose goods are all the supplier's (``ownership.foreign_lines``
+is empty): a case whose lines span suppliers is seen by each with its own lines, but its
+one parcel goes to one address and its receipt refunds the whole case, so no supplier
+vouches for another's goods — 409, and the merchant confirms it (the courier's delivery
+makes it ``received``; ``POST /returns/<id>/refund``).
 """
 from __future__ import annotations
 
@@ -28,7 +34,8 @@ from hub.domain.returns import flow as returns_flow
 from hub.web.kit import api_blueprint as bp
 from hub.web.kit.endpoint import endpoint, principal
 from hub.web.kit.scope import get_visible
-from hub.core.errors import ApiError
+from hub.core.errors import ApiError, Conflict
+from hub.domain.fulfilment import ownership
 from hub.models import ReturnCase
 from hub.domain.returns.flow import CONDITIONS, GRADES, MAX_PHOTO_BYTES, MAX_PHOTOS, image_kind
 from hub.web.supplier_api import schemas as s
@@ -136,8 +143,11 @@ def read_receipt() -> tuple[dict, list[bytes]]:
           summary="Confirm a returned parcel arrived: condition, notes, grade, photos "
                   "(multipart or JSON with Base64 photos)", tags=TAGS)
 def supplier_return_receipt(return_id):
-    session = request_session()
-    get_visible(session, ReturnCase, return_id, principal())  # 404 before reading the body
+    session, who = request_session(), principal()
+    case = get_visible(session, ReturnCase, return_id, who)  # 404 before reading the body
+    if ownership.foreign_lines(session, case, who.supplier_id):
+        raise Conflict(f"return case {return_id} also holds goods of another supplier: the "
+                       "merchant confirms its receipt", details={"return_case_id": return_id})
     session.rollback()  # no transaction (no SQLite write lock) while the upload arrives
     data, photos = read_receipt()
     case = locked(ReturnCase, return_id)
