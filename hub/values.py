@@ -39,6 +39,15 @@ class BuyerContact:
 
 
 @dataclass(frozen=True)
+class Waybill:
+    """A parcel the platform says the order went out in: the hub's carrier code (or
+    ``<platform>:<code>`` when unknown, flagged) and the number."""
+
+    carrier: str
+    tracking_number: str
+
+
+@dataclass(frozen=True)
 class OrderValues:
     platform_order_id: str
     status: str
@@ -56,6 +65,7 @@ class OrderValues:
     buyer: BuyerContact = field(default_factory=BuyerContact)
     buyer_note: str | None = None
     flags: tuple[str, ...] = ()
+    waybills: tuple[Waybill, ...] = ()   # outbound parcels the platform reports
 
     entity = "order"
 

@@ -9,7 +9,8 @@ again gives the same wiring. ``tests/test_wiring.py`` lists the result; so does
 Where the order matters:
 
 * ``order_changed``: allocation first (a paid order gets its fulfilments and dispatch),
-  then stop-ship (a cancelled order stops what was dispatched);
+  then stop-ship (a cancelled order stops what was dispatched), then the parcels the
+  platform reports are registered (with the fulfilment allocation made);
 * ``return_changed``: the return parcel is registered and the return notice worked out
   before stop-ship asks a supplier to stop (the notice then carries the parcel);
 * ``shipment_tracked``: tracking effects first (the order delivered, alerts, monitoring),
@@ -45,6 +46,7 @@ def wire() -> None:
     on = events.subscribe
     on(OrderChanged, allocation.on_order_changed)
     on(OrderChanged, stopship.on_order_changed)
+    on(OrderChanged, shipments.on_order_changed)
     on(ReturnChanged, returns.on_return_changed)
     on(ReturnChanged, stopship.on_return_changed)
     on(ShipmentTracked, effects.on_shipment_tracked)

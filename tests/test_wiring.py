@@ -12,6 +12,7 @@ SUBSCRIBERS = {
     "order_changed": [
         "hub.domain.fulfilment.allocation.on_order_changed",
         "hub.domain.fulfilment.stopship.on_order_changed",
+        "hub.domain.tracking.shipments.on_order_changed",
     ],
     "return_changed": [
         "hub.domain.returns.flow.on_return_changed",

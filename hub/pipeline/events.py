@@ -22,7 +22,7 @@ from typing import Callable, ClassVar
 from sqlalchemy.orm import Session
 
 from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment
-from hub.values import ReturnValues, TrackingValues
+from hub.values import OrderValues, ReturnValues, TrackingValues
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,14 @@ class Event:
 
 @dataclass(frozen=True)
 class OrderChanged(Event):
-    """A platform record created or changed an order (``created`` tells which)."""
+    """A platform record created or changed an order (``created`` tells which); ``values``
+    is the record as mapped."""
 
     name: ClassVar[str] = "order_changed"
     account: Account
     order: Order
     created: bool
+    values: OrderValues
 
 
 @dataclass(frozen=True)

@@ -89,3 +89,16 @@ def known_carriers() -> dict[str, int]:
 
 def known_codes() -> dict[int, str]:
     return {code: carrier for code, (carrier, _) in _BY_CODE.items()}
+
+
+def waybill(info) -> tuple[str | None, str | None, list[str]]:
+    """``(carrier, tracking number, flags)`` of a Kuaishou ``{expressNo, expressCode}``, or
+    Nones; an unknown express code is kept as ``kuaishou:<code>`` and flagged."""
+    number = str(info.get("expressNo") or "").strip() if isinstance(info, dict) else ""
+    if not number:
+        return None, None, []
+    carrier = carrier_for_code(info.get("expressCode"))
+    if carrier.known:
+        return carrier.code, number[:64], []
+    code = f"kuaishou:{carrier.raw}"[:64] if carrier.raw else carrier.code
+    return code, number[:64], [carrier.flag]

@@ -22,7 +22,8 @@
 """
 from __future__ import annotations
 
-from hub.values import BuyerContact, OrderLineValues, OrderValues
+from hub.values import BuyerContact, OrderLineValues, OrderValues, Waybill
+from mappings.kuaishou.carriers import waybill
 from mappings.kuaishou.common import (
     CURRENCY, MappingError, cut, fen, id_text, ms_to_dt, text, to_int,
 )
@@ -160,4 +161,16 @@ def map_order(order: dict, *, currency: str = CURRENCY) -> OrderValues:
         ship_by=ms_to_dt(base.get("validPromiseShipmentTimeStamp")),
         do_not_ship_reasons=tuple(reasons), buyer=_buyer(address),
         buyer_note=cut(text(base.get("remark")), 500, "buyer_note", flags),
+        waybills=_waybills(order.get("orderLogisticsInfo"), flags),
         flags=tuple(dict.fromkeys(flags)))
+
+
+def _waybills(infos, flags: list[str]) -> tuple[Waybill, ...]:
+    """The parcels the platform says the order went out in (``orderLogisticsInfo``)."""
+    found: dict[tuple[str, str], Waybill] = {}
+    for info in infos if isinstance(infos, list) else []:
+        carrier, number, more = waybill(info)
+        if number:
+            found.setdefault((carrier, number), Waybill(carrier, number))
+            flags.extend(more)
+    return tuple(found.values())

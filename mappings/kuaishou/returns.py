@@ -47,7 +47,7 @@ None.
 from __future__ import annotations
 
 from hub.values import ReturnLineValues, ReturnValues
-from mappings.kuaishou.carriers import carrier_for_code
+from mappings.kuaishou.carriers import waybill
 from mappings.kuaishou.common import CURRENCY, MappingError, fen, id_text, ms_to_dt, text, to_int
 from mappings.kuaishou.orders import sku_of
 from mappings.kuaishou.tables import json_table
@@ -109,15 +109,7 @@ def _quantity(refund: dict, order: dict | None) -> tuple[int, list[str]]:
 
 def return_waybill(refund: dict) -> tuple[str | None, str | None, list[str]]:
     """``(carrier, tracking number, flags)`` of the buyer's return parcel, or Nones."""
-    info = refund.get("logisticsInfo")
-    number = text(info.get("expressNo")) if isinstance(info, dict) else None
-    if not number:
-        return None, None, []
-    carrier = carrier_for_code(info.get("expressCode"))
-    if carrier.known:
-        return carrier.code, number[:64], []
-    code = f"kuaishou:{carrier.raw}"[:64] if carrier.raw else carrier.code
-    return code, number[:64], [carrier.flag]
+    return waybill(refund.get("logisticsInfo"))
 
 
 def map_refund(refund: dict, *, currency: str = CURRENCY, order: dict | None = None) -> ReturnValues:

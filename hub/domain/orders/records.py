@@ -59,4 +59,4 @@ def apply_order(session, account, v: OrderValues):
         for key in LINE_FIELDS:
             setattr(line, key, getattr(lv, key))
     session.flush()
-    return outcome, OrderChanged(account, order, created=outcome == "created")
+    return outcome, OrderChanged(account, order, outcome == "created", v)

@@ -52,9 +52,10 @@ from connectors.capabilities import Parcel
 from hub.models import alerts, audit
 from hub.core.db import utcnow
 from hub.core.errors import ApiError, Conflict
+from hub.core.wakeup import current_var_dir
 from hub.models import Account, Alert, Order, OutboxMessage, ReturnCase, Shipment
 from hub.models.logistics import DIRECTIONS
-from hub.pipeline.events import MessageSettled
+from hub.pipeline.events import MessageSettled, OrderChanged
 from hub.pipeline.outbox import enqueue
 from mappings.tracking import monitoring_from_values, resubscribe_plan
 from mappings.tracking.monitoring import MAX_SUBSCRIPTIONS_PER_MONTH
@@ -285,6 +286,20 @@ def resubscribe_due(session: Session, now: datetime, var_dir: Path | None) -> in
                      shipment.id, {"after": after.isoformat()})
     session.flush()
     return done
+
+
+def on_order_changed(session: Session, event: OrderChanged) -> None:
+    """The platform reports the order shipped in these parcels (its own logistics info):
+    each becomes an outbound shipment of the order, subscribed like any other (of its
+    fulfilment, when the order has exactly one)."""
+    order = event.order
+    fulfilments = [f for f in order.fulfilments if f.status not in ("rejected", "cancelled")]
+    for waybill in event.values.waybills:
+        register_shipment(session, merchant_id=order.merchant_id, carrier=waybill.carrier,
+                          tracking_number=waybill.tracking_number, direction="outbound",
+                          order_id=order.id,
+                          fulfilment_id=fulfilments[0].id if len(fulfilments) == 1 else None,
+                          var_dir=current_var_dir())
 
 
 # -- interception --------------------------------------------------------------------------
