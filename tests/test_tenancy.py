@@ -70,6 +70,8 @@ def test_merchant_a_cannot_touch_merchant_b(app, client, database, two_worlds):
               "TokenIn": {"role": "operator"},
               "AcceptIn": {}, "RejectIn": {"reason": "no stock"},
               "TrackingIn": {"carrier": "sf", "tracking_number": "SF1234567890123"},
+              "TrackingCorrectionIn": {"carrier": "sf", "tracking_number": "SF1234567890123",
+                                       "reason": "wrong label"},
               "StopShipIn": {"accepted": True},
               "InterceptIn": {"kind": "return_to_sender", "reason": "stop ship"},
               "ReturnApproveIn": {}, "ReturnRejectIn": {"reason_code": "1",
@@ -182,6 +184,8 @@ def test_suppliers_of_a_split_order_cannot_touch_each_others_rows(app, client, d
     ids, token = _other_ids(w, side), w[side]["token"]
     bodies = {"AcceptIn": {}, "RejectIn": {"reason": "no stock"},
               "TrackingIn": {"carrier": "sf", "tracking_number": "SF1234567890123"},
+              "TrackingCorrectionIn": {"carrier": "sf", "tracking_number": "SF1234567890123",
+                                       "reason": "wrong label"},
               "StopShipIn": {"accepted": True}}
     walked = 0
     for rule in _api_rules(app):

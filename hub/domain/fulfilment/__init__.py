@@ -15,7 +15,7 @@ package: ``from hub.domain import fulfilment``.
 from hub.domain.fulfilment.allocation import allocate, dispatch_lines, handle_order
 from hub.domain.fulfilment.answers import accept, reject, submit_tracking
 from hub.domain.fulfilment.shipping import (
-    normalise_carrier, outbound_shipment, record_shipment, validate_tracking,
+    correct_tracking, normalise_carrier, outbound_shipment, record_shipment, validate_tracking,
 )
 from hub.domain.fulfilment.stopship import (
     APPROVAL_ACTION, answer_stop_ship, fulfilments_for, request_stop, stop_order,
@@ -23,6 +23,6 @@ from hub.domain.fulfilment.stopship import (
 )
 
 __all__ = ["allocate", "dispatch_lines", "handle_order", "accept", "reject", "submit_tracking",
-           "normalise_carrier", "outbound_shipment", "record_shipment", "validate_tracking",
+           "correct_tracking", "normalise_carrier", "outbound_shipment", "record_shipment", "validate_tracking",
            "APPROVAL_ACTION", "answer_stop_ship", "fulfilments_for", "request_stop",
            "stop_order", "sweep_interceptions"]

@@ -7,23 +7,24 @@ and a number no other order or return of the merchant uses; a failure raises
 ``ApiError`` 422 ``invalid_tracking_number`` / ``tracking_number_reused``, having changed
 nothing. ``record_shipment`` registers the parcel with the courier
 (``hub.domain.tracking.shipments.register_shipment``) and pushes it to the platform
-(``hub.domain.pushes.platform_actions.push_shipment``).
+(``hub.domain.pushes.platform_actions.push_shipment``); ``correct_tracking`` replaces a
+wrong one (the platform gets a tracking correction).
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.core.db import utcnow
-from hub.core.errors import ApiError
+from hub.core.errors import ApiError, Conflict
 from hub.core.wakeup import current_var_dir
 from hub.domain.pushes import platform_actions
 from hub.domain.pushes.supplier_notices import iso
 from hub.domain.tracking import shipments as tracking
-from hub.models import Fulfilment, Shipment, audit
+from hub.models import Fulfilment, OutboxMessage, Shipment, audit
 from mappings.tracking.carriers import PROVIDERS, carriers, normalise
 from mappings.tracking.codes import table
 
@@ -103,3 +104,46 @@ def outbound_shipment(session: Session, fulfilment: Fulfilment) -> Shipment | No
     return session.scalar(select(Shipment).where(
         Shipment.fulfilment_id == fulfilment.id, Shipment.direction == "outbound")
         .order_by(Shipment.id.desc()).limit(1))
+
+
+def correct_tracking(session: Session, fulfilment: Fulfilment, carrier, tracking_number,
+                     actor: str, reason: str, var_dir: Path | None = None) -> Shipment:
+    """Replace the waybill a supplier handed back by mistake. The new number is validated
+    like any other and registered (the courier subscribes it); the wrong parcel is kept,
+    with its events, as evidence but ``cancelled`` (final: nothing it reports moves the
+    order again), its unsent platform push withdrawn; the platform gets a tracking
+    correction naming the old number. The same correction again returns the shipment."""
+    current = outbound_shipment(session, fulfilment)
+    if current is None:
+        raise Conflict(f"fulfilment {fulfilment.id} has no tracking number to correct: "
+                       "hand it back instead", details={"status": fulfilment.status})
+    code, number, same = validate_tracking(session, fulfilment, carrier, tracking_number)
+    if same is not None:
+        if same.id == current.id:
+            return current
+        raise Conflict(f"{code} {number} was replaced by {current.carrier} "
+                       f"{current.tracking_number} earlier", details={"shipment_id": same.id})
+    reason = (reason or "").strip()
+    if not reason:
+        raise _invalid("say why the tracking number is corrected", "reason")
+    var_dir = current_var_dir(var_dir)
+    now = utcnow()
+    current.status = "cancelled"
+    current.flags = [*(current.flags or []), f"corrected_to:{code}:{number}"]
+    session.execute(update(OutboxMessage).where(
+        OutboxMessage.merchant_id == fulfilment.merchant_id,
+        OutboxMessage.entity == "shipment", OutboxMessage.entity_id == current.id,
+        OutboxMessage.status == "pending", OutboxMessage.lease_owner.is_(None))
+        .values(status="superseded").execution_options(synchronize_session=False))
+    shipment = tracking.register_shipment(
+        session, merchant_id=fulfilment.merchant_id, carrier=code, tracking_number=number,
+        direction="outbound", order_id=fulfilment.order_id, fulfilment_id=fulfilment.id,
+        var_dir=var_dir)
+    audit.record(session, fulfilment.merchant_id, actor, "shipment.tracking_corrected",
+                 "fulfilment", fulfilment.id,
+                 {"from": [current.carrier, current.tracking_number], "to": [code, number],
+                  "reason": reason[:500], "old_shipment_id": current.id,
+                  "shipment_id": shipment.id, "corrected_at": iso(now)})
+    if fulfilment.order.status != "cancelled":
+        platform_actions.push_shipment(session, shipment, var_dir=var_dir)
+    return shipment

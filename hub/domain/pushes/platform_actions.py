@@ -70,10 +70,14 @@ def _enqueue(session, account, topic, entity, entity_id, payload, version, var_d
 
 # -- shipments --------------------------------------------------------------------------------
 def _last_sent(session: Session, account: Account, shipment: Shipment) -> OutboxMessage | None:
+    """The last shipment push the platform took for this parcel, or for an earlier
+    outbound parcel of the same fulfilment (one whose waybill was corrected)."""
+    parcels = [shipment.id] if shipment.fulfilment_id is None else select(Shipment.id).where(
+        Shipment.fulfilment_id == shipment.fulfilment_id, Shipment.direction == "outbound")
     return session.scalar(
         select(OutboxMessage).where(
             OutboxMessage.account_id == account.id, OutboxMessage.entity == "shipment",
-            OutboxMessage.entity_id == shipment.id, OutboxMessage.status == "sent",
+            OutboxMessage.entity_id.in_(parcels), OutboxMessage.status == "sent",
             OutboxMessage.topic.in_(("shipment", "tracking_correction")))
         .order_by(OutboxMessage.id.desc()).limit(1))
 

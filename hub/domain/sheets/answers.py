@@ -45,7 +45,8 @@ SECTION_WORDS = {"dispatch": "dispatch", "发货": "dispatch", "订单": "dispat
                  "stop_ship": "stop_ship", "stop-ship": "stop_ship", "停发": "stop_ship",
                  "截单": "stop_ship", "return": "return", "退货": "return"}
 DISPATCH_WORDS = {"accept": "accept", "accepted": "accept", "接单": "accept", "接受": "accept",
-                  "reject": "reject", "rejected": "reject", "拒单": "reject", "拒绝": "reject"}
+                  "reject": "reject", "rejected": "reject", "拒单": "reject", "拒绝": "reject",
+                  "correct": "correct", "更正": "correct"}   # a wrong tracking number
 STOP_WORDS = {"accepted": "accepted", "accept": "accepted", "同意": "accepted",
               "已停发": "accepted", "rejected": "rejected", "reject": "rejected",
               "拒绝": "rejected", "已发货": "rejected"}
@@ -63,7 +64,8 @@ class RowCheck:
     section: str | None = None
     fulfilment_id: int | None = None
     return_case_id: int | None = None
-    action: str | None = None    # accept | reject | ship | stop_accepted | stop_rejected | receive
+    action: str | None = None    # accept | reject | ship | correct | stop_accepted | stop_rejected
+    #                              | receive
     outcome: str = "ready"       # ready | unchanged | skipped | error | applied | not_applied
     errors: list = field(default_factory=list)
     carrier: str | None = None
@@ -159,6 +161,14 @@ def _check_dispatch(session, check, f: Fulfilment, row: dict) -> None:
         return
     parcel = _parcel(session, check, f, row)
     if check.outcome == "error":
+        return
+    if answer == "correct":
+        check.action = "correct"
+        if parcel is None or not check.reason:
+            check.error("reason" if parcel else "tracking_number",
+                        "a correction needs the right tracking number and a reason")
+        elif parcel[2] is not None:
+            check.outcome = "unchanged"
         return
     if parcel is None:
         if answer is None:
@@ -318,7 +328,6 @@ def _acknowledge(session, supplier: Supplier, entity: str, entity_id: int, actor
 
 
 def _apply(session, supplier: Supplier, c: RowCheck, actor: str, var_dir) -> None:
-
     if c.action == "receive":
         case = session.get(ReturnCase, c.return_case_id)
         session.refresh(case, with_for_update=True)
@@ -334,6 +343,9 @@ def _apply(session, supplier: Supplier, c: RowCheck, actor: str, var_dir) -> Non
         fulfilment.reject(session, f, actor, c.reason)
     elif c.action == "ship":
         fulfilment.submit_tracking(session, f, c.carrier, c.tracking_number, actor, var_dir)
+    elif c.action == "correct":
+        fulfilment.correct_tracking(session, f, c.carrier, c.tracking_number, actor, c.reason,
+                                    var_dir)
     elif c.action == "stop_accepted":
         fulfilment.answer_stop_ship(session, f, True, actor, reason=c.reason, var_dir=var_dir)
     elif c.action == "stop_rejected":

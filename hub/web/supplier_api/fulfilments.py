@@ -4,6 +4,7 @@
 * ``POST /supplier/fulfilments/<id>/accept`` ``{supplier_reference?}`` and ``/reject``
   ``{reason}``;
 * ``POST /supplier/fulfilments/<id>/tracking`` ``{carrier, tracking_number}`` → the shipment;
+  ``.../tracking-correction`` ``{carrier, tracking_number, reason}`` replaces a wrong one;
 * ``POST /supplier/fulfilments/<id>/stop-ship`` ``{accepted, reason?, carrier?,
   tracking_number?}``: accepted (the parcel will not leave), or rejected because it
   already shipped, with its tracking (unless the hub already has it).
@@ -79,6 +80,19 @@ def supplier_tracking(fulfilment_id, body):
     f = locked(Fulfilment, fulfilment_id)
     shipment = flow.submit_tracking(request_session(), f, body["carrier"],
                                     body["tracking_number"], principal().actor, var_dir())
+    commit()
+    return shipment
+
+
+@bp.post("/supplier/fulfilments/<int:fulfilment_id>/tracking-correction")
+@endpoint(roles=SUPPLIER, body=s.TrackingCorrectionIn, response=ShipmentOut,
+          summary="Correct a tracking number handed back by mistake (the platform and the "
+                  "courier get the new one)", tags=TAGS)
+def supplier_tracking_correction(fulfilment_id, body):
+    f = locked(Fulfilment, fulfilment_id)
+    shipment = flow.correct_tracking(request_session(), f, body["carrier"],
+                                     body["tracking_number"], principal().actor,
+                                     body["reason"], var_dir())
     commit()
     return shipment
 

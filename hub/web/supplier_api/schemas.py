@@ -94,6 +94,11 @@ class TrackingIn(Schema):
     tracking_number = fields.String(required=True, validate=validate.Length(1, 64))
 
 
+class TrackingCorrectionIn(TrackingIn):
+    reason = fields.String(required=True, validate=validate.Length(1, 500), metadata={
+        "description": "why the number handed back was wrong"})
+
+
 class StopShipIn(Schema):
     accepted = fields.Boolean(required=True, metadata={
         "description": "true: the parcel will not ship; false: it already shipped"})
