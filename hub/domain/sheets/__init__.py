@@ -2,7 +2,8 @@
 
     files      the sheets a supplier downloads (orders to ship, stop-ships, returns to
                receive) as CSV or XLSX, and reading one back
-    answers    a filled-in sheet checked row by row and applied through the fulfilment
-               and returns rooms (``import_sheet``); a supplier's rows are those
-               ``hub.domain.fulfilment.ownership`` says are its own
+    checks     a filled-in sheet checked row by row before anything changes; a supplier's
+               rows are those ``hub.domain.fulfilment.ownership`` says are its own
+    answers    the checked rows applied through the fulfilment and returns rooms
+               (``import_sheet``)
 """
