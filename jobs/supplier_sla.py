@@ -24,10 +24,9 @@ import logging
 from sqlalchemy import and_, or_, select, update
 
 from hub.models import alerts, audit
-from hub.core.db import utcnow
+from hub.core.db import iso, utcnow
 from hub.models import Fulfilment, Order, Supplier
 from hub.domain import fulfilment
-from hub.domain.pushes.supplier_notices import iso
 
 log = logging.getLogger(__name__)
 

@@ -38,6 +38,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def iso(value: datetime | None) -> str | None:
+    """An aware time as ISO 8601 (None stays None): how times are written in payloads and
+    audit entries."""
+    return None if value is None else value.isoformat()
+
+
 class UTCDateTime(TypeDecorator):
     """A timezone-aware UTC datetime on every database (SQLite stores naive text)."""
 

@@ -20,9 +20,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core.db import utcnow
+from hub.core.db import iso, utcnow
 from hub.domain.pushes import supplier_notices
-from hub.domain.pushes.supplier_notices import iso
 from hub.models import (
     Alert, Fulfilment, FulfilmentLine, Order, SkuMapping, Supplier, alerts, audit,
 )

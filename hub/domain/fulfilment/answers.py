@@ -15,12 +15,11 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from hub.core.db import utcnow
+from hub.core.db import iso, utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.domain.fulfilment import stopship
 from hub.domain.fulfilment.shipping import outbound_shipment, record_shipment, validate_tracking
 from hub.domain.fulfilment.states import FULFILMENT, SLA_ALERT, SLA_ANSWERED, late, move
-from hub.domain.pushes.supplier_notices import iso
 from hub.models import Fulfilment, Shipment, alerts, audit
 
 

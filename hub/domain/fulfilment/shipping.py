@@ -18,11 +18,10 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.core.db import utcnow
+from hub.core.db import iso, utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.core.wakeup import current_var_dir
 from hub.domain.pushes import platform_actions
-from hub.domain.pushes.supplier_notices import iso
 from hub.domain.tracking import shipments as tracking
 from hub.models import Fulfilment, OutboxMessage, Shipment, audit
 from mappings.tracking.carriers import PROVIDERS, carriers, normalise

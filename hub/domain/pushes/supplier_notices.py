@@ -36,12 +36,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.core.db import iso
 from hub.models import alerts
 from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier
 from hub.pipeline.events import MessageSettled
@@ -51,10 +51,6 @@ from hub.core.wakeup import current_var_dir
 ORDER_DISPATCH, STOP_SHIP, RETURN_NOTICE, CLAIM_NOTICE = (
     "order_dispatch", "stop_ship", "return_notice", "claim_notice")
 TOPICS = (ORDER_DISPATCH, STOP_SHIP, RETURN_NOTICE, CLAIM_NOTICE)
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 # -- payloads ------------------------------------------------------------------------------

@@ -46,10 +46,9 @@ from hub.domain.fulfilment import fulfilments_for
 from hub.domain.pushes import platform_actions, supplier_notices
 from hub.domain.returns.states import BEFORE_RECEIPT, RETURN_CASE
 from hub.domain.tracking import effects, shipments as tracking
-from hub.core.db import utcnow
+from hub.core.db import iso, utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.models import Fulfilment, Inspection, Order, ReturnCase, Shipment, Supplier
-from hub.domain.pushes.supplier_notices import iso
 from hub.pipeline.events import ExpectedReturn, ReturnChanged, ShipmentTracked
 from hub.pipeline.sync import lock
 from hub.core.wakeup import current_var_dir

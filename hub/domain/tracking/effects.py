@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from connectors import registry
 from hub.models import alerts, audit
 from hub.domain.tracking import shipments as tracking
-from hub.core.db import utcnow
+from hub.core.db import iso, utcnow
 from hub.models import Account, Fulfilment, Order, OutboxMessage, Shipment, Supplier
 from hub.pipeline.outbox import enqueue
 from hub.pipeline.events import ShipmentTracked
@@ -53,10 +53,6 @@ ON_THE_WAY = ("picked_up", "in_transit", "in_customs", "out_for_delivery",
 NOT_MOVING = ("pending", "info_received", "unknown")
 PROBLEMS = ("exception", "expired", "cancelled")
 NOTICE_TOPIC = "tracking_notice"
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def fulfilment_of(session: Session, shipment: Shipment, order: Order | None) -> Fulfilment | None:
@@ -85,12 +81,12 @@ def notice(session: Session, shipment: Shipment, kind: str, order: Order | None,
     payload = {"kind": kind, "shipment_id": shipment.id, "direction": shipment.direction,
                "carrier": shipment.carrier, "tracking_number": shipment.tracking_number,
                "status": shipment.status, "raw_status": shipment.raw_status,
-               "occurred_at": _iso(shipment.last_event_at),
+               "occurred_at": iso(shipment.last_event_at),
                "platform_order_id": order.platform_order_id if order else None,
                "fulfilment_id": fulfilment.id, "supplier_reference":
                    fulfilment.supplier_reference, "return_case_id": shipment.return_case_id,
                "expected_return": bool(fulfilment.expected_return)}
-    version = f"{kind}:{shipment.status}:{_iso(shipment.last_event_at)}"
+    version = f"{kind}:{shipment.status}:{iso(shipment.last_event_at)}"
     return enqueue(session, account, NOTICE_TOPIC, "shipment", shipment.id, payload, version,
                    var_dir=current_var_dir())
 
