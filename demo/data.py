@@ -13,13 +13,12 @@ from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
 from hub.cli.common import db, emit, json_option
-
-from hub.parties import auth
 from hub.core.db import utcnow
 from hub.models import (
-    Account, Fulfilment, Merchant, Order, OrderLine, ReturnCase, ReturnLine, Shipment,
-    SkuMapping, Supplier, TrackingEvent,
+    Account, Fulfilment, Merchant, Order, OrderLine, ReturnCase, ReturnLine, Shipment, SkuMapping,
+    Supplier, TrackingEvent,
 )
+from hub.parties import auth
 
 PRODUCTS = [("TEA-001", "Longjing green tea 250g", 8800), ("CUP-002", "Celadon tea cup", 3900),
             ("POT-003", "Yixing clay teapot", 26800)]

@@ -61,8 +61,10 @@ class _Timeline:
 
 
 def _hub_rows(env) -> dict:
-    from hub.models import (Alert, AuditEntry, Fulfilment, Inspection, InboxEvent, Order,
-                            OutboxMessage, ReturnCase, Shipment)
+    from hub.models import (
+        Alert, AuditEntry, Fulfilment, InboxEvent, Inspection, Order, OutboxMessage, ReturnCase,
+        Shipment,
+    )
 
     def rows(model, *where):
         return s.scalars(select(model).where(model.merchant_id == env.ids["merchant"], *where)

@@ -115,11 +115,11 @@ def link(settings: Settings, urls: dict[str, str]) -> dict:
     from sqlalchemy import select
 
     from connectors import outbound
-    from hub.parties import auth
+    from demo.world import provision
     from hub.core import crypto
     from hub.core.db import Database
-    from demo.world import provision
     from hub.models import ApiToken
+    from hub.parties import auth
 
     crypto.configure(settings.secret_key, settings.old_secret_keys)
     outbound.configure(outbound_allow(settings))  # the accounts point at the sandboxes

@@ -41,9 +41,9 @@ def provision(db, ks, *, ks_url: str, courier_url: str, supplier_url: str,
     from sqlalchemy import select
 
     from connectors.hub_webhook.secrets import generate_secret
+    from hub.models import Account, ApiToken, Merchant, SkuMapping, Supplier
     from hub.parties import auth
     from hub.parties.accounts import add_account
-    from hub.models import Account, ApiToken, Merchant, SkuMapping, Supplier
 
     with db.session() as s:
         merchant = s.scalar(select(Merchant).where(Merchant.name == DEMO_MERCHANT)

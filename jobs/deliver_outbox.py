@@ -39,12 +39,11 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased
 
 from connectors.base import ConnectorError, ErrorClass
-from hub.models import audit
-from hub.pipeline import outbox
-from hub.parties.accounts import connector_for
 from hub.core.db import Database, utcnow
 from hub.core.logs import scrub_text
-from hub.models import Account, DeliveryAttempt, OutboxMessage
+from hub.models import Account, DeliveryAttempt, OutboxMessage, audit
+from hub.parties.accounts import connector_for
+from hub.pipeline import outbox
 from jobs.claims import claim, kept, release
 
 log = logging.getLogger(__name__)

@@ -34,12 +34,11 @@ from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from connectors.base import ConnectorError, ErrorClass, Record, Slice, WebhookEvent
-from hub.models import audit
-from hub.pipeline import inbox
-from hub.parties.accounts import connector_for
 from hub.core.db import Database, utcnow
 from hub.core.logs import scrub_text
-from hub.models import Account, PollState
+from hub.models import Account, PollState, audit
+from hub.parties.accounts import connector_for
+from hub.pipeline import inbox
 from jobs.claims import claim, kept, release
 
 log = logging.getLogger(__name__)

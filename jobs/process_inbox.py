@@ -37,12 +37,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError
 
 from connectors.base import ConnectorError, ErrorClass
-from hub.models import audit
-from hub.pipeline import sync
-from hub.parties.accounts import connector_for
 from hub.core.db import Database, utcnow
 from hub.core.logs import scrub_text
-from hub.models import Account, InboxEvent
+from hub.models import Account, InboxEvent, audit
+from hub.parties.accounts import connector_for
+from hub.pipeline import sync
 from jobs.claims import claim, kept, release
 
 log = logging.getLogger(__name__)

@@ -30,11 +30,10 @@ from sqlalchemy import select
 
 from connectors import registry
 from connectors.base import ConnectorError, ErrorClass
-from hub.models import alerts, audit
-from hub.parties.accounts import connector_for
 from hub.core.db import Database
 from hub.core.logs import scrub_text
-from hub.models import Account
+from hub.models import Account, alerts, audit
+from hub.parties.accounts import connector_for
 
 log = logging.getLogger(__name__)
 

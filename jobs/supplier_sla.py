@@ -23,10 +23,9 @@ import logging
 
 from sqlalchemy import and_, or_, select, update
 
-from hub.models import alerts, audit
 from hub.core.db import iso, utcnow
-from hub.models import Fulfilment, Order, Supplier
 from hub.domain import fulfilment
+from hub.models import Fulfilment, Order, Supplier, alerts, audit
 
 log = logging.getLogger(__name__)
 

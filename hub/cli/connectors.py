@@ -17,7 +17,6 @@ from connectors import registry
 from hub.cli.common import json_option
 
 
-
 @click.group("connectors", cls=AppGroup, help="Installed connectors (built-in and plugins).")
 def connectors_group():
     pass

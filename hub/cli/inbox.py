@@ -10,22 +10,14 @@ one merchant. The rules are those of ``hub.pipeline.inbox.replay``, shared with 
 """
 from __future__ import annotations
 
-
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
-from hub.models.pipeline import INBOX_STATUSES
 from hub.cli.common import db, emit, fail, json_option
-
-
-
-
-
-
-
+from hub.models.pipeline import INBOX_STATUSES
 
 
 def _row(e) -> dict:
@@ -69,9 +61,9 @@ def inbox_list(status, merchant_id, limit, as_json):
 @click.option("--merchant", "merchant_id", type=int, help="with --all-failed: one merchant's")
 @json_option
 def inbox_replay(event_id, all_failed, merchant_id, as_json):
-    from hub.pipeline import inbox
     from hub.core.errors import ApiError
     from hub.models import InboxEvent
+    from hub.pipeline import inbox
 
     if (event_id is None) == (not all_failed):
         fail("give an event ID or --all-failed (not both)", as_json)

@@ -11,7 +11,6 @@ from hub.models import OutboxMessage
 from hub.pipeline.outbox_admin import replay, replay_all_dead
 
 
-
 def _row(m: OutboxMessage) -> dict:
     return {"id": m.id, "name": f"{m.topic} {m.entity}:{m.entity_id}", "merchant_id":
             m.merchant_id, "account_id": m.account_id, "topic": m.topic, "status": m.status,

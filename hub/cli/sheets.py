@@ -18,13 +18,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from hub.core.errors import ApiError
 from hub.cli.common import db, fail, json_option, settings
-
-
-
-
-
+from hub.core.errors import ApiError
 
 
 def _supplier(session, supplier_id: int, as_json: bool):

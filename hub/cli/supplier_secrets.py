@@ -18,9 +18,8 @@ from flask.cli import with_appcontext
 
 from connectors import registry
 from connectors.capabilities import RotationError
-from hub.models import audit
-from hub.models import Account, Supplier
 from hub.cli.common import fail
+from hub.models import Account, Supplier, audit
 
 CAPABILITY = "secret_rotation"
 

@@ -29,10 +29,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from hub.cli.common import fail
 from hub.core.db import utcnow
 from hub.models import Account, PollState
 from hub.parties.shop_status import stream_report
-from hub.cli.common import fail
 
 RETRYABLE = {"retry", "rate_limited", "refresh_token_then_retry"}
 WIDTH = 30

@@ -5,11 +5,7 @@ from hub.models.logistics import Shipment, TrackingEvent
 from hub.models.orders import Fulfilment, FulfilmentLine, Order, OrderLine
 from hub.models.parties import Account, Binding, SkuMapping, Supplier
 from hub.models.pipeline import (
-    DeliveryAttempt,
-    InboxEvent,
-    OutboxMessage,
-    PollState,
-    QuarantinedRequest,
+    DeliveryAttempt, InboxEvent, OutboxMessage, PollState, QuarantinedRequest,
 )
 from hub.models.returns import Inspection, ReturnCase, ReturnLine
 from hub.models.tenancy import ApiToken, AuditEntry, Merchant

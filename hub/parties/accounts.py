@@ -24,11 +24,10 @@ from sqlalchemy.orm import Session, object_session
 
 from connectors import registry
 from connectors.base import ConfigInvalid
-from hub.models import audit
 from hub.core import crypto
 from hub.core.db import MAX_ID
 from hub.core.errors import ApiError, Conflict
-from hub.models import Account, Merchant
+from hub.models import Account, Merchant, audit
 
 ACCOUNT_CACHE_TTL_S = 2.0
 MAX_CACHED_ACCOUNTS = 10_000  # past this many, a cache starts over

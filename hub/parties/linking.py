@@ -48,12 +48,11 @@ from sqlalchemy.orm import Session
 
 from connectors import registry
 from connectors.base import AccountContext, ConfigInvalid, Connector, ConnectorError, ErrorClass
-from hub.models import alerts, audit
 from hub.core import logs
 from hub.core.crypto import SecretsUnavailable
 from hub.core.db import Database, utcnow
 from hub.core.errors import ApiError, Conflict, NotFound
-from hub.models import Account, PollState
+from hub.models import Account, PollState, alerts, audit
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.core.db import utcnow
-from hub.models import Account, OutboxMessage
 from hub.core.wakeup import notify
+from hub.models import Account, OutboxMessage
 from hub.pipeline import events
 
 log = logging.getLogger(__name__)

@@ -22,10 +22,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import audit
 from hub.core.db import utcnow
 from hub.core.errors import Conflict
-from hub.models import OutboxMessage
+from hub.models import OutboxMessage, audit
 from hub.pipeline.outbox import wake_delivery
 
 

@@ -22,9 +22,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.db import iso, utcnow
 from hub.domain.pushes import supplier_notices
-from hub.models import (
-    Alert, Fulfilment, FulfilmentLine, Order, SkuMapping, Supplier, alerts, audit,
-)
+from hub.models import Alert, Fulfilment, FulfilmentLine, Order, SkuMapping, Supplier, alerts, audit
 from hub.pipeline.events import OrderChanged
 
 ACTOR = "hub:allocation"

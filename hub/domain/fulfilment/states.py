@@ -17,7 +17,6 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from hub.core.db import utcnow
-
 from hub.core.states import Machine
 from hub.models import Fulfilment
 

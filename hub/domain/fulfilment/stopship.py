@@ -39,19 +39,19 @@ from pathlib import Path
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, object_session
 
-from hub.models import alerts, audit
-from hub.domain.pushes import platform_actions, supplier_notices
-from hub.domain.tracking import shipments as tracking
 from hub.core.db import iso, utcnow
 from hub.core.errors import Conflict
+from hub.core.wakeup import current_var_dir
 from hub.domain.fulfilment.shipping import outbound_shipment, record_shipment, validate_tracking
-from hub.models import (
-    Account, AuditEntry, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier,
-)
 from hub.domain.fulfilment.states import FULFILMENT, SLA_ALERT, SLA_ANSWERED, guarded, late, move
+from hub.domain.pushes import platform_actions, supplier_notices
+from hub.domain.tracking import shipments as tracking
+from hub.models import (
+    Account, AuditEntry, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier, alerts,
+    audit,
+)
 from hub.pipeline import events
 from hub.pipeline.events import MessageSettled, OrderChanged, ReturnChanged, ShipmentTracked
-from hub.core.wakeup import current_var_dir
 
 ACTOR = "hub:stop_ship"
 STOP_ON = {"refund_only": ("requested", "approved", "refunded"),

@@ -43,15 +43,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import ConnectorError, ErrorClass
-from hub.models import alerts
-from hub.domain.fulfilment import answers, stopship
-from hub.pipeline import sync
-from hub.pipeline.events import MessageSettled
 from hub.core.db import utcnow
 from hub.core.errors import ApiError
-from hub.models import Account, Fulfilment, OutboxMessage, Shipment, Supplier
-from hub.values import FULFILMENT_UPDATE_STATUSES, FulfilmentUpdateValues
 from hub.core.wakeup import current_var_dir
+from hub.domain.fulfilment import answers, stopship
+from hub.models import Account, Fulfilment, OutboxMessage, Shipment, Supplier, alerts
+from hub.pipeline import sync
+from hub.pipeline.events import MessageSettled
+from hub.values import FULFILMENT_UPDATE_STATUSES, FulfilmentUpdateValues
 
 log = logging.getLogger(__name__)
 

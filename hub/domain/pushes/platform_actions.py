@@ -38,12 +38,12 @@ from sqlalchemy.orm import Session
 
 from connectors import registry
 from connectors.capabilities import ReturnDecision
+from hub.core.wakeup import current_var_dir
 from hub.models import (
     Account, Binding, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, alerts,
 )
 from hub.pipeline.events import MessageSettled
 from hub.pipeline.outbox import enqueue
-from hub.core.wakeup import current_var_dir
 
 TRACKING_ALERT = "platform_rejected_tracking"
 

@@ -42,11 +42,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.core.db import iso
-from hub.models import alerts
-from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier
+from hub.core.wakeup import current_var_dir
+from hub.models import (
+    Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier, alerts,
+)
 from hub.pipeline.events import MessageSettled
 from hub.pipeline.outbox import enqueue
-from hub.core.wakeup import current_var_dir
 
 ORDER_DISPATCH, STOP_SHIP, RETURN_NOTICE, CLAIM_NOTICE = (
     "order_dispatch", "stop_ship", "return_notice", "claim_notice")

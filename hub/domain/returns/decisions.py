@@ -44,13 +44,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import alerts, audit
-from hub.domain.pushes import platform_actions
-from hub.domain.returns import flow as returns_flow
 from hub.core.db import iso, utcnow
 from hub.core.errors import ApiError, Conflict
-from hub.models import Account, AuditEntry, Binding, OutboxMessage, ReturnCase
 from hub.domain.fulfilment import APPROVAL_ACTION
+from hub.domain.pushes import platform_actions
+from hub.domain.returns import flow as returns_flow
+from hub.models import Account, AuditEntry, Binding, OutboxMessage, ReturnCase, alerts, audit
 from hub.pipeline.events import MessageSettled
 
 DECIDED_KINDS = ("refund_only", "return_refund", "exchange")

@@ -41,17 +41,16 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import alerts, audit
+from hub.core.db import iso, utcnow
+from hub.core.errors import ApiError, Conflict
+from hub.core.wakeup import current_var_dir
 from hub.domain.fulfilment import fulfilments_for
 from hub.domain.pushes import platform_actions, supplier_notices
 from hub.domain.returns.states import BEFORE_RECEIPT, RETURN_CASE
 from hub.domain.tracking import effects, shipments as tracking
-from hub.core.db import iso, utcnow
-from hub.core.errors import ApiError, Conflict
-from hub.models import Fulfilment, Inspection, Order, ReturnCase, Shipment, Supplier
+from hub.models import Fulfilment, Inspection, Order, ReturnCase, Shipment, Supplier, alerts, audit
 from hub.pipeline.events import ExpectedReturn, ReturnChanged, ShipmentTracked
 from hub.pipeline.sync import lock
-from hub.core.wakeup import current_var_dir
 
 NOTICE_KINDS = ("return_refund", "exchange")
 NOTICE_STATUSES = ("approved", "awaiting_return", "return_in_transit")

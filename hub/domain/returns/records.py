@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from hub.models import Order, ReturnCase, ReturnLine, audit
 from hub.domain.returns.states import platform_status
+from hub.models import Order, ReturnCase, ReturnLine, audit
 from hub.pipeline.events import ReturnChanged
 from hub.pipeline.sync import upsert
 from hub.values import ReturnValues

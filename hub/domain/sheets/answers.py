@@ -32,9 +32,9 @@ from hub.core.db import utcnow
 from hub.core.errors import ApiError
 from hub.domain import fulfilment
 from hub.domain.returns import flow as returns_flow
+from hub.domain.sheets.checks import MODES, RowCheck, check_rows
 from hub.domain.sheets.files import read_sheet
 from hub.models import Fulfilment, OutboxMessage, ReturnCase, Supplier, audit
-from hub.domain.sheets.checks import MODES, RowCheck, check_rows
 
 
 def _acknowledge(session, supplier: Supplier, entity: str, entity_id: int, actor: str) -> None:

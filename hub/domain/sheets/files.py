@@ -43,8 +43,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from hub.core.errors import ApiError
 from hub.domain import fulfilment
-from hub.domain.returns.flow import return_shipment
 from hub.domain.fulfilment import ownership
+from hub.domain.returns.flow import return_shipment
 from hub.models import Fulfilment, Order, ReturnCase, Supplier
 
 COLUMNS = (

@@ -33,18 +33,16 @@ The version is ``<kind>:<status>:<event time>``, so a replayed push queues nothi
 """
 from __future__ import annotations
 
-
 from sqlalchemy.orm import Session
 
 from connectors import registry
-from hub.models import alerts, audit
-from hub.domain.tracking import shipments as tracking
 from hub.core.db import iso, utcnow
-from hub.models import Account, Fulfilment, Order, OutboxMessage, Shipment, Supplier
-from hub.pipeline.outbox import enqueue
-from hub.pipeline.events import ShipmentTracked
-from hub.pipeline.sync import lock
 from hub.core.wakeup import current_var_dir
+from hub.domain.tracking import shipments as tracking
+from hub.models import Account, Fulfilment, Order, OutboxMessage, Shipment, Supplier, alerts, audit
+from hub.pipeline.events import ShipmentTracked
+from hub.pipeline.outbox import enqueue
+from hub.pipeline.sync import lock
 
 ACTOR = "hub:tracking"
 COMING_BACK = ("refused", "returning", "returned")

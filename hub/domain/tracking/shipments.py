@@ -49,11 +49,10 @@ from sqlalchemy.orm import Session
 
 from connectors import registry
 from connectors.capabilities import Parcel
-from hub.models import alerts, audit
 from hub.core.db import utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.core.wakeup import current_var_dir
-from hub.models import Account, Alert, Order, OutboxMessage, ReturnCase, Shipment
+from hub.models import Account, Alert, Order, OutboxMessage, ReturnCase, Shipment, alerts, audit
 from hub.models.logistics import DIRECTIONS
 from hub.pipeline.events import MessageSettled, OrderChanged
 from hub.pipeline.outbox import enqueue
