@@ -87,6 +87,9 @@ def test_list_filters_are_described(spec):
 def test_request_bodies(app, spec):
     for path, method, api, _ in api_operations(app):
         op = spec["paths"][path][method]
+        if api.upload is not None:  # a body the view reads itself: its media types
+            assert set(op["requestBody"]["content"]) == set(api.upload), (method, path)
+            continue
         if api.body is None:
             assert "requestBody" not in op, (method, path)
             continue
@@ -101,6 +104,10 @@ def test_response_schemas(app, spec):
         for status in ("401", "403", "404", "422"):
             assert ref_name(responses[status]["content"]["application/json"]["schema"]) \
                 == "Error"
+        if api.produces is not None:  # a download: the file, not JSON
+            assert "204" not in responses, (method, path)
+            assert set(responses["200"]["content"]) == {api.produces}, (method, path)
+            continue
         if api.response is None:
             assert "204" in responses, (method, path)
             continue
@@ -136,9 +143,11 @@ def test_docs_page_loads_with_its_assets(client):
     page = client.get("/docs")
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
-    assert "SwaggerUIBundle" in html and "/openapi.json" in html
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
-    assert set(assets) == {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"}
+    assert set(assets) == {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css",
+                           "/docs/init.js"}
+    start = client.get("/docs/init.js").get_data(as_text=True)  # no inline script (CSP)
+    assert "SwaggerUIBundle" in start and "/openapi.json" in start
     for url, mimetype in (("/docs/assets/swagger-ui-bundle.js", "javascript"),
                           ("/docs/assets/swagger-ui.css", "text/css")):
         with client.get(url) as resp:  # a streamed file: close it

@@ -180,13 +180,14 @@ def test_body_over_the_limit_is_413_and_nothing_is_stored(settings, database, sh
 
 
 @pytest.mark.parametrize("which", ["unknown_account", "other_connector"])
-def test_unknown_account_or_connector_is_404(client, database, shop, which):
+def test_unknown_account_or_connector_answers_as_a_bad_signature(client, database, shop, which):
+    """No way to tell which account ids exist (tests/test_hostile_bodies.py)."""
     body = envelope("order.updated", order_data())
     path = url(shop.id + 1000) if which == "unknown_account" else url(shop.id, "kuaishou")
     resp = client.post(path, data=body, headers=signed(body))
-    assert resp.status_code == 404
-    assert resp.get_json()["error"]["code"] == "not_found"
-    assert count(database, InboxEvent) == 0 and count(database, QuarantinedRequest) == 0
+    assert resp.status_code == 401
+    assert resp.get_json()["error"]["code"] == "bad_signature"
+    assert count(database, InboxEvent) == 0 and count(database, QuarantinedRequest) == 1
 
 
 def test_only_post_is_allowed(client, shop):

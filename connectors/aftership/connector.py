@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from connectors import bounded_json
 from connectors.base import (
     Connector, ConnectorError, ErrorClass, Record, WebhookEvent, bad_signature, unparseable,
 )
@@ -59,7 +59,7 @@ class AfterShip(Connector):
                                    given.encode("utf-8", "replace")):
             raise bad_signature(f"{HEADER} is not Base64 HMAC-SHA256 of the body")
         try:
-            data = json.loads(body)
+            data = bounded_json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise unparseable("body is not JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("event"), str):
@@ -73,7 +73,7 @@ class AfterShip(Connector):
         if event_type not in EVENTS:
             return []
         try:
-            data = json.loads(body)
+            data = bounded_json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise ConnectorError(ErrorClass.FAIL_DATA, "stored AfterShip body is not JSON") \
                 from None

@@ -28,11 +28,11 @@ single-flight per account in the process.
 """
 from __future__ import annotations
 
-import json
 import re
 import threading
 from datetime import datetime, timedelta, timezone
 
+from connectors import bounded_json
 from connectors.base import AccountContext, ConnectorError, ErrorClass
 from connectors.http import HttpAdapter, budget_for
 
@@ -54,7 +54,7 @@ _BUSY = re.compile(r"system\s+(busy|error)|internal|timeout|timed\s+out|系统�
 
 def parse_answer(text: str) -> dict | None:
     try:
-        payload = json.loads(text)
+        payload = bounded_json.loads(text)
     except (TypeError, ValueError):
         return None
     return payload if isinstance(payload, dict) else None

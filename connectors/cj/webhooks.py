@@ -17,8 +17,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 
+from connectors import bounded_json
 from connectors.base import (ConnectorError, ErrorClass, Record, WebhookEvent, bad_signature,
                              unparseable)
 from connectors.cj.client import parse_time
@@ -34,7 +34,7 @@ def signature(open_id: str, body: bytes) -> str:
 
 def envelope(body: bytes) -> dict | None:
     try:
-        data = json.loads(body)
+        data = bounded_json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
     if not isinstance(data, dict) or data.get("messageId") in (None, ""):

@@ -13,9 +13,9 @@ Poll-sourced inbox events store the same envelope (``{"type": ..., "data": recor
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
+from connectors import bounded_json
 from connectors import standard_webhooks
 from connectors.base import (
     ConnectorError, ErrorClass, Record, WebhookEvent, bad_signature, unparseable,
@@ -32,7 +32,7 @@ MAX_TYPE_LEN = 128     # inbox_events.event_type
 def _envelope(body: bytes) -> dict | None:
     """The parsed envelope, or None when the body is not one."""
     try:
-        data = json.loads(body)
+        data = bounded_json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
     if (isinstance(data, dict) and isinstance(data.get("type"), str)

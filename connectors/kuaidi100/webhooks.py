@@ -16,9 +16,9 @@ Event ids make redeliveries duplicates in the inbox:
 from __future__ import annotations
 
 import hashlib
-import json
 from urllib.parse import parse_qs
 
+from connectors import bounded_json
 from connectors.base import (
     ConnectorError, ErrorClass, Record, WebhookEvent, bad_signature, unparseable,
 )
@@ -80,7 +80,7 @@ def verify(salt: str, headers: dict[str, str], body: bytes) -> list[WebhookEvent
         raise bad_signature("form fields param and sign missing, or sign is not "
                             "MD5(param + salt)")
     try:
-        obj = json.loads(param)
+        obj = bounded_json.loads(param)
     except ValueError:
         raise unparseable("param is not JSON") from None
     kind = kind_of(obj)
@@ -93,7 +93,7 @@ def verify(salt: str, headers: dict[str, str], body: bytes) -> list[WebhookEvent
 
 def _load(event_type: str, body: bytes) -> dict:
     try:
-        obj = json.loads(body)
+        obj = bounded_json.loads(body)
     except (ValueError, UnicodeDecodeError):
         obj = None
     if kind_of(obj) != event_type:

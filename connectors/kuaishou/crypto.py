@@ -22,6 +22,8 @@ import re
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from connectors import bounded_json
+
 ZERO_IV = bytes(16)
 _WHITESPACE = re.compile(rb"\s+")
 
@@ -62,7 +64,7 @@ def decrypt_text(body: bytes | str, message_key: str | bytes) -> str:
 def decrypt_message(body: bytes | str, message_key: str | bytes) -> dict:
     text = decrypt_text(body, message_key)
     try:
-        message = json.loads(text)
+        message = bounded_json.loads(text)
     except ValueError:
         raise MessageDecryptError("the decrypted body is not JSON") from None
     if not isinstance(message, dict):
@@ -90,7 +92,7 @@ def decode_push(body: bytes | str, message_key: str | bytes) -> dict:
     stripped = raw.strip()
     if stripped.startswith(b"{"):
         try:
-            message = json.loads(stripped.decode("utf-8"))
+            message = bounded_json.loads(stripped.decode("utf-8"))
         except ValueError:
             raise MessageDecryptError("the body is neither Base64 nor JSON") from None
         if isinstance(message, dict) and is_heartbeat(message):
@@ -107,7 +109,7 @@ def message_info(message: dict) -> dict:
     if not info:
         return {}
     try:
-        parsed = json.loads(info)
+        parsed = bounded_json.loads(info)
     except (TypeError, ValueError):
         raise MessageDecryptError("the message info is not JSON") from None
     if not isinstance(parsed, dict):

@@ -28,10 +28,10 @@ are kept because a rate-limit false positive costs one short wait.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from dataclasses import dataclass
 
+from connectors import bounded_json
 from connectors.base import ConnectorError, ErrorClass
 from connectors.http import retry_after_seconds
 
@@ -186,7 +186,7 @@ def classify_payload(http_status: int, payload: dict | None, what: str = "kuaish
 
 def parse_body(text: str) -> dict | None:
     try:
-        payload = json.loads(text)
+        payload = bounded_json.loads(text)
     except (TypeError, ValueError):
         return None
     return payload if isinstance(payload, dict) else None

@@ -36,6 +36,7 @@ import hashlib
 import json
 from datetime import datetime
 
+from connectors import bounded_json
 from connectors.base import ConnectorError, ErrorClass, Record, WebhookEvent, unparseable
 from connectors.kuaishou.crypto import MessageDecryptError, decode_push, is_heartbeat, message_info
 from mappings.kuaishou.common import ms_to_dt
@@ -77,7 +78,7 @@ def verify(config: dict, headers: dict[str, str], body: bytes) -> list[WebhookEv
 # -- processing ---------------------------------------------------------------------------
 def _load(body: bytes, event_type: str) -> dict:
     try:
-        doc = json.loads(body)
+        doc = bounded_json.loads(body)
     except (ValueError, UnicodeDecodeError):
         doc = None
     if not isinstance(doc, dict):

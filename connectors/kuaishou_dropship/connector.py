@@ -12,11 +12,11 @@ refresh token) plus the ``factory_code`` it allocates to.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from connectors import bounded_json
 from connectors.base import Connector, ConnectorError, ErrorClass, PollStream, Record
 from connectors.kuaishou.client import DEFAULT_API_BASE, DEFAULT_QPS, KuaishouClient
 from connectors.kuaishou.oauth import DEFAULT_MARGIN_S, OAuthClient, TokenManager
@@ -137,7 +137,7 @@ class KuaishouDropship(Connector):
         if event_type != f"{ENTITY}.updated":
             return []
         try:
-            envelope = json.loads(body)
+            envelope = bounded_json.loads(body)
             item = envelope["data"]
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             raise ConnectorError(ErrorClass.FAIL_DATA,

@@ -15,8 +15,10 @@ import hashlib
 import hmac
 import json
 
+
 from marshmallow import RAISE, Schema, fields, validate
 
+from connectors import bounded_json
 from connectors.base import (
     Connector, ConnectorError, ErrorClass, PushResult, Record, WebhookEvent, bad_signature,
     unparseable,
@@ -75,7 +77,7 @@ class Track17(Connector):
                                    given.lower().encode("utf-8", "replace")):
             raise bad_signature("sign is not SHA-256 of body + '/' + key")
         try:
-            data = json.loads(body)
+            data = bounded_json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise unparseable("body is not JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("event"), str) \
@@ -88,7 +90,7 @@ class Track17(Connector):
         if event_type not in EVENTS:
             return []
         try:
-            data = json.loads(body)["data"]
+            data = bounded_json.loads(body)["data"]
         except (ValueError, UnicodeDecodeError, KeyError, TypeError):
             raise ConnectorError(ErrorClass.FAIL_DATA, "stored 17TRACK body has no data") \
                 from None

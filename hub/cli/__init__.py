@@ -22,6 +22,8 @@ cli.add_command(routes_command)
 
 
 def main() -> None:
+    from sqlalchemy.exc import OperationalError
+
     from hub.core.config import ConfigError
 
     try:
@@ -29,3 +31,19 @@ def main() -> None:
     except ConfigError as e:  # a bad HUB_* setting: say which, without a traceback
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
+    except OperationalError as e:  # e.g. run outside the project folder: var/ is relative
+        click.echo(f"error: {_database_problem(e)}", err=True)
+        sys.exit(2)
+
+
+def _database_problem(error) -> str:
+    """One line: which database could not be used, and what to set."""
+    from sqlalchemy.engine import make_url
+
+    from hub.core.config import Settings
+
+    settings = Settings.from_env()
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    reason = str(getattr(error, "orig", error)).splitlines()[0]
+    return (f"cannot use the database {url} ({reason}); run hub in the project folder, or "
+            f"set HUB_VAR_DIR (now {settings.var_dir}) or HUB_DATABASE_URL")

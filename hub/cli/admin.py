@@ -98,18 +98,62 @@ def tokens_group():
 @click.option("--role", type=click.Choice(sorted(auth.ALL_ROLES)), required=True)
 @click.option("--supplier", "supplier_id", type=int, help="required for --role supplier")
 @click.option("--name", default="", help="a label to recognise the token by")
+@click.option("--expires-in-days", type=click.IntRange(1, 3650),
+              help="the token stops working after this many days (default: never)")
 @json_option
-def tokens_create(merchant_id, role, supplier_id, name, as_json):
+def tokens_create(merchant_id, role, supplier_id, name, expires_in_days, as_json):
+    from datetime import timedelta
+
+    from hub.core.db import utcnow
     from hub.models import audit
 
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
     try:
         with db().session() as s:
-            row, token = auth.issue_token(s, merchant_id, role, supplier_id, name)
+            row, token = auth.issue_token(s, merchant_id, role, supplier_id, name, expires_at)
             audit.record(s, merchant_id, "cli", "token.created", "api_token", row.id,
-                         {"role": role})
+                         {"role": role, "expires_at": expires_at and expires_at.isoformat()})
     except auth.TokenError as e:
         fail(str(e), as_json)
     emit(as_json, {"token": token}, f"{token}\n(shown once: store it now)")
+
+
+@tokens_group.command("list", help="A merchant's tokens (never the tokens themselves).")
+@click.option("--merchant", "merchant_id", type=int, required=True)
+@json_option
+def tokens_list(merchant_id, as_json):
+    from hub.models import ApiToken
+
+    def when(value):
+        return value.isoformat() if value else None
+
+    with db().session(readonly=True) as s:
+        rows = [{"id": t.id, "name": t.name, "role": t.role, "supplier_id": t.supplier_id,
+                 "prefix": t.prefix, "created_at": when(t.created_at),
+                 "last_used_at": when(t.last_used_at), "expires_at": when(t.expires_at),
+                 "revoked_at": when(t.revoked_at)}
+                for t in s.scalars(select(ApiToken).where(ApiToken.merchant_id == merchant_id)
+                                   .order_by(ApiToken.id))]
+    emit(as_json, rows, "\n".join(
+        f"{r['id']}\thub_{r['prefix']}_…\t{r['role']}\t{r['name']}\tlast used "
+        f"{r['last_used_at'] or 'never'}\texpires {r['expires_at'] or 'never'}"
+        + ("\trevoked" if r["revoked_at"] else "") for r in rows) or "no tokens")
+
+
+@tokens_group.command("revoke", help="Revoke a token by its id (hub tokens list).")
+@click.argument("token_id", type=int)
+@json_option
+def tokens_revoke(token_id, as_json):
+    from hub.models import ApiToken, audit
+
+    with db().session() as s:
+        row = s.get(ApiToken, token_id)
+        if row is None:
+            fail(f"there is no token {token_id}", as_json)
+        if row.revoked_at is None:
+            auth.revoke(s, row)
+            audit.record(s, row.merchant_id, "cli", "token.revoked", "api_token", row.id, {})
+    emit(as_json, {"id": token_id, "status": "revoked"}, f"token {token_id} revoked")
 
 
 # -- accounts and suppliers --------------------------------------------------------------

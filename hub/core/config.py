@@ -31,7 +31,9 @@ RANGES = (
     ("HUB_SQLITE_BUSY_TIMEOUT_MS", "sqlite_busy_timeout_ms", 0, 3_600_000),
     ("HUB_LEASE_SECONDS", "lease_seconds", 1, 86_400),
     ("HUB_OUTBOX_MAX_ATTEMPTS", "outbox_max_attempts", 1, 1000),
+    ("HUB_QUARANTINE_RETENTION_DAYS", "quarantine_retention_days", 1, 3650),
 )
+MIN_SECRET_LENGTH = 32
 
 
 def _allow_entry_ok(entry: str) -> bool:
@@ -70,6 +72,7 @@ class Settings:
     sqlite_busy_timeout_ms: int = 10000
     lease_seconds: int = 60
     outbox_max_attempts: int = 10
+    quarantine_retention_days: int = 30  # rejected webhook requests are kept this long
     # hosts and networks the connectors may call although they are internal (loopback,
     # private...): the embedded mode's sandboxes (``connectors.outbound``)
     outbound_allow: tuple[str, ...] = ()
@@ -97,6 +100,7 @@ class Settings:
             sqlite_busy_timeout_ms=_int("HUB_SQLITE_BUSY_TIMEOUT_MS", 10000),
             lease_seconds=_int("HUB_LEASE_SECONDS", 60),
             outbox_max_attempts=_int("HUB_OUTBOX_MAX_ATTEMPTS", 10),
+            quarantine_retention_days=_int("HUB_QUARANTINE_RETENTION_DAYS", 30),
             outbound_allow=tuple(e.strip() for e in os.environ.get(
                 "HUB_OUTBOUND_ALLOW", "").split(",") if e.strip()),
         )
@@ -122,13 +126,7 @@ class Settings:
             raise ConfigError(f"HUB_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
                               f"got {self.log_level!r}")
         if self.env == "production":
-            if self.secret_key == DEV_SECRET:
-                raise ConfigError(
-                    "HUB_SECRET_KEY is the development default; production refuses to start "
-                    "with it. Set a long random HUB_SECRET_KEY."
-                )
-            if len(self.secret_key) < 32:
-                raise ConfigError("HUB_SECRET_KEY must be at least 32 characters in production")
+            self._check_production_secrets()
         for name, attribute, low, high in RANGES:
             value = getattr(self, attribute)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -138,3 +136,17 @@ class Settings:
         if bad:
             raise ConfigError(f"HUB_OUTBOUND_ALLOW entries must be addresses, networks (CIDR) "
                               f"or host names, separated by commas; got {bad[0]!r}")
+
+    def _check_production_secrets(self) -> None:
+        key = self.secret_key
+        if key.strip() == DEV_SECRET:
+            raise ConfigError(
+                "HUB_SECRET_KEY is the development default; production refuses to start "
+                "with it. Set a long random HUB_SECRET_KEY."
+            )
+        if len("".join(key.split())) < MIN_SECRET_LENGTH:
+            raise ConfigError(f"HUB_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters "
+                              "in production, not counting spaces")
+        if DEV_SECRET in self.old_secret_keys:
+            raise ConfigError("HUB_OLD_SECRET_KEYS lists the development default; production "
+                              "refuses it (anything encrypted with it was never secret)")

@@ -32,8 +32,10 @@ class ApiToken(Tenant, Base):
     prefix: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]  # to within ``auth.LAST_USED_EVERY``
+    expires_at: Mapped[datetime | None]  # None: until revoked
     revoked_at: Mapped[datetime | None]
+    signed_out_at: Mapped[datetime | None]  # console sessions signed in before it are over
 
 
 class AuditEntry(Tenant, Base):

@@ -5,14 +5,22 @@ random, so a plain hash is enough and keeps lookup O(1)). Roles: ``merchant_admi
 ``supplier`` (bound to one supplier), ``finance``, ``operator``. Every token belongs to one
 merchant, and everything a request touches is scoped to ``Principal.merchant_id`` (and,
 for supplier tokens, to ``Principal.supplier_id``).
+
+A token works until it is revoked or its optional ``expires_at``; a supplier token only
+while its supplier is active. ``authenticate`` records when a token was last used (at
+most once per ``LAST_USED_EVERY``, in a short transaction of its own). A console session
+ends with ``sign_out``: every session signed in with that token before it is over.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hub.core.db import utcnow
@@ -20,6 +28,8 @@ from hub.models import ApiToken, Merchant, Supplier
 from hub.models.tenancy import ROLES
 
 ALL_ROLES = frozenset(ROLES)
+LAST_USED_EVERY = timedelta(minutes=5)
+log = logging.getLogger(__name__)
 
 
 class TokenError(ValueError):
@@ -43,7 +53,7 @@ def hash_token(token: str) -> str:
 
 
 def issue_token(session: Session, merchant_id: int, role: str, supplier_id: int | None = None,
-                name: str = "") -> tuple[ApiToken, str]:
+                name: str = "", expires_at: datetime | None = None) -> tuple[ApiToken, str]:
     """Create a token; returns the row and the plaintext, which is shown once only."""
     if role not in ALL_ROLES:
         raise TokenError(f"role must be one of {', '.join(sorted(ALL_ROLES))}")
@@ -59,18 +69,58 @@ def issue_token(session: Session, merchant_id: int, role: str, supplier_id: int 
     prefix = secrets.token_hex(4)
     token = f"hub_{prefix}_{secrets.token_urlsafe(32)}"
     row = ApiToken(merchant_id=merchant_id, role=role, supplier_id=supplier_id, name=name,
-                   prefix=prefix, token_hash=hash_token(token))
+                   prefix=prefix, token_hash=hash_token(token), expires_at=expires_at)
     session.add(row)
     session.flush()
     return row, token
 
 
-def authenticate(session: Session, token: str) -> Principal | None:
+def authenticate(session: Session, token: str,
+                 signed_in_at: float | None = None) -> Principal | None:
+    """The token's principal, or None: unknown, revoked, expired, of an inactive supplier,
+    or (``signed_in_at``: a console session's sign-in time) signed out since."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None or row.revoked_at is not None:
+    now = utcnow()
+    if row is None or row.revoked_at is not None or \
+            (row.expires_at is not None and row.expires_at <= now):
         return None
+    if row.supplier_id is not None:
+        supplier = session.get(Supplier, row.supplier_id)
+        if supplier is None or not supplier.active:
+            return None
+    if signed_in_at is not None and row.signed_out_at is not None and \
+            signed_in_at <= row.signed_out_at.timestamp():
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+        _record_use(session, row.id, now)
     return Principal(merchant_id=row.merchant_id, role=row.role, token_id=row.id,
                      supplier_id=row.supplier_id)
+
+
+def _record_use(session: Session, token_id: int, now: datetime) -> None:
+    """``last_used_at``: in ``session`` when it may write (committed with its work, on
+    SQLite it holds the write lock already), else in a short transaction of its own; best
+    effort: a failure is logged, the request goes on."""
+    bind = session.get_bind()
+    if not bind.get_execution_options().get("hub_readonly", False):
+        session.get(ApiToken, token_id).last_used_at = now
+        return
+    engine = bind.execution_options(hub_readonly=False)
+    try:
+        with Session(engine) as own, own.begin():
+            own.execute(update(ApiToken).where(
+                ApiToken.id == token_id, or_(ApiToken.last_used_at.is_(None),
+                                             ApiToken.last_used_at < now - LAST_USED_EVERY))
+                .values(last_used_at=now))
+    except SQLAlchemyError as e:
+        log.warning("recording a token's last use failed", extra={"error": type(e).__name__})
+
+
+def sign_out(session: Session, token: str) -> None:
+    """End every console session signed in with ``token`` until now."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is not None:
+        row.signed_out_at = datetime.now(timezone.utc)
 
 
 def revoke(session: Session, token_row: ApiToken) -> None:

@@ -16,14 +16,22 @@ the two writes everyone shares:
   ``received``, due now, attempts reset, audited. Used by the API and the CLI.
 
 ``safe_headers`` is the only way headers are stored: credentials dropped, secret-looking
-values scrubbed (``logs.scrub_header``).
+values scrubbed (``logs.scrub_header``). ``QuarantineLimiter`` bounds how many rejected
+deliveries the receiver writes to ``quarantined_requests``; ``prune_quarantine`` deletes
+those older than ``HUB_QUARANTINE_RETENTION_DAYS`` (``jobs.prune_quarantine``).
 """
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
+import threading
+import time
+from collections import deque
+from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,7 +40,7 @@ from hub.models import audit
 from hub.core import logs, wakeup
 from hub.core.db import utcnow
 from hub.core.errors import Conflict
-from hub.models import Account, InboxEvent
+from hub.models import Account, InboxEvent, QuarantinedRequest
 
 REPLAYABLE = ("failed", "ignored")
 DROPPED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
@@ -164,3 +172,72 @@ def replay(session: Session, event: InboxEvent, actor: str, *, var_dir: Path) ->
                  event.id, {"from_status": previous})
     wakeup.notify(session, "inbox", var_dir)
     return event
+
+
+# -- the quarantine ------------------------------------------------------------------------
+class QuarantineLimiter:
+    """Whether a rejected delivery may be written to the quarantine: at most ``per_source``
+    a minute from one client address (an IPv6 /64 counts as one) and ``per_account`` a
+    minute for one webhook URL, over a sliding window. What is not written is answered
+    the same way. In-process: each web worker process counts for itself (the embedded
+    mode runs ``HUB_WEB_WORKERS`` of them), which bounds the rows all the same; past
+    ``MAX_KEYS`` addresses and URLs the idle ones are forgotten, then all of them."""
+
+    PER_SOURCE, PER_ACCOUNT, WINDOW_S, MAX_KEYS = 30, 120, 60.0, 10_000
+
+    def __init__(self, per_source: int = PER_SOURCE, per_account: int = PER_ACCOUNT,
+                 window_s: float = WINDOW_S, clock=time.monotonic):
+        self.limits = {"source": per_source, "account": per_account}
+        self.window_s, self.clock = window_s, clock
+        self._hits: dict[tuple[str, str], deque] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, source: str | None, account: str) -> bool:
+        """Count one write for ``source`` (the client address) and ``account`` (the URL's
+        connector and account id), or refuse it when either is over its limit."""
+        now = self.clock()
+        keys = (("source", _source_key(source)), ("account", account))
+        with self._lock:
+            if len(self._hits) > self.MAX_KEYS:
+                self._forget_idle(now)
+            windows = []
+            for key in keys:
+                hits = self._hits.setdefault(key, deque())
+                while hits and now - hits[0] >= self.window_s:
+                    hits.popleft()
+                if len(hits) >= self.limits[key[0]]:
+                    return False
+                windows.append(hits)
+            for hits in windows:
+                hits.append(now)
+            return True
+
+    def _forget_idle(self, now: float) -> None:
+        self._hits = {k: v for k, v in self._hits.items()
+                      if v and now - v[-1] < self.window_s}
+        if len(self._hits) > self.MAX_KEYS:
+            self._hits = {}
+
+
+def _source_key(address: str | None) -> str:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return (address or "")[:64]
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def prune_quarantine(session: Session, retention_days: int, batch: int = 1000) -> int:
+    """Delete up to ``batch`` quarantined requests older than ``retention_days``; returns
+    how many went."""
+    cutoff = utcnow() - timedelta(days=retention_days)
+    ids = select(QuarantinedRequest.id).where(QuarantinedRequest.received_at < cutoff) \
+        .order_by(QuarantinedRequest.id).limit(batch)
+    ids = list(session.scalars(ids))
+    if ids:
+        session.execute(delete(QuarantinedRequest).where(QuarantinedRequest.id.in_(ids)))
+    return len(ids)

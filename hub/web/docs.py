@@ -3,11 +3,13 @@ the API docs page ``/docs`` (Swagger UI, served from the installed swagger-ui-bu
 works offline)."""
 from __future__ import annotations
 
+import json
 import re
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
+from flask import (Blueprint, Response, current_app, jsonify, render_template,
+                   send_from_directory, url_for)
 from swagger_ui_bundle import swagger_ui_path
 
 docs_blueprint = Blueprint("docs", __name__)
@@ -62,12 +64,22 @@ def _operation(rule, api) -> dict:
     if api.body:
         op["requestBody"] = {"required": True,
                              "content": {"application/json": {"schema": api.body}}}
+    if api.upload:
+        op["requestBody"] = {"required": True, "content": {
+            media: {"schema": schema} for media, schema in api.upload.items()}}
+    refusals = [(400, "bad request"), (401, "no or bad token"), (403, "role not allowed"),
+                (404, "not found"), (422, "invalid fields")]
+    if set(rule.methods) - {"GET", "HEAD", "OPTIONS"}:
+        refusals += [(409, "conflicts with the record's state or a concurrent change"),
+                     (413, "the body is larger than HUB_MAX_BODY_BYTES or the upload limit")]
+    if api.upload:
+        refusals.append((415, "a media type not listed in the request body"))
     errors = {str(code): {"description": text, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Error"}}}}
-        for code, text in ((400, "bad request"), (401, "no or bad token"),
-                           (403, "role not allowed"), (404, "not found"),
-                           (422, "invalid fields"))}
-    if api.response is None:
+        "schema": {"$ref": "#/components/schemas/Error"}}}} for code, text in sorted(refusals)}
+    if api.produces:
+        ok = {"200": {"description": "the file, as an attachment", "content": {
+            api.produces: {"schema": {"type": "string", "format": "binary"}}}}}
+    elif api.response is None:
         ok = {"204": {"description": "done"}}
     elif api.many:
         ok = {str(api.status): {"description": "a page", "content": {"application/json": {
@@ -91,6 +103,14 @@ def openapi_json():
 @docs_blueprint.get("/docs")
 def docs_page():
     return render_template("api_docs.html")
+
+
+@docs_blueprint.get("/docs/init.js")
+def docs_init():
+    """Swagger UI's start, as a script of its own: the pages' policy allows no inline one."""
+    url = json.dumps(url_for("docs.openapi_json"))
+    return Response(f"window.ui = SwaggerUIBundle({{url: {url}, dom_id: \"#swagger-ui\", "
+                    "deepLinking: true});\n", mimetype="text/javascript")
 
 
 @docs_blueprint.get("/docs/assets/<path:filename>")

@@ -128,7 +128,7 @@ def reject(session: Session, case: ReturnCase, actor: str, reason_code, descript
         raise _conflict(case, "reject", why)
     account = session.get(Account, case.shop_account_id)
     if "refund_reject" in platform_actions.topics_for(account) and \
-            not str(reason_code).strip().isdigit():
+            not _ascii_digits(str(reason_code).strip()):
         raise ApiError("the reason code must be the platform's numeric rejection reason "
                        "(Kuaishou: open.refund.reject.reason)", code="validation_error",
                        status=422, details={"reason_code": ["must be a number"]})
@@ -327,3 +327,8 @@ def on_decision_settled(session: Session, event: MessageSettled) -> None:
         "again.", severity="critical",
         details={"outbox_message_id": message.id, "topic": message.topic,
                  "error_class": message.last_error_class})
+
+
+def _ascii_digits(text: str) -> bool:
+    """``0``-``9`` only: ``str.isdigit`` also takes ``²`` and other digits ``int`` refuses."""
+    return text.isascii() and text.isdigit()

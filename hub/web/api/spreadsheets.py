@@ -15,6 +15,7 @@ Roles: ``merchant_admin`` and ``operator`` for any supplier of their merchant; a
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 from flask import Response, request
 from marshmallow import Schema, fields, validate
@@ -62,6 +63,20 @@ def _supplier(supplier_id: int) -> Supplier:
     return get_visible(request_session(), Supplier, supplier_id, principal())
 
 
+BINARY = {"type": "string", "format": "binary"}
+SHEET_UPLOAD = {"multipart/form-data": {"type": "object", "required": ["file"],
+                                        "properties": {"file": BINARY}},
+                XLSX: BINARY, "text/csv": BINARY}
+
+
+def attachment(name: str) -> str:
+    """``Content-Disposition`` for a download named ``name`` in any script (RFC 6266): an
+    ASCII ``filename`` for old clients, the exact name UTF-8 encoded in ``filename*``."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\/' else "_"
+                       for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 def _download(supplier_id: int, kind: str) -> Response:
     supplier = _supplier(supplier_id)
     rows = spreadsheets.pending_rows(request_session(), supplier)
@@ -70,20 +85,22 @@ def _download(supplier_id: int, kind: str) -> Response:
     name = f"supplier-{supplier.code}-{stamp}.{kind}"
     mimetype = XLSX if kind == "xlsx" else "text/csv; charset=utf-8"
     response = Response(data, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Content-Disposition"] = attachment(name)
     response.headers["X-Sheet-Rows"] = str(len(rows))
     return response
 
 
 @bp.get("/suppliers/<int:supplier_id>/sheet.xlsx")
-@endpoint(roles=ROLES, summary="Download the supplier's pending dispatches, stop-ships and "
+@endpoint(roles=ROLES, produces=XLSX,
+          summary="Download the supplier's pending dispatches, stop-ships and "
                                "returns as XLSX (answer columns to fill in)", tags=TAGS)
 def supplier_sheet_xlsx(supplier_id):
     return _download(supplier_id, "xlsx")
 
 
 @bp.get("/suppliers/<int:supplier_id>/sheet.csv")
-@endpoint(roles=ROLES, summary="The same sheet as CSV (UTF-8 with BOM)", tags=TAGS)
+@endpoint(roles=ROLES, produces="text/csv", summary="The same sheet as CSV (UTF-8 with BOM)",
+          tags=TAGS)
 def supplier_sheet_csv(supplier_id):
     return _download(supplier_id, "csv")
 
@@ -112,7 +129,7 @@ def _upload() -> tuple[bytes, str | None]:
 
 
 @bp.post("/suppliers/<int:supplier_id>/sheet")
-@endpoint(roles=ROLES, query=SheetImportArgs, response=SheetImportOut,
+@endpoint(roles=ROLES, query=SheetImportArgs, response=SheetImportOut, upload=SHEET_UPLOAD,
           summary="Import a filled-in supplier sheet (multipart field 'file', XLSX or CSV)",
           tags=TAGS)
 def supplier_sheet_import(supplier_id, args):

@@ -77,7 +77,30 @@ def sign_in(token: str) -> None:
     session.clear()
     session["tok"] = crypto.encrypt_json({"token": token})
     session["at"] = int(time.time())
+    session["in"] = time.time()  # to the microsecond: a later sign-out ends it
     session["csrf"] = secrets.token_urlsafe(32)
+
+
+def _session_token() -> str | None:
+    stored = session.get("tok")
+    if not isinstance(stored, str):
+        return None
+    try:
+        token = crypto.decrypt_json(stored).get("token")
+    except (SecretsUnavailable, AttributeError):
+        return None
+    return token if isinstance(token, str) else None
+
+
+def sign_out() -> None:
+    """End the session here and on the server: a copy of its cookie no longer signs in
+    (``auth.sign_out``: nor does any other console session of the same token)."""
+    token = _session_token()
+    if token is not None:
+        db_session = request_session()
+        auth.sign_out(db_session, token)
+        db_session.commit()
+    session.clear()
 
 
 def signed_in() -> auth.Principal | None:
@@ -85,15 +108,12 @@ def signed_in() -> auth.Principal | None:
     if "principal" in g:
         return g.principal
     who = None
-    stored, at = session.get("tok"), session.get("at")
-    if isinstance(stored, str) and isinstance(at, int) and 0 <= time.time() - at <= \
-            SESSION_HOURS * 3600:
-        try:
-            token = crypto.decrypt_json(stored).get("token")
-        except (SecretsUnavailable, AttributeError):
-            token = None
-        if isinstance(token, str):
-            who = auth.authenticate(request_session(), token)
+    at, since = session.get("at"), session.get("in")
+    if isinstance(at, int) and 0 <= time.time() - at <= SESSION_HOURS * 3600:
+        token = _session_token()
+        if token is not None:
+            since = since if isinstance(since, float) else float(at)
+            who = auth.authenticate(request_session(), token, signed_in_at=since)
     if who is not None and who.role not in CONSOLE_ROLES:
         who = None
     g.principal = who

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from hub.parties import auth, linking
 from hub.web.console.kit import console_blueprint as bp
 from hub.web.console.kit import SESSION_HOURS, page, sign_in, signed_in
+from hub.web.console.kit import sign_out as end_session
 from hub.web.console.link_form import form_fields, form_values, visible_values
 from hub.core.errors import ApiError
 from hub.models import Account
@@ -69,9 +70,7 @@ def sign_in_submit():
 
 @bp.post("/console/sign-out")
 def sign_out():
-    from flask import session
-
-    session.clear()
+    end_session()
     return redirect(url_for("console.sign_in_page"), 303)
 
 

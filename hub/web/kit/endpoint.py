@@ -9,7 +9,9 @@
 * ``query`` / ``body``: marshmallow schemas; the loaded values are passed as ``args`` /
   ``body``. Unknown fields, wrong types and malformed JSON are 4xx errors with details;
 * ``response``: the schema the return value is dumped with; ``many=True`` expects a
-  ``Page`` and answers ``{"data": [...], "next_cursor": ...}``.
+  ``Page`` and answers ``{"data": [...], "next_cursor": ...}``;
+* ``produces``: the media type of a file the view answers itself (a download);
+  ``upload``: media type → schema of a body the view reads itself (415 for others).
 
 The same metadata feeds ``/openapi.json`` (``hub.web.docs``).
 """
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 from flask import g, jsonify, request
 from marshmallow import RAISE, Schema
 
+from connectors import bounded_json
 from hub.parties import auth
 from hub.core.errors import ApiError, Forbidden, Unauthorized
 from hub.web.context import request_session
@@ -36,6 +39,8 @@ class EndpointSpec:
     status: int = 200
     summary: str = ""
     tags: list[str] = field(default_factory=list)
+    produces: str | None = None
+    upload: dict | None = None
 
 
 def principal() -> auth.Principal:
@@ -60,8 +65,8 @@ def _json_body() -> dict:
     if not request.get_data(cache=True):
         raise ApiError("a JSON request body is required", code="invalid_json")
     try:
-        data = request.get_json(force=True, silent=False)
-    except Exception:
+        data = bounded_json.loads(request.get_data(cache=True))
+    except ValueError:  # not JSON, not UTF-8, or nested too deep
         raise ApiError("the request body is not valid JSON", code="invalid_json") from None
     if not isinstance(data, dict):
         raise ApiError("the request body must be a JSON object", code="invalid_json")
@@ -69,9 +74,9 @@ def _json_body() -> dict:
 
 
 def endpoint(*, roles, query=None, body=None, response=None, many=False, status=200,
-             summary="", tags=None):
+             summary="", tags=None, produces=None, upload=None):
     spec = EndpointSpec(frozenset(roles), query, body, response, many, status, summary,
-                        tags or [])
+                        tags or [], produces, upload)
 
     def decorate(view):
         @functools.wraps(view)

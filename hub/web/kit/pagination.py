@@ -15,6 +15,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
+from connectors import bounded_json
 from hub.core.db import MAX_ID
 from hub.core.errors import ApiError
 
@@ -42,7 +43,7 @@ def encode_cursor(before_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        data = bounded_json.loads(base64.urlsafe_b64decode(padded.encode()))
         before = data["before"]
         if not isinstance(before, int) or isinstance(before, bool) or not 0 < before <= MAX_ID:
             raise ValueError

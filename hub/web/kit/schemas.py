@@ -18,17 +18,29 @@ from hub.models.tenancy import ROLES
 
 from hub.web.kit.pagination import PageArgs
 
-Id = fields.Integer
+
+
+class Integer(fields.Integer):
+    """An integer: ``12``, ``12.0`` or ``"12"``; a fraction (``1299.99``) is invalid, never
+    truncated."""
+
+    def _validated(self, value):
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+Id = Integer
 Time = fields.AwareDateTime
 
 
 def Money(**kw):  # noqa: N802 (reads as a field type)
-    return fields.Integer(metadata={"description": "integer minor units (fen)"}, **kw)
+    return Integer(metadata={"description": "integer minor units (fen)"}, **kw)
 
 
 def RefId(**kw):  # noqa: N802 (reads as a field type)
     """An id the caller gives (in a body or a query): a positive 64-bit integer."""
-    return fields.Integer(validate=validate.Range(1, MAX_ID), **kw)
+    return Integer(validate=validate.Range(1, MAX_ID), **kw)
 
 
 class UtcTime(fields.AwareDateTime):
@@ -53,7 +65,7 @@ class OrderLineOut(Out):
     sku = fields.String()
     platform_sku_id = fields.String(allow_none=True)
     title = fields.String()
-    quantity = fields.Integer()
+    quantity = Integer()
     unit_price_minor = Money()
     total_minor = Money()
     currency = fields.String()
@@ -158,9 +170,9 @@ class ReturnLineOut(Out):
     id = Id()
     order_line_id = Id(allow_none=True)
     sku = fields.String()
-    quantity = fields.Integer()
-    qty_received = fields.Integer()
-    qty_damaged = fields.Integer()
+    quantity = Integer()
+    qty_received = Integer()
+    qty_damaged = Integer()
     reason_code = fields.String(allow_none=True)
 
 
@@ -236,7 +248,7 @@ class SupplierOut(Out):
     code = fields.String()
     name = fields.String()
     channel_account_id = Id(allow_none=True)
-    sla_hours = fields.Integer()
+    sla_hours = Integer()
     contract_terms = fields.Dict()
     contact_email = fields.String(allow_none=True)
     active = fields.Boolean()
@@ -247,7 +259,7 @@ class SupplierIn(Schema):
     code = fields.String(required=True, validate=validate.Length(1, 64))
     name = fields.String(required=True, validate=validate.Length(1, 255))
     channel_account_id = RefId(load_default=None, allow_none=True)
-    sla_hours = fields.Integer(load_default=24, validate=validate.Range(1, 24 * 30))
+    sla_hours = Integer(load_default=24, validate=validate.Range(1, 24 * 30))
     contract_terms = ContractTerms(load_default=dict)
     contact_email = fields.Email(load_default=None, allow_none=True)
     active = fields.Boolean(load_default=True)
@@ -256,7 +268,7 @@ class SupplierIn(Schema):
 class SupplierPatch(Schema):
     name = fields.String(validate=validate.Length(1, 255))
     channel_account_id = RefId(allow_none=True)
-    sla_hours = fields.Integer(validate=validate.Range(1, 24 * 30))
+    sla_hours = Integer(validate=validate.Range(1, 24 * 30))
     contract_terms = ContractTerms()
     contact_email = fields.Email(allow_none=True)
     active = fields.Boolean()
@@ -269,7 +281,7 @@ class SkuMappingOut(Out):
     supplier_sku = fields.String(allow_none=True)
     unit_cost_minor = Money()
     currency = fields.String()
-    priority = fields.Integer()
+    priority = Integer()
     active = fields.Boolean()
 
 
@@ -278,9 +290,9 @@ class SkuMappingIn(Schema):
     supplier_id = RefId(required=True)
     supplier_sku = fields.String(load_default=None, allow_none=True,
                                  validate=validate.Length(max=128))
-    unit_cost_minor = fields.Integer(load_default=0, validate=validate.Range(0, MAX_ID))
+    unit_cost_minor = Integer(load_default=0, validate=validate.Range(0, MAX_ID))
     currency = fields.String(load_default="CNY", validate=validate.Regexp(r"^[A-Z]{3}$"))
-    priority = fields.Integer(load_default=0, validate=validate.Range(-MAX_INT - 1, MAX_INT))
+    priority = Integer(load_default=0, validate=validate.Range(-MAX_INT - 1, MAX_INT))
     active = fields.Boolean(load_default=True)
 
 

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 
 from flask import request
 from marshmallow import RAISE, Schema, fields, validate
 
+from connectors import bounded_json
 from hub.domain.returns import flow as returns_flow
 from hub.web.kit import api_blueprint as bp
 from hub.web.kit.endpoint import endpoint, principal
@@ -58,6 +58,16 @@ class ReceiptIn(Schema):
                             load_default=dict)
 
 
+RECEIPT_UPLOAD = {  # documented in /openapi.json (read_receipt reads it)
+    "multipart/form-data": {"type": "object", "required": ["condition"], "properties": {
+        "condition": {"type": "string", "enum": list(CONDITIONS)},
+        "grade": {"type": "string", "enum": list(GRADES)}, "notes": {"type": "string"},
+        "barcode": {"type": "string"}, "checklist": {"type": "string",
+                                                     "description": "a JSON object"},
+        "photos": {"type": "array", "items": {"type": "string", "format": "binary"}}}},
+    "application/json": ReceiptIn}
+
+
 def _invalid(field: str, message: str) -> ApiError:
     return ApiError(message, code="validation_error", status=422, details={field: [message]})
 
@@ -71,7 +81,7 @@ def _from_multipart() -> tuple[dict, list[bytes]]:
     form = request.form.to_dict()
     if "checklist" in form:
         try:
-            form["checklist"] = json.loads(form["checklist"])
+            form["checklist"] = bounded_json.loads(form["checklist"])
         except ValueError:
             raise _invalid("checklist", "checklist must be a JSON object") from None
     uploads = request.files.getlist("photos") + request.files.getlist("photos[]")
@@ -91,8 +101,8 @@ def _from_multipart() -> tuple[dict, list[bytes]]:
 
 def _from_json() -> tuple[dict, list[bytes]]:
     try:
-        data = json.loads(request.get_data())
-    except (ValueError, UnicodeDecodeError):
+        data = bounded_json.loads(request.get_data())
+    except ValueError:  # not JSON, not UTF-8, or nested too deep
         raise ApiError("the request body is not valid JSON", code="invalid_json") from None
     if not isinstance(data, dict):
         raise ApiError("the request body must be a JSON object", code="invalid_json")
@@ -139,7 +149,7 @@ def read_receipt() -> tuple[dict, list[bytes]]:
 
 
 @bp.post("/supplier/returns/<int:return_id>/receipt")
-@endpoint(roles=SUPPLIER, response=s.InspectionOut,
+@endpoint(roles=SUPPLIER, response=s.InspectionOut, upload=RECEIPT_UPLOAD,
           summary="Confirm a returned parcel arrived: condition, notes, grade, photos "
                   "(multipart or JSON with Base64 photos)", tags=TAGS)
 def supplier_return_receipt(return_id):
