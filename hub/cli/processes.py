@@ -35,10 +35,13 @@ def sandbox_world():
 
 
 def gunicorn_command(settings: Settings, app: str = "hub.web.wsgi:app") -> list[str]:
-    """The web server command line ``hub run`` uses (the benchmarks reuse it)."""
+    """The web server command line ``hub run`` uses (the benchmarks reuse it). gevent
+    workers: a slow client (a byte every few seconds) holds a cheap greenlet, not one of a
+    few threads, so it cannot take the embedded server offline."""
     return [sys.executable, "-m", "gunicorn", "--bind", f"{settings.host}:{settings.port}",
-            "--workers", str(settings.web_workers), "--worker-class", "gthread",
-            "--threads", "4", "--graceful-timeout", "10", "--log-level", "warning", app]
+            "--workers", str(settings.web_workers), "--worker-class", "gevent",
+            "--worker-connections", "1000", "--graceful-timeout", "10",
+            "--log-level", "warning", app]
 
 
 def _commands(settings: Settings) -> dict[str, list[str]]:
