@@ -6,7 +6,6 @@ The throw-away platform and courier that link, poll, take webhooks and pushes ar
 ``tests/test_throwaway_connectors.py``."""
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from hub.core.errors import ApiError
 from hub.models import Account, InboxEvent, PollState
 from jobs import poll
 from tests import factories as f
+from tests.plugin_helpers import on_path, pip_install
 
 PYPROJECT = """\
 [build-system]
@@ -99,27 +99,15 @@ def plugin_site(tmp_path_factory):
     for name, text in {"pyproject.toml": PYPROJECT, "tinybuild.py": BACKEND,
                        "dummy_connector.py": DUMMY, "broken_connector.py": BROKEN}.items():
         (src / name).write_text(textwrap.dedent(text))
-    site = tmp_path_factory.mktemp("plugin_site")
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-         "--no-build-isolation", "--disable-pip-version-check", "--target", str(site),
-         str(src)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    site = pip_install(src, tmp_path_factory.mktemp("plugin_site"))
     assert (site / "hub_dummy_connector-0.1.0.dist-info" / "entry_points.txt").exists()
     return site
 
 
 @pytest.fixture
 def installed(plugin_site):
-    sys.path.insert(0, str(plugin_site))
-    importlib.invalidate_caches()
-    registry.reload()
-    yield plugin_site
-    sys.path.remove(str(plugin_site))
-    for module in ("dummy_connector", "broken_connector"):
-        sys.modules.pop(module, None)
-    importlib.invalidate_caches()
-    registry.reload()
+    with on_path(plugin_site, ("dummy_connector", "broken_connector")):
+        yield plugin_site
 
 
 def _cli(env_extra: dict, tmp_path, *args) -> subprocess.CompletedProcess:

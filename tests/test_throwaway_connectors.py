@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
 import json
 import re
 import shutil
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -30,6 +27,7 @@ from hub.models import Account, OutboxMessage, Shipment, SkuMapping, Supplier
 from jobs import deliver_outbox, poll, process_inbox, refresh_tokens
 from tests import factories as f
 from tests.factories import bearer
+from tests.plugin_helpers import on_path, pip_install
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 MODULES = ("throwaway_shop", "throwaway_courier")
@@ -47,26 +45,13 @@ def plugin_site(tmp_path_factory):
     for path in [*(PLUGINS / "throwaway").iterdir(), PLUGINS / "tinybuild.py"]:
         if path.is_file():
             shutil.copy(path, src / path.name)
-    site = tmp_path_factory.mktemp("throwaway_site")
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-         "--no-build-isolation", "--disable-pip-version-check", "--target", str(site),
-         str(src)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return site
+    return pip_install(src, tmp_path_factory.mktemp("throwaway_site"))
 
 
 @pytest.fixture
 def installed(plugin_site):
-    sys.path.insert(0, str(plugin_site))
-    importlib.invalidate_caches()
-    registry.reload()
-    yield plugin_site
-    sys.path.remove(str(plugin_site))
-    for module in MODULES:
-        sys.modules.pop(module, None)
-    importlib.invalidate_caches()
-    registry.reload()
+    with on_path(plugin_site, MODULES):
+        yield plugin_site
 
 
 class Remotes:
