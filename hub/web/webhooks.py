@@ -131,6 +131,8 @@ def _check_sizes(events) -> None:
             raise unparseable(f"event id must be 1 to {MAX_EVENT_ID} characters")
         if len(ev.event_type) > MAX_EVENT_TYPE:
             raise unparseable(f"event type must be at most {MAX_EVENT_TYPE} characters")
+        if "\x00" in ev.external_event_id + ev.event_type:
+            raise unparseable("event id and type must not contain NUL characters")
 
 
 @webhooks_blueprint.post("/webhooks/<connector>/<int:account_id>")

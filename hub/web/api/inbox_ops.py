@@ -24,7 +24,7 @@ from hub.pipeline import inbox
 from hub.web.kit import api_blueprint as bp
 from hub.web.kit.endpoint import endpoint, principal
 from hub.web.kit.pagination import PageArgs, paginate
-from hub.web.kit.schemas import Out, Time
+from hub.web.kit.schemas import Out, RefId, Time
 from hub.web.kit.scope import get_visible, visible
 from hub.models import InboxEvent, QuarantinedRequest
 from hub.models.pipeline import ERROR_CLASSES, INBOX_STATUSES
@@ -37,12 +37,12 @@ TAGS = ["operations"]
 class InboxListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(INBOX_STATUSES))
     connector = fields.String(validate=validate.Length(min=1, max=64))
-    account_id = fields.Integer()
+    account_id = RefId()
 
 
 class QuarantineListArgs(PageArgs):
     connector = fields.String(validate=validate.Length(min=1, max=64))
-    account_id = fields.Integer()
+    account_id = RefId()
     reason = fields.String(validate=validate.Length(min=1, max=64))
 
 

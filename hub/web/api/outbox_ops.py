@@ -21,7 +21,7 @@ from hub.pipeline import outbox_admin
 from hub.web.kit import api_blueprint as bp
 from hub.web.kit.endpoint import endpoint, principal
 from hub.web.kit.pagination import PageArgs, paginate
-from hub.web.kit.schemas import Out, Time
+from hub.web.kit.schemas import Out, RefId, Time
 from hub.web.kit.scope import get_visible, visible
 from hub.core.logs import scrub
 from hub.models import DeliveryAttempt, OutboxMessage
@@ -35,7 +35,7 @@ TAGS = ["operations"]
 class OutboxListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(OUTBOX_STATUSES))
     topic = fields.String(validate=validate.Length(min=1, max=64))
-    account_id = fields.Integer()
+    account_id = RefId()
 
 
 class DeliveryAttemptOut(Out):

@@ -24,7 +24,8 @@ def verify(secrets, headers, body, tolerance=300):
     sigs = h.get("webhook-signature")
     if not (msg_id and ts and sigs):
         raise ValueError("missing webhook-id, webhook-timestamp or webhook-signature")
-    if abs(time.time() - int(ts)) > tolerance:
+    now = time.time()
+    if not now - tolerance <= int(ts) <= now + tolerance:  # compared: no float overflow
         raise ValueError("webhook-timestamp is too old or too new")
     signed = f"{msg_id}.{ts}.".encode() + body
     given = [s.split(",", 1)[1] for s in sigs.split() if s.startswith("v1,")]
