@@ -20,15 +20,16 @@ import hashlib
 from marshmallow import fields, validate
 from sqlalchemy.orm import defer
 
-from hub.pipeline import inbox
-from hub.web.kit import api_blueprint as bp
-from hub.web.kit.endpoint import endpoint, principal
-from hub.web.kit.pagination import PageArgs, paginate
-from hub.web.kit.schemas import Out, RefId, Time
-from hub.web.kit.scope import get_visible, visible
 from hub.models import InboxEvent, QuarantinedRequest
 from hub.models.pipeline import ERROR_CLASSES, INBOX_STATUSES
+from hub.pipeline import inbox
 from hub.web.context import hub, request_session
+from hub.web.kit import api_blueprint as bp
+from hub.web.kit.endpoint import endpoint, principal
+from hub.web.kit.fields import RefId, Time
+from hub.web.kit.pagination import PageArgs, paginate
+from hub.web.kit.schemas import Out
+from hub.web.kit.scope import get_visible, visible
 
 STAFF = {"merchant_admin", "operator"}
 TAGS = ["operations"]

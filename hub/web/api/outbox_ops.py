@@ -17,16 +17,17 @@ from __future__ import annotations
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from hub.pipeline import outbox_admin
-from hub.web.kit import api_blueprint as bp
-from hub.web.kit.endpoint import endpoint, principal
-from hub.web.kit.pagination import PageArgs, paginate
-from hub.web.kit.schemas import Out, RefId, Time
-from hub.web.kit.scope import get_visible, visible
 from hub.core.logs import scrub
 from hub.models import DeliveryAttempt, OutboxMessage
 from hub.models.pipeline import ERROR_CLASSES, OUTBOX_STATUSES
+from hub.pipeline import outbox_admin
 from hub.web.context import hub, request_session
+from hub.web.kit import api_blueprint as bp
+from hub.web.kit.endpoint import endpoint, principal
+from hub.web.kit.fields import RefId, Time
+from hub.web.kit.pagination import PageArgs, paginate
+from hub.web.kit.schemas import Out
+from hub.web.kit.scope import get_visible, visible
 
 STAFF = {"merchant_admin", "operator"}
 TAGS = ["operations"]

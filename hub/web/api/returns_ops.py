@@ -22,13 +22,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from hub.domain.returns import decisions as return_decisions
-from hub.web.kit import api_blueprint as bp
-from hub.web.kit import schemas as s
-from hub.web.kit.endpoint import endpoint, principal
-from hub.web.kit.scope import get_visible
 from hub.models import ReturnCase
 from hub.models.pipeline import OUTBOX_STATUSES
 from hub.web.context import hub, request_session
+from hub.web.kit import api_blueprint as bp, schemas as s
+from hub.web.kit.endpoint import endpoint, principal
+from hub.web.kit.fields import Id
+from hub.web.kit.scope import get_visible
 
 STAFF = {"merchant_admin", "operator"}
 TAGS = ["returns"]
@@ -64,7 +64,7 @@ class ReturnRejectIn(Schema):
 
 class ReturnDecisionOut(s.ReturnCaseOut):
     decision = fields.String(metadata={"enum": ["approve", "reject", "refund"]})
-    outbox_message_id = s.Id(allow_none=True, metadata={
+    outbox_message_id = Id(allow_none=True, metadata={
         "description": "the queued push; null when the platform already showed the "
                        "decision and the hub never pushed it"})
     outbox_status = fields.String(allow_none=True, metadata={"enum": list(OUTBOX_STATUSES)})

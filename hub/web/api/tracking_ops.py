@@ -18,13 +18,13 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from hub.domain.tracking import shipments as tracking
-from hub.web.kit import api_blueprint as bp
-from hub.web.kit import schemas as s
-from hub.web.kit.endpoint import endpoint, principal
-from hub.web.kit.scope import get_visible
 from hub.models import Shipment
 from hub.models.logistics import INTERCEPTION_STATUSES, SUBSCRIPTION_STATUSES
 from hub.web.context import hub, request_session
+from hub.web.kit import api_blueprint as bp, schemas as s
+from hub.web.kit.endpoint import endpoint, principal
+from hub.web.kit.fields import Id
+from hub.web.kit.scope import get_visible
 
 STAFF = {"merchant_admin", "operator"}
 
@@ -51,8 +51,8 @@ class InterceptIn(Schema):
 class InterceptionOut(s.ShipmentOut):
     interception_status = fields.String(metadata={"enum": list(INTERCEPTION_STATUSES)})
     subscription_status = fields.String(metadata={"enum": list(SUBSCRIPTION_STATUSES)})
-    tracking_account_id = s.Id(allow_none=True)
-    outbox_message_id = s.Id(metadata={"description": "the queued intercept push"})
+    tracking_account_id = Id(allow_none=True)
+    outbox_message_id = Id(metadata={"description": "the queued intercept push"})
 
 
 class _Answer:

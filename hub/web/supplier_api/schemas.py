@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from hub.web.kit.pagination import PageArgs
-from hub.web.kit.schemas import BuyerOut, FulfilmentOut, Id, Out, SameObject, Time
 from hub.models.orders import FULFILMENT_STATUSES
 from hub.models.pipeline import OUTBOX_STATUSES
+from hub.web.kit.fields import Id, Time
+from hub.web.kit.pagination import PageArgs
+from hub.web.kit.schemas import BuyerOut, FulfilmentOut, Out, SameObject
 
 
 class NoticeListArgs(PageArgs):
