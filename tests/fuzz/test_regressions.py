@@ -93,3 +93,13 @@ def test_a_nul_in_an_api_string_is_never_a_500(client, database, method, path, b
         token = f.token(s, f.merchant(s).id)
     resp = getattr(client, method)(path, json=body, headers=f.bearer(token))
     assert resp.status_code == 422, resp.get_data()
+
+
+def test_a_nul_in_a_receipts_notes_or_checklist_is_a_422_not_a_500():
+    from hub.core.errors import ApiError
+    from hub.domain.returns.flow import _validate
+
+    for notes, checklist in (("box\u0000", None), (None, {"box": "ok\u0000"})):
+        with pytest.raises(ApiError) as refused:
+            _validate("intact", None, [], notes, None, checklist)
+        assert refused.value.status == 422

@@ -34,6 +34,7 @@ receipt returns the first inspection.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -222,6 +223,11 @@ def _validate(condition, grade, photos, notes, barcode, checklist) -> None:
         errors["barcode"] = ["at most 128 characters"]
     if checklist is not None and not isinstance(checklist, dict):
         errors["checklist"] = ["must be an object"]
+    elif checklist and "\\u0000" in json.dumps(checklist):
+        errors["checklist"] = ["must not contain NUL characters"]
+    for name, text in (("notes", notes), ("barcode", barcode)):
+        if isinstance(text, str) and "\x00" in text:
+            errors.setdefault(name, []).append("must not contain NUL characters")
     if errors:
         raise ApiError("the return receipt is invalid", code="validation_error", status=422,
                        details=errors)

@@ -24,8 +24,8 @@ from flask import g, jsonify, request
 from marshmallow import RAISE, Schema
 
 from connectors import bounded_json
-from hub.parties import auth
 from hub.core.errors import ApiError, Forbidden, Unauthorized
+from hub.parties import auth
 from hub.web.context import request_session
 
 
@@ -101,7 +101,8 @@ def endpoint(*, roles, query=None, body=None, response=None, many=False, status=
             g.principal = _authenticate(spec.roles)
             kwargs = dict(path_args)
             _refuse_nul([list(pair) for pair in request.args.items(multi=True)], "query")
-            _refuse_nul([list(pair) for pair in request.form.items(multi=True)], "form")
+            if spec.upload is None:  # an upload's form is read by its view, under its limit
+                _refuse_nul([list(pair) for pair in request.form.items(multi=True)], "form")
             if spec.query:
                 kwargs["args"] = spec.query(unknown=RAISE).load(request.args.to_dict())
             elif request.args:  # no parameters declared: any given is an unknown field

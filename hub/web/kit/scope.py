@@ -16,12 +16,13 @@ from __future__ import annotations
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, with_loader_criteria
 
-from hub.domain.fulfilment import ownership as own
-from hub.parties.auth import Principal
 from hub.core.db import MAX_ID
 from hub.core.errors import NotFound
-from hub.models import (Alert, Fulfilment, Order, OrderLine, OutboxMessage, ReturnCase,
-                        ReturnLine, Shipment, Supplier)
+from hub.domain.fulfilment import ownership as own
+from hub.models import (
+    Alert, Fulfilment, Order, OrderLine, OutboxMessage, ReturnCase, ReturnLine, Shipment, Supplier,
+)
+from hub.parties.auth import Principal
 
 
 def _supplier_notices(supplier_id: int):
