@@ -4,13 +4,12 @@ unique index enforces it and ``raise_alert`` refreshes the alert the other one o
 serialised by the database, so the same race cannot start there."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select
 
 from hub.models import Alert, alerts
 from tests import factories as f
+from tests.race import race
 
 
 def open_alerts(database, merchant_id):
@@ -24,31 +23,13 @@ def test_two_transactions_raising_the_same_alert_leave_one_open(database):
         pytest.skip("a race of concurrent writers needs PostgreSQL")
     with database.session() as s:
         merchant_id = f.merchant(s).id
-    first_flushed, errors = threading.Event(), []
-
-    def first():
-        try:
-            with database.session() as s:
-                alerts.raise_alert(s, merchant_id, "parcel_problem", "shipment", 7, "first")
-                first_flushed.set()
-                threading.Event().wait(0.5)   # the second now waits on our row
-        except Exception as e:  # noqa: BLE001
-            errors.append(e)
 
     def second():
-        try:
-            first_flushed.wait(5)
-            with database.session() as s:
-                alerts.raise_alert(s, merchant_id, "parcel_problem", "shipment", 7, "second")
-        except Exception as e:  # noqa: BLE001
-            errors.append(e)
+        with database.session() as s:
+            alerts.raise_alert(s, merchant_id, "parcel_problem", "shipment", 7, "second")
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert errors == []
+    race(database, lambda s: alerts.raise_alert(s, merchant_id, "parcel_problem", "shipment",
+                                                 7, "first"), second)
     [alert] = open_alerts(database, merchant_id)
     assert alert.message == "second"         # the later raise refreshed it
 

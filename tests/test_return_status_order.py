@@ -4,7 +4,6 @@ parcel's tracking) keeps that progress, while the platform's decisions still app
 from __future__ import annotations
 
 import dataclasses
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from hub.domain.returns import flow as returns_flow
 from hub.models import ReturnCase
 from hub.domain.returns.states import HUB_PROGRESS, RANK as RETURN_RANK
 from hub.domain.returns.states import platform_status as return_status
+from tests.race import race
 from tests.supplier_helpers import (  # noqa: F401 (fixtures)
     T0, apply, audit_of, courier_id, fake_connectors, fulfilments, messages, order_values,
     return_values, shipments, the_case, tracking_values, world,
@@ -178,30 +178,11 @@ def test_a_receipt_racing_a_platform_update_never_goes_backwards(database, w, tm
     platform = Platform(database, w)
     platform.says("awaiting_return", "30/2")
     case_id = platform.case().id
-    received, errors = threading.Event(), []
 
-    def receipt():
-        try:
-            with database.session() as s:
-                returns_flow.confirm_return_receipt(s, s.get(ReturnCase, case_id),
-                                                    "supplier:1", "intact", var_dir=tmp_path)
-                s.flush()
-                received.set()
-                threading.Event().wait(0.5)        # the update now races our open change
-        except Exception as e:  # noqa: BLE001
-            errors.append(e)
+    def receipt(s):
+        returns_flow.confirm_return_receipt(s, s.get(ReturnCase, case_id), "supplier:1",
+                                            "intact", var_dir=tmp_path)
 
-    def update():
-        try:
-            received.wait(5)
-            platform.says("return_in_transit", "40/2")  # the buyer's shipping, processed late
-        except Exception as e:  # noqa: BLE001
-            errors.append(e)
-
-    threads = [threading.Thread(target=receipt), threading.Thread(target=update)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(15)
-    assert errors == []
+    # the buyer's shipping, processed late, runs into the open receipt
+    race(database, receipt, lambda: platform.says("return_in_transit", "40/2"))
     assert (platform.case().status, platform.case().raw_status) == ("received", "40/2")
