@@ -91,8 +91,8 @@ def check_account(db: Database, account_id: int, public_url: str = "") -> str:
             if e.error_class is not ErrorClass.FAIL_CONFIG:
                 log.warning("token refresh failed; retried next run", extra={
                     "account_id": account_id, "error_class": e.error_class.value})
-    status_of = getattr(connector, "authorization_status", None)
-    status = status_of() if status_of else "ok"
+    status = connector.authorization_status() \
+        if "authorization_status" in connector.capabilities else "ok"
     if refresh_error is not None and refresh_error.error_class is ErrorClass.FAIL_CONFIG \
             and status in ("ok", "expiring"):
         status = "revoked"  # refused without a stored reason (e.g. no refresh token)

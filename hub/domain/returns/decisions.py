@@ -18,7 +18,7 @@ state does not allow it:
 |---|---|---|
 | approve | ``requested`` (kinds ``refund_only``, ``return_refund``, ``exchange``) | approved or further on; ``refunded`` / ``resolved`` |
 | reject | ``requested``; a return's receipt: ``return_in_transit``, ``received``, ``inspected`` | ``rejected`` |
-| refund | ``received`` / ``inspected`` (kind ``return_refund``: Kuaishou refunds on the receipt) | ``refunded`` |
+| refund | ``received`` / ``inspected`` (kind ``return_refund``: a platform like Kuaishou refunds on the receipt) | ``refunded`` |
 
 * **Address** of an approved return (``return_refund``, ``exchange``): ``address_id`` as
   given; else, when the goods go back to the supplier(s) that shipped them
