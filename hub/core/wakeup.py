@@ -48,6 +48,7 @@ def pg_notify(conn, channel: str) -> None:
 
 
 _sender: socket.socket | None = None
+_sender_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=16)
@@ -59,10 +60,12 @@ def send_datagram(channel: str, var_dir: Path) -> None:
     """SQLite: wake the worker now — call it after the commit that added the work."""
     global _sender
     try:
-        if _sender is None:  # two threads may both create one: the spare is garbage
-            sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            sender.setblocking(False)
-            _sender = sender
+        if _sender is None:
+            with _sender_lock:  # one socket: a spare would be garbage, never closed
+                if _sender is None:
+                    sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                    sender.setblocking(False)
+                    _sender = sender
         _sender.sendto(channel.encode(), _address(var_dir))
     except OSError:
         pass  # no worker listening here, or its queue is full: it finds the work anyway
