@@ -110,6 +110,7 @@ def ops(database, shop):
     with database.session() as s:
         dead = _enqueue(s, shop["account_id"], 1, "v1")
         dead.status, dead.attempts, dead.last_error_class = "dead", 10, "retry"
+        s.flush()  # the attempt below names the message by its id alone
         s.add(DeliveryAttempt(merchant_id=shop["merchant_id"], outbox_message_id=dead.id,
                               attempt_no=1, status_code=503, outcome="retry",
                               error="HTTP 503", response_excerpt="busy, call 13812345678"))

@@ -10,6 +10,8 @@ server and the worker write to it at the same time. PostgreSQL is the production
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import time
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -116,6 +118,28 @@ def _sqlite_pragmas(busy_timeout_ms: int):
     return on_connect
 
 
+BUSY_PAUSE_S, BUSY_MAX_PAUSE_S = 50e-6, 1e-3  # retrying a write lock another writer holds
+
+
+def when_free(take_lock, timeout_s: float):
+    """SQLite: call ``take_lock`` (a statement that starts by taking the write lock, on a
+    connection whose own busy timeout is 0) until it gets the lock, retrying after 50 µs,
+    doubling up to 1 ms, for at most ``timeout_s``. SQLite's own busy wait sleeps 1, 2,
+    5, 10... up to 100 ms between tries, so a writer that commits and begins again at
+    once would starve it; a writer that pauses ``BUSY_MAX_PAUSE_S`` between transactions
+    lets every waiter in (``jobs.process_inbox`` does)."""
+    pause, deadline = BUSY_PAUSE_S, time.monotonic() + timeout_s
+    while True:
+        try:
+            return take_lock()
+        except sqlite3.OperationalError as e:
+            if (e.sqlite_errorcode or 0) & 0xFF != sqlite3.SQLITE_BUSY \
+                    or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, BUSY_MAX_PAUSE_S)
+
+
 def make_engine(url: str, busy_timeout_ms: int = 10000):
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -130,14 +154,51 @@ def make_engine(url: str, busy_timeout_ms: int = 10000):
 
     # A deferred transaction that reads and then writes fails at once with "database is
     # locked" when another writer got in between; busy_timeout cannot help it. Writers
-    # therefore take the write lock up front (BEGIN IMMEDIATE) and queue on busy_timeout;
-    # read-only sessions (``readonly=True``) stay deferred so they never block anyone.
+    # therefore take the write lock up front (BEGIN IMMEDIATE), waiting for it with
+    # ``when_free`` rather than SQLite's sleeps; read-only sessions (``readonly=True``)
+    # stay deferred so they never block anyone.
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        readonly = conn.get_execution_options().get("hub_readonly", False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get("hub_readonly", False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        sqlite_conn = conn.connection.driver_connection
+        sqlite_conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            when_free(lambda: sqlite_conn.execute("BEGIN IMMEDIATE"), busy_timeout_ms / 1000)
+        finally:
+            sqlite_conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
 
     return engine
+
+
+def memo(session: Session) -> dict:
+    """A dict that lives as long as ``session``'s transaction: what this transaction has
+    read or made, kept so it is not asked again. Emptied on commit and on any rollback
+    (a savepoint's too), so nothing in it outlives what it describes."""
+    return session.info.setdefault("hub_memo", {})
+
+
+def mark_created(session: Session, entity: str, entity_id: int) -> None:
+    """``entity`` ``entity_id`` (the names alerts and the outbox use: ``order``,
+    ``fulfilment``...) was inserted by this transaction: nothing outside it refers to it
+    yet, so no alert of it is open and no message of it is queued elsewhere."""
+    memo(session).setdefault("created", set()).add((entity, entity_id))
+
+
+def was_created(session: Session, entity: str, entity_id: int | None) -> bool:
+    return (entity, entity_id) in memo(session).get("created", ())
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_end(session, transaction) -> None:
+    if transaction.parent is None:  # the transaction itself, not a savepoint, ended
+        session.info.pop("hub_memo", None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_undone(session, _transaction) -> None:
+    session.info.pop("hub_memo", None)
 
 
 class Database:

@@ -1,4 +1,5 @@
 """The common model. Importing this package registers every table on ``Base.metadata``."""
+from hub.core import ids  # noqa: F401 (rows get their ids when added: hub.core.ids)
 from hub.core.db import Base
 from hub.models.alerts import Alert
 from hub.models.logistics import Shipment, TrackingEvent

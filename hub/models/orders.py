@@ -119,4 +119,7 @@ class FulfilmentLine(Tenant, Base):
     id: Mapped[Id]
     fulfilment_id: Mapped[int] = fk("fulfilments.id", ondelete="CASCADE")
     order_line_id: Mapped[int] = fk("order_lines.id")
+    # unused in code; it makes a flush insert order lines before the fulfilment lines
+    # naming them (their ids are known before either is written: hub.core.ids)
+    order_line: Mapped[OrderLine] = relationship()
     quantity: Mapped[int] = mapped_column(default=1)

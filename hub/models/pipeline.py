@@ -36,6 +36,7 @@ class Leased:
 
 class InboxEvent(Tenant, Leased, Base):
     __tablename__ = "inbox_events"
+    __preassigned_ids__ = False  # also inserted by Core statements (hub.core.ids)
     __table_args__ = (
         UniqueConstraint("connector", "account_id", "external_event_id"),
         Index("ix_inbox_events_due", "status", "next_attempt_at"),
@@ -61,6 +62,7 @@ class QuarantinedRequest(Base):
     """Not tenant-scoped: a forged request may name an account it does not own."""
 
     __tablename__ = "quarantined_requests"
+    __preassigned_ids__ = False  # also inserted by Core statements (hub.core.ids)
 
     id: Mapped[Id]
     merchant_id: Mapped[int | None] = fk("merchants.id", nullable=True)
@@ -116,6 +118,7 @@ class DeliveryAttempt(Tenant, Base):
 
 class PollState(Tenant, Leased, Base):
     __tablename__ = "poll_states"
+    __preassigned_ids__ = False  # also inserted by Core statements (hub.core.ids)
     __table_args__ = (UniqueConstraint("account_id", "stream"),)
 
     id: Mapped[Id]

@@ -25,7 +25,8 @@ acknowledged. A duplicate of a stored event is skipped (``ON CONFLICT DO NOTHING
   another process holds the lock, SQLite's own busy wait would sleep 1, 2, 5... ms
   between tries (about 10 % of writes under load, while every waiting thread waits);
   a statement refused with SQLITE_BUSY has written nothing, so the writer tries again
-  itself after 50 µs, doubling up to 1 ms, until the engine's busy timeout. Each group
+  itself after 50 µs, doubling up to 1 ms, until the engine's busy timeout
+  (``hub.core.db.when_free``, which every hub write transaction on SQLite waits with). Each group
   written sends the worker one wake-up datagram.
 
   That connection never checkpoints the WAL itself (``wal_autocheckpoint=0``): a
@@ -45,7 +46,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 import time
 import weakref
@@ -55,12 +55,11 @@ from sqlalchemy import create_engine
 
 from hub.pipeline import inbox
 from hub.core import wakeup
-from hub.core.db import Database
+from hub.core.db import Database, when_free
 
 CHECKPOINT_EVERY_S = 1.0
 RESTART_WAL_FRAMES = 16384  # 64 MB of 4 KB pages
 RESTART_BUSY_TIMEOUT_MS = 100
-BUSY_PAUSE_S, BUSY_MAX_PAUSE_S = 50e-6, 1e-3  # retrying a write another process blocks
 log = logging.getLogger(__name__)
 
 
@@ -153,12 +152,12 @@ class _SqliteWriter:
             cursor = conn.cursor()
             try:
                 if len(rows) > inbox.RAW_ROWS_PER_STATEMENT:  # several statements
-                    self._when_free(lambda: cursor.execute("BEGIN IMMEDIATE"))
+                    when_free(lambda: cursor.execute("BEGIN IMMEDIATE"), self.busy_timeout_s)
                     inserted = inbox.insert_raw(cursor, "sqlite", rows)
                     conn.commit()
                 else:  # one statement: lock, write and commit at once
-                    inserted = self._when_free(
-                        lambda: inbox.insert_raw(cursor, "sqlite", rows))
+                    inserted = when_free(lambda: inbox.insert_raw(cursor, "sqlite", rows),
+                                         self.busy_timeout_s)
             except BaseException:
                 self.conn = None  # the next group opens a fresh connection
                 try:
@@ -175,20 +174,6 @@ class _SqliteWriter:
             waiting.done = True
         return inserted
 
-    def _when_free(self, take_lock_and_write):
-        """Call ``take_lock_and_write`` (a statement that starts by taking SQLite's write
-        lock) until it gets the lock; refused, it has written nothing."""
-        pause, deadline = BUSY_PAUSE_S, time.monotonic() + self.busy_timeout_s
-        while True:
-            try:
-                return take_lock_and_write()
-            except sqlite3.OperationalError as e:
-                if (e.sqlite_errorcode or 0) & 0xFF != sqlite3.SQLITE_BUSY \
-                        or time.monotonic() >= deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(2 * pause, BUSY_MAX_PAUSE_S)
-
     def _own_connection(self):
         fairy = self.engine.raw_connection()  # opened with the engine's pragmas
         fairy.detach()  # this writer's from now on: the pool opens others
@@ -199,7 +184,7 @@ class _SqliteWriter:
             conn = self._own_connection()
             (busy_timeout_ms,) = conn.execute("PRAGMA busy_timeout").fetchone()
             self.busy_timeout_s = busy_timeout_ms / 1000
-            conn.execute("PRAGMA busy_timeout=0")  # _when_free waits instead
+            conn.execute("PRAGMA busy_timeout=0")  # when_free waits instead
             conn.execute("PRAGMA wal_autocheckpoint=0")
             self.conn = conn
         return self.conn
