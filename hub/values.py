@@ -68,6 +68,9 @@ class OrderValues:
     waybills: tuple[Waybill, ...] = ()   # outbound parcels the platform reports
 
     entity = "order"
+    # The record is the order's whole state: of two in one inbox batch only the newer is
+    # applied. (A return record is not: it may name the buyer's parcel only once.)
+    full_state = True
 
     @property
     def external_id(self) -> str:

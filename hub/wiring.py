@@ -27,7 +27,7 @@ from hub.domain.pushes import platform_actions, supplier_notices
 from hub.domain.returns import decisions, flow as returns
 from hub.domain.returns.records import apply_return
 from hub.domain.tracking import effects, shipments
-from hub.domain.tracking.records import apply_tracking
+from hub.domain.tracking.records import apply_tracking, preload_shipments
 from hub.pipeline import events, sync
 from hub.pipeline.events import (
     ExpectedReturn, MessageSettled, OrderChanged, ReturnChanged, ShipmentTracked,
@@ -37,9 +37,9 @@ from hub.values import FulfilmentUpdateValues, OrderValues, ReturnValues, Tracki
 
 def wire() -> None:
     sync.reset()
-    sync.register(OrderValues, apply_order)
-    sync.register(ReturnValues, apply_return)
-    sync.register(TrackingValues, apply_tracking)
+    sync.register(OrderValues, apply_order, preload=sync.preload_bindings)
+    sync.register(ReturnValues, apply_return, preload=sync.preload_bindings)
+    sync.register(TrackingValues, apply_tracking, preload=preload_shipments)
     sync.register(FulfilmentUpdateValues, updates.apply_update)
 
     events.reset()

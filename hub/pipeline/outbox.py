@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.core.db import utcnow
+from hub.core.db import memo, utcnow, was_created
 from hub.core.wakeup import notify
 from hub.models import Account, OutboxMessage
 from hub.pipeline import events
@@ -44,24 +44,36 @@ def enqueue(session: Session, account: Account, topic: str, entity: str, entity_
     """Queue a push; ``version`` names this state of the entity (e.g. its updated time).
 
     Enqueuing the same (account, topic, entity, version) twice returns the first message.
+    For an entity this transaction created (``hub.core.db.mark_created``) nothing is asked
+    of the database: no other transaction can have queued anything for it.
     """
     key = idempotency_key(account.id, topic, entity, entity_id, version)
-    existing = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
-    if existing is not None:
-        return existing
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.account_id == account.id, OutboxMessage.topic == topic,
-               OutboxMessage.entity == entity, OutboxMessage.entity_id == entity_id,
-               OutboxMessage.status == "pending", OutboxMessage.lease_owner.is_(None))
-        .values(status="superseded")
-    )
+    queued = memo(session).setdefault("outbox", {})  # key → message, this transaction's
+    if key in queued:
+        return queued[key]
+    if was_created(session, entity, entity_id):  # only this transaction can have queued any
+        for m in queued.values():
+            if (m.account_id, m.topic, m.entity, m.entity_id) == (
+                    account.id, topic, entity, entity_id) and m.status == "pending":
+                m.status = "superseded"
+    else:
+        existing = session.scalar(select(OutboxMessage)
+                                  .where(OutboxMessage.idempotency_key == key))
+        if existing is not None:
+            return existing
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.account_id == account.id, OutboxMessage.topic == topic,
+                   OutboxMessage.entity == entity, OutboxMessage.entity_id == entity_id,
+                   OutboxMessage.status == "pending", OutboxMessage.lease_owner.is_(None))
+            .values(status="superseded")
+        )
     message = OutboxMessage(merchant_id=account.merchant_id, account_id=account.id,
                             connector=account.connector, topic=topic, entity=entity,
                             entity_id=entity_id, payload=payload, idempotency_key=key,
-                            next_attempt_at=utcnow())
+                            status="pending", next_attempt_at=utcnow())
     session.add(message)
-    session.flush()
+    queued[key] = message
     if var_dir is not None:
         wake_delivery(session, var_dir)
     return message

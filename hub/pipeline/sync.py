@@ -8,7 +8,10 @@ savepoint and returns ``(outcome, event)``; the event (``hub.pipeline.events``) 
 published after it, in the same transaction, so subscribers' writes commit with the
 change. Bindings ``(connector, account, entity, external_id)`` are unique: when two
 workers race to create the same record, one insert fails and ``apply`` raises a
-retryable ``ConnectorError`` — the event is retried and then finds the binding.
+retryable ``ConnectorError`` — the event is retried and then finds the binding. A
+batch applies without the savepoint (``savepoint=False``) and is undone whole when
+anything raises. ``preload`` reads what a batch needs with one query per kind (the
+preloaders registered with the handlers; ``preload_bindings`` for ``upsert``).
 """
 from __future__ import annotations
 
@@ -19,38 +22,60 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from connectors.base import ConnectorError, ErrorClass
-from hub.core.db import utcnow
+from hub.core.db import memo, utcnow
 from hub.models import Account, Binding
 from hub.pipeline import events
 
 Handler = Callable[[Session, Account, object], "tuple[str, events.Event | None]"]
+Preloader = Callable[[Session, Account, list], None]
 _handlers: dict[type, Handler] = {}
+_preloaders: dict[type, Preloader] = {}
 
 
-def register(value_type: type, handler: Handler) -> None:
+def register(value_type: type, handler: Handler, *, preload: Preloader | None = None) -> None:
+    """``preload(session, account, values)`` reads what a batch of ``values`` needs, one
+    query per kind, into ``hub.core.db.memo`` (``preload_bindings`` for ``upsert``)."""
     _handlers[value_type] = handler
+    if preload is not None:
+        _preloaders[value_type] = preload
 
 
 def reset() -> None:
     _handlers.clear()
+    _preloaders.clear()
+
+
+def preload(session: Session, account: Account, values: list) -> None:
+    """Run each value type's preloader over the ``values`` of that type."""
+    by_type: dict[type, list] = {}
+    for v in values:
+        by_type.setdefault(type(v), []).append(v)
+    for value_type, group in by_type.items():
+        if value_type in _preloaders:
+            _preloaders[value_type](session, account, group)
 
 
 def handled_types() -> list[str]:
     return [f"{t.__name__} -> {h.__module__}.{h.__name__}" for t, h in _handlers.items()]
 
 
-def apply(session: Session, account: Account, values) -> str:
+def apply(session: Session, account: Account, values, *, savepoint: bool = True) -> str:
+    """Apply ``values``; without ``savepoint`` (a batch that is undone whole on any
+    error) a concurrent insert raises the ``IntegrityError`` itself."""
     if not _handlers:  # a process that never wired itself: retry, never lose the event
         raise RuntimeError("nothing can be applied: hub.wiring.wire() was not called")
     handler = _handlers.get(type(values))
     if handler is None:
         raise ConnectorError(ErrorClass.FAIL_DATA, f"cannot apply {type(values).__name__}")
-    try:
-        with session.begin_nested():
-            outcome, event = handler(session, account, values)
-    except IntegrityError:
-        raise ConnectorError(ErrorClass.RETRY, f"concurrent write to {values.entity} "
-                             f"{values.external_id}; retrying") from None
+    if not savepoint:
+        outcome, event = handler(session, account, values)
+    else:
+        try:
+            with session.begin_nested():
+                outcome, event = handler(session, account, values)
+        except IntegrityError:
+            raise ConnectorError(ErrorClass.RETRY, f"concurrent write to {values.entity} "
+                                 f"{values.external_id}; retrying") from None
     if event is not None:
         events.publish(session, event)
     return outcome
@@ -74,9 +99,14 @@ def upsert(session, account, values, model, fields: dict, merge=None):
     """The binding logic every record shares: returns ``(outcome, row)`` with ``fields``
     set on the row (None when the record is older than the stored one).
     ``merge(row, fields) -> fields`` adjusts what is set on an existing row."""
-    binding = session.scalar(locked(session, select(Binding).where(
-        Binding.connector == account.connector, Binding.account_id == account.id,
-        Binding.entity == values.entity, Binding.external_id == values.external_id)))
+    key = (account.id, values.entity, values.external_id)
+    bindings = memo(session).get("bindings", {})
+    if key in bindings:
+        binding = bindings[key]
+    else:
+        binding = session.scalar(locked(session, select(Binding).where(
+            Binding.connector == account.connector, Binding.account_id == account.id,
+            Binding.entity == values.entity, Binding.external_id == values.external_id)))
     remote = values.remote_updated_at
     if binding is not None:
         if remote and binding.remote_updated_at and remote < binding.remote_updated_at:
@@ -90,11 +120,27 @@ def upsert(session, account, values, model, fields: dict, merge=None):
         binding.synced_at = utcnow()
         return "updated", row
     row = model(merchant_id=account.merchant_id, **fields)
-    session.add(row)
-    session.flush()
-    session.add(Binding(merchant_id=account.merchant_id, connector=account.connector,
-                        account_id=account.id, entity=values.entity,
-                        external_id=values.external_id, internal_id=row.id,
-                        remote_updated_at=remote, synced_at=utcnow()))
-    session.flush()
+    session.add(row)  # its id is known now (hub.core.ids); it is written at the next flush
+    binding = Binding(merchant_id=account.merchant_id, connector=account.connector,
+                      account_id=account.id, entity=values.entity,
+                      external_id=values.external_id, internal_id=row.id,
+                      remote_updated_at=remote, synced_at=utcnow())
+    session.add(binding)
+    bindings[key] = binding
     return "created", row
+
+
+def preload_bindings(session: Session, account: Account, values: list) -> None:
+    """Read (and lock, in id order on PostgreSQL) the bindings of ``values`` in one query,
+    so ``upsert`` asks nothing more of the database for them in this transaction."""
+    keyed = {(v.entity, v.external_id) for v in values}
+    if not keyed:
+        return
+    bindings = memo(session).setdefault("bindings", {})
+    found = session.scalars(locked(session, select(Binding).where(
+        Binding.connector == account.connector, Binding.account_id == account.id,
+        Binding.entity.in_({e for e, _ in keyed}),
+        Binding.external_id.in_({x for _, x in keyed})).order_by(Binding.id)))
+    bindings.update({(account.id, b.entity, b.external_id): b for b in found})
+    bindings.update({(account.id, *k): None for k in keyed
+                     if (account.id, *k) not in bindings})

@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core.db import iso, utcnow
+from hub.core.db import iso, mark_created, memo, utcnow
 from hub.domain.pushes import supplier_notices
 from hub.models import Alert, Fulfilment, FulfilmentLine, Order, SkuMapping, Supplier, alerts, audit
 from hub.pipeline.events import OrderChanged
@@ -33,11 +33,13 @@ ENDED = ("cancelled", "completed")  # nothing is left to decide about an unalloc
 # -- allocation ----------------------------------------------------------------------------
 
 def on_order_changed(session: Session, event: OrderChanged) -> None:
-    handle_order(session, event.order)
+    handle_order(session, event.order, new=event.created)
 
 
-def handle_order(session: Session, order: Order, var_dir: Path | None = None) -> list[Fulfilment]:
-    """Allocate ``order`` if it is paid and not held; returns the fulfilments made."""
+def handle_order(session: Session, order: Order, var_dir: Path | None = None, *,
+                 new: bool = False) -> list[Fulfilment]:
+    """Allocate ``order`` if it is paid and not held; returns the fulfilments made.
+    ``new``: the order was created in this transaction (no line can be allocated yet)."""
     if order.status != "paid":
         why = f"the order is {order.status}"
         alerts.resolve(session, order.merchant_id, "order_held", "order", order.id, why=why)
@@ -52,7 +54,7 @@ def handle_order(session: Session, order: Order, var_dir: Path | None = None) ->
                       why="the platform released the order"):
         audit.record(session, order.merchant_id, ACTOR, "order.released", "order", order.id,
                      {"released_at": iso(utcnow())})
-    return allocate(session, order, var_dir=var_dir)
+    return allocate(session, order, var_dir=var_dir, new=new)
 
 
 def _hold(session: Session, order: Order) -> None:
@@ -82,22 +84,27 @@ def _open_alert(session: Session, order: Order, kind: str) -> bool:
 
 
 def _best_mappings(session: Session, merchant_id: int, skus: set[str]):
-    """sku → (SkuMapping, Supplier): the highest priority active mapping, oldest first."""
-    rows = session.execute(
-        select(SkuMapping, Supplier).join(Supplier, Supplier.id == SkuMapping.supplier_id)
-        .where(SkuMapping.merchant_id == merchant_id, SkuMapping.sku.in_(skus),
-               SkuMapping.active.is_(True), Supplier.active.is_(True))
-        .order_by(SkuMapping.priority.desc(), SkuMapping.id)).all()
-    best: dict[str, tuple[SkuMapping, Supplier]] = {}
-    for mapping, supplier in rows:
-        best.setdefault(mapping.sku, (mapping, supplier))
-    return best
+    """sku → (SkuMapping, Supplier): the highest priority active mapping, oldest first.
+    Remembered for the transaction (a batch of orders asks once per SKU)."""
+    known = memo(session).setdefault(("sku_best", merchant_id), {})
+    asked = skus - known.keys()
+    if asked:
+        rows = session.execute(
+            select(SkuMapping, Supplier).join(Supplier, Supplier.id == SkuMapping.supplier_id)
+            .where(SkuMapping.merchant_id == merchant_id, SkuMapping.sku.in_(asked),
+                   SkuMapping.active.is_(True), Supplier.active.is_(True))
+            .order_by(SkuMapping.priority.desc(), SkuMapping.id)).all()
+        for mapping, supplier in rows:
+            known.setdefault(mapping.sku, (mapping, supplier))
+        known.update({sku: None for sku in asked if sku not in known})
+    return {sku: known[sku] for sku in skus if known[sku] is not None}
 
 
 def allocate(session: Session, order: Order, *, var_dir: Path | None = None,
-             actor: str = ACTOR) -> list[Fulfilment]:
-    """Allocate the lines of ``order`` not yet in any fulfilment (see the module doc)."""
-    covered = set(session.scalars(
+             actor: str = ACTOR, new: bool = False) -> list[Fulfilment]:
+    """Allocate the lines of ``order`` not yet in any fulfilment (see the module doc);
+    ``new``: the order was created in this transaction, so none is."""
+    covered = set() if new else set(session.scalars(
         select(FulfilmentLine.order_line_id).join(
             Fulfilment, Fulfilment.id == FulfilmentLine.fulfilment_id)
         .where(Fulfilment.order_id == order.id)))
@@ -124,13 +131,14 @@ def allocate(session: Session, order: Order, *, var_dir: Path | None = None,
         f.lines = [FulfilmentLine(merchant_id=order.merchant_id, order_line_id=line.id,
                                   quantity=line.quantity) for line in lines]
         session.add(f)
-        session.flush()
         audit.record(session, order.merchant_id, actor, "fulfilment.requested", "fulfilment",
                      f.id, {"order_id": order.id, "supplier_id": supplier.id,
                             "lines": [{"order_line_id": x.id, "sku": x.sku,
                                        "quantity": x.quantity} for x in lines],
                             "requested_at": iso(now), "answer_due_at": iso(f.answer_due_at)})
-        dispatch(session, f, var_dir=var_dir)
+        mark_created(session, "fulfilment", f.id)
+        dispatch(session, f, var_dir=var_dir, supplier_skus={
+            line.sku: best[line.sku][0].supplier_sku for line in lines})
         made.append(f)
     if unmapped:
         alerts.raise_alert(
@@ -146,23 +154,29 @@ def allocate(session: Session, order: Order, *, var_dir: Path | None = None,
     return made
 
 
-def dispatch_lines(session: Session, fulfilment: Fulfilment) -> list[dict]:
+def dispatch_lines(session: Session, fulfilment: Fulfilment,
+                   supplier_skus: dict[str, str | None] | None = None) -> list[dict]:
+    """The lines a supplier is asked to ship, with its own SKUs (``supplier_skus``: when
+    the caller has them; else read from the mappings)."""
     order_lines = {line.id: line for line in fulfilment.order.lines}
     lines = [(order_lines[x.order_line_id], x.quantity) for x in fulfilment.lines
              if x.order_line_id in order_lines]
-    supplier_skus = dict(session.execute(select(SkuMapping.sku, SkuMapping.supplier_sku).where(
-        SkuMapping.merchant_id == fulfilment.merchant_id,
-        SkuMapping.supplier_id == fulfilment.supplier_id,
-        SkuMapping.sku.in_({line.sku for line, _ in lines}))).all())
+    if supplier_skus is None:
+        supplier_skus = dict(session.execute(select(SkuMapping.sku, SkuMapping.supplier_sku)
+                                             .where(
+            SkuMapping.merchant_id == fulfilment.merchant_id,
+            SkuMapping.supplier_id == fulfilment.supplier_id,
+            SkuMapping.sku.in_({line.sku for line, _ in lines}))).all())
     return [{"sku": line.sku, "supplier_sku": supplier_skus.get(line.sku), "title": line.title,
              "quantity": qty} for line, qty in lines]
 
 
-def dispatch(session: Session, fulfilment: Fulfilment, *, var_dir: Path | None = None):
+def dispatch(session: Session, fulfilment: Fulfilment, *, var_dir: Path | None = None,
+             supplier_skus: dict[str, str | None] | None = None):
     """Queue (again: same key) the ``order_dispatch`` notice of a fulfilment."""
     supplier = session.get(Supplier, fulfilment.supplier_id)
     payload = supplier_notices.order_dispatch(fulfilment, fulfilment.order,
-                                              dispatch_lines(session, fulfilment))
+                                              dispatch_lines(session, fulfilment, supplier_skus))
     return supplier_notices.send(
         session, supplier, supplier_notices.ORDER_DISPATCH, "fulfilment", fulfilment.id,
         payload, f"dispatch:{iso(fulfilment.requested_at)}", var_dir=var_dir)

@@ -329,7 +329,8 @@ def intercept(session: Session, fulfilment: Fulfilment, shipment: Shipment | Non
 
 def on_shipment_tracked(session: Session, event: ShipmentTracked) -> None:
     shipment = event.shipment
-    if shipment.direction == "outbound" and shipment.fulfilment_id is not None:
+    if shipment.direction == "outbound" and shipment.fulfilment_id is not None \
+            and _got_through(shipment):
         check_interception(session, session.get(Fulfilment, shipment.fulfilment_id), shipment)
 
 
@@ -344,14 +345,18 @@ def on_intercept_settled(session: Session, event: MessageSettled) -> None:
                                shipment)
 
 
+def _got_through(shipment: Shipment) -> bool:
+    return shipment.interception_status == "failed" or shipment.status == "delivered"
+
+
 def check_interception(session: Session, fulfilment: Fulfilment | None,
                        shipment: Shipment) -> bool:
     """A pending stop whose parcel could not be stopped becomes an expected return."""
     if fulfilment is None or fulfilment.cancel_requested_at is None or fulfilment.expected_return:
         return False
-    failed = shipment.interception_status == "failed"
-    if not (failed or shipment.status == "delivered"):
+    if not _got_through(shipment):
         return False
+    failed = shipment.interception_status == "failed"
     if not guarded(session, fulfilment, Fulfilment.expected_return.is_(False),
                    expected_return=True):
         return False

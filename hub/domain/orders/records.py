@@ -11,6 +11,9 @@ closing word (``completed``, ``cancelled``) always applies.
 """
 from __future__ import annotations
 
+from sqlalchemy.orm.attributes import set_committed_value
+
+from hub.core.db import mark_created
 from hub.models import Order, OrderLine, audit
 from hub.pipeline.events import OrderChanged
 from hub.pipeline.sync import upsert
@@ -50,6 +53,9 @@ def apply_order(session, account, v: OrderValues):
                      "order.status_kept", "order", order.id,
                      {"status": order.status, "platform_status": v.status,
                       "raw_status": [kept["raw_status"], v.raw_status]})
+    if outcome == "created":  # nothing to load: no line and no alert of it exists yet
+        set_committed_value(order, "lines", [])
+        mark_created(session, "order", order.id)
     existing = {(line.platform_line_id or line.sku): line for line in order.lines}
     for lv in v.lines:
         line = existing.get(lv.platform_line_id or lv.sku)
@@ -58,5 +64,4 @@ def apply_order(session, account, v: OrderValues):
             order.lines.append(line)
         for key in LINE_FIELDS:
             setattr(line, key, getattr(lv, key))
-    session.flush()
     return outcome, OrderChanged(account, order, outcome == "created", v)

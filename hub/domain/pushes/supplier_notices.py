@@ -41,7 +41,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core.db import iso
+from hub.core.db import iso, memo
 from hub.core.wakeup import current_var_dir
 from hub.models import (
     Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment, Supplier, alerts,
@@ -116,7 +116,10 @@ def content_version(payload: dict) -> str:
 def channel_account(session: Session, supplier: Supplier) -> Account | None:
     if supplier.channel_account_id is None:
         return None
-    return session.get(Account, supplier.channel_account_id)
+    held = memo(session).setdefault("channel_accounts", {})  # the session holds rows weakly
+    if supplier.channel_account_id not in held:
+        held[supplier.channel_account_id] = session.get(Account, supplier.channel_account_id)
+    return held[supplier.channel_account_id]
 
 
 def send(session: Session, supplier: Supplier, topic: str, entity: str, entity_id: int,

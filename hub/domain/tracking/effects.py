@@ -156,4 +156,3 @@ def on_shipment_tracked(session: Session, change: ShipmentTracked) -> None:
         if shipment.direction == "outbound":
             _outbound(session, shipment)
         _problems(session, shipment, change)
-    session.flush()

@@ -13,7 +13,7 @@ import hashlib
 
 from sqlalchemy import select
 
-from hub.core.db import utcnow
+from hub.core.db import memo, utcnow
 from hub.models import Shipment, TrackingEvent, audit
 from hub.pipeline.events import ShipmentTracked
 from hub.pipeline.sync import locked
@@ -34,19 +34,20 @@ def shipment_for(session, account, v: TrackingValues) -> tuple[Shipment | None, 
     shipment is then corrected to ``v.carrier``). A carrier the mapper did not know
     (``unknown_carrier:`` flag) falls back to the tracking number alone when exactly one
     shipment of the merchant has it."""
-    def find(*conditions):
-        stmt = select(Shipment).where(Shipment.merchant_id == account.merchant_id,
-                                      Shipment.tracking_number == v.tracking_number,
-                                      *conditions)
-        return list(session.scalars(locked(session, stmt).limit(2)))
+    candidates = memo(session).get("shipments", {}).get((account.merchant_id, v.tracking_number))
+    if candidates is None:
+        candidates = _shipments(session, account.merchant_id, {v.tracking_number})
 
-    found = find(Shipment.carrier == v.carrier)
+    def find(carrier=None):
+        return [s for s in candidates if carrier is None or s.carrier == carrier][:2]
+
+    found = find(v.carrier)
     if found:
         return found[0], None
     for flag in v.flags:
         if flag.startswith("carrier_corrected:"):
             old = flag.partition(":")[2].partition("->")[0]
-            found = find(Shipment.carrier == old) if old and old != v.carrier else []
+            found = find(old) if old and old != v.carrier else []
             if found:
                 shipment = found[0]
                 shipment.carrier, shipment.carrier_raw = v.carrier, v.carrier_raw
@@ -72,13 +73,42 @@ def record_interception(session, account, shipment: Shipment, outcome: str | Non
     return outcome
 
 
+def _shipments(session, merchant_id: int, numbers: set[str]) -> list[Shipment]:
+    """The merchant's shipments with these tracking numbers, row-locked in id order on
+    PostgreSQL (two workers never wait on each other in opposite orders)."""
+    return list(session.scalars(locked(session, select(Shipment).where(
+        Shipment.merchant_id == merchant_id, Shipment.tracking_number.in_(numbers))
+        .order_by(Shipment.id))))
+
+
+def preload_shipments(session, account, values: list[TrackingValues]) -> None:
+    """The shipments a batch of ``values`` names, and their events' keys: one query each,
+    remembered for the transaction (``hub.core.db.memo``; ``register_shipment`` adds
+    what it creates)."""
+    numbers = {v.tracking_number for v in values}
+    found = _shipments(session, account.merchant_id, numbers)
+    by_number: dict = {(account.merchant_id, n): [] for n in numbers}
+    for shipment in found:
+        by_number[(account.merchant_id, shipment.tracking_number)].append(shipment)
+    memo(session).setdefault("shipments", {}).update(by_number)
+    keys: dict[int, set] = {shipment.id: set() for shipment in found}
+    for shipment_id, key in session.execute(select(
+            TrackingEvent.shipment_id, TrackingEvent.dedupe_key).where(
+            TrackingEvent.shipment_id.in_(keys))):
+        keys[shipment_id].add(key)
+    memo(session).setdefault("tracking_keys", {}).update(keys)
+
+
 def apply_tracking(session, account, v: TrackingValues):
     shipment, corrected = shipment_for(session, account, v)
     if shipment is None:
         return "ignored", None
     previous = shipment.status
-    known = set(session.scalars(select(TrackingEvent.dedupe_key).where(
-        TrackingEvent.shipment_id == shipment.id)))
+    known = memo(session).setdefault("tracking_keys", {}).get(shipment.id)
+    if known is None:
+        known = set(session.scalars(select(TrackingEvent.dedupe_key).where(
+            TrackingEvent.shipment_id == shipment.id)))
+        memo(session)["tracking_keys"][shipment.id] = known
     new_events = []
     for ev in v.events:
         key = event_key(ev.occurred_at, ev.raw_status, ev.description)
@@ -111,7 +141,6 @@ def apply_tracking(session, account, v: TrackingValues):
     interception = record_interception(session, account, shipment, v.interception)
     if not (new_events or corrected or monitoring_changed or interception):
         return "ignored", None
-    session.flush()
     return "updated", ShipmentTracked(account, shipment, v, previous, shipment.status,
                                       len(new_events), monitoring_changed, interception,
                                       corrected)

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from connectors import registry
 from connectors.capabilities import Parcel
-from hub.core.db import utcnow
+from hub.core.db import memo, utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.core.wakeup import current_var_dir
 from hub.models import Account, Alert, Order, OutboxMessage, ReturnCase, Shipment, alerts, audit
@@ -115,6 +115,9 @@ def register_shipment(session: Session, *, merchant_id: int, carrier: str,
                                     **{k: v for k, v in links.items() if v is not None})
                 session.add(shipment)
                 session.flush()
+            known = memo(session).get("shipments", {}).get((merchant_id, number))
+            if known is not None:  # a batch's preload (hub.domain.tracking.records) sees it
+                known.append(shipment)
             audit.record(session, merchant_id, ACTOR, "shipment.registered", "shipment",
                          shipment.id, {"carrier": carrier, "tracking_number": number,
                                        "direction": direction})
@@ -291,6 +294,8 @@ def on_order_changed(session: Session, event: OrderChanged) -> None:
     """The platform reports the order shipped in these parcels (its own logistics info):
     each becomes an outbound shipment of the order, subscribed like any other (of its
     fulfilment, when the order has exactly one)."""
+    if not event.values.waybills:
+        return
     order = event.order
     fulfilments = [f for f in order.fulfilments if f.status not in ("rejected", "cancelled")]
     for waybill in event.values.waybills:
