@@ -20,6 +20,7 @@ between the two models (``FulfilmentLine.order_line``), or a flush first.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Iterator
 
@@ -53,9 +54,18 @@ def _reserve(session: Session, table, n: int) -> Iterator[int]:
     return itertools.count((session.execute(select(func.max(table.c.id))).scalar() or 0) + 1)
 
 
+@functools.lru_cache(maxsize=None)
+def _table(cls):
+    """The table whose ``id`` a new ``cls`` row gets here, or None (see the module doc)."""
+    mapper = inspect(cls)
+    if getattr(cls, "__preassigned_ids__", True) and len(mapper.primary_key) == 1 \
+            and mapper.primary_key[0].name == "id":
+        return mapper.local_table
+    return None
+
+
 @event.listens_for(Session, "transient_to_pending")
 def _assign(session: Session, obj) -> None:
-    mapper = inspect(type(obj))
-    if (getattr(obj, "__preassigned_ids__", True) and len(mapper.primary_key) == 1
-            and mapper.primary_key[0].name == "id" and getattr(obj, "id", None) is None):
-        obj.id = next_id(session, mapper.local_table)
+    table = _table(type(obj))
+    if table is not None and obj.id is None:
+        obj.id = next_id(session, table)
