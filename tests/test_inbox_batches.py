@@ -3,6 +3,8 @@ bad event fails alone and costs the others nothing, slices commit as they go, an
 parcel registered earlier in a batch is found by a push later in it."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
@@ -146,6 +148,30 @@ def test_a_push_finds_a_parcel_registered_earlier_in_its_batch(app, database, sh
     [parcel] = _shipments(database)
     assert (parcel.direction, parcel.tracking_number, parcel.status) == \
         ("return", "YT100", "picked_up")
+
+
+def test_two_workers_updating_the_same_orders_in_opposite_orders_never_deadlock(
+        app, database, shop, monkeypatch, caplog):
+    """PostgreSQL: each slice locks the bindings it needs in id order up front, so two
+    workers whose batches name the same orders in opposite orders queue rather than
+    deadlock (a deadlock would undo a slice, logged, and apply it again one by one)."""
+    if not database.is_postgres:
+        pytest.skip("concurrent writers racing for rows need PostgreSQL")
+    orders = [f"GS-D{n}" for n in range(20)]
+    for oid in orders:
+        add_event(database, shop, "order.updated", order_data(oid, "paid", T1))
+    run(app)
+    for when, names in ((T2, orders), ("2026-11-01T12:00:00+08:00", orders[::-1])):
+        for oid in names:
+            add_event(database, shop, "order.updated", order_data(oid, "shipped", when))
+    monkeypatch.setattr(process_inbox, "BATCH", 20)
+    caplog.set_level("INFO", logger="jobs.process_inbox")
+    with ThreadPoolExecutor(2) as pool:
+        claimed = list(pool.map(lambda owner: process_inbox.run(app, owner), ("a", "b")))
+    assert claimed == [20, 20]
+    assert "inbox slice undone" not in caplog.text
+    assert count(database, InboxEvent, InboxEvent.status == "processed") == 60
+    assert {o.status for o in _orders(database)} == {"shipped"}
 
 
 def _shipments(database) -> list[Shipment]:
