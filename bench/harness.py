@@ -18,8 +18,8 @@ figures. A benchmark that finds something wrong (lost rows, errors) raises
 
 ``run(name)`` writes ``bench/results/<name>.json``:
 ``{"name", "params", "at", "figures": [{"metric", "unit", "value", "baseline_name",
-"baseline_value", "ratio"}]}`` (baseline fields null where a figure has none) and returns
-the figures; ``format_table`` renders them. ``python -m bench`` is the command line.
+"baseline_value", "ratio", "target", "met"}]}`` (baseline and target fields null where a
+figure has none) and returns the figures; ``format_table`` renders them. ``python -m bench`` is the command line.
 """
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ class BenchmarkFailed(RuntimeError):
 class Figure:
     """One measured number, optionally beside the baseline it should be compared with.
 
-    ``ratio`` is ``value / baseline_value`` unless given.
+    ``ratio`` is ``value / baseline_value`` unless given. ``target`` is what the figure
+    should reach, ``"ratio >= 0.5"`` or ``"value <= 4"``; ``met`` says whether it does.
     """
 
     metric: str
@@ -54,13 +55,24 @@ class Figure:
     baseline_name: str | None = None
     baseline_value: float | None = None
     ratio: float | None = None
+    target: str | None = None
 
     def __post_init__(self) -> None:
         if self.ratio is None and self.baseline_value not in (None, 0) and self.value is not None:
             self.ratio = self.value / self.baseline_value
 
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        field_, op, bound = self.target.split()
+        got = getattr(self, field_)
+        if got is None:
+            return False
+        return got >= float(bound) if op == ">=" else got <= float(bound)
+
     def as_dict(self) -> dict:
-        return {k: _json_number(v) for k, v in asdict(self).items()}
+        return {**{k: _json_number(v) for k, v in asdict(self).items()}, "met": self.met}
 
 
 @dataclass
@@ -143,7 +155,14 @@ def _fmt(v) -> str:
     return f"{v:.2f}"
 
 
-COLUMNS = ("metric", "unit", "value", "baseline", "baseline value", "ratio")
+COLUMNS = ("metric", "unit", "value", "baseline", "baseline value", "ratio", "target")
+
+
+def _target(d: dict) -> str:
+    if not d.get("target"):
+        return "-"
+    return f"{d['target'].replace('>=', '≥').replace('<=', '≤')}: " \
+           f"{'met' if d['met'] else 'NOT met'}"
 
 
 def format_table(name: str, figures: list[Figure] | list[dict]) -> str:
@@ -151,7 +170,7 @@ def format_table(name: str, figures: list[Figure] | list[dict]) -> str:
     for f in figures:
         d = f if isinstance(f, dict) else f.as_dict()
         rows.append((d["metric"], d["unit"], _fmt(d["value"]), d["baseline_name"] or "-",
-                     _fmt(d["baseline_value"]), _fmt(d["ratio"])))
+                     _fmt(d["baseline_value"]), _fmt(d["ratio"]), _target(d)))
     widths = [max(len(str(c)) for c in col) for col in zip(COLUMNS, *rows)]
     numeric = {2, 4, 5}
 

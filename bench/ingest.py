@@ -298,7 +298,7 @@ def ingest(params: dict) -> list[Figure]:
         return statistics.median(run[key] for run in runs)
 
     figures = [Figure("requests_per_s", "1/s", med(closed["hub"], "requests_per_s"),
-                      "noop", med(closed["noop"], "requests_per_s"))]
+                      "noop", med(closed["noop"], "requests_per_s"), target="ratio >= 0.5")]
     if all(run["server_cpu_us"] for run in closed["hub"] + closed["noop"]):
         figures.append(Figure("server_cpu_per_request", "us", med(closed["hub"], "server_cpu_us"),
                               "noop", med(closed["noop"], "server_cpu_us")))

@@ -263,7 +263,8 @@ def tracking_benchmark(params: dict) -> list[Figure]:
             worker.kill()
             worker.wait(timeout=10)
         hub.close()
-    return [Figure("pushes_per_s", "1/s", pushes_per_s, "ack_per_s", ack["requests_per_s"]),
+    return [Figure("pushes_per_s", "1/s", pushes_per_s, "ack_per_s", ack["requests_per_s"],
+                   target="ratio >= 0.5"),
             Figure("ack_per_s", "1/s", ack["requests_per_s"], "noop", noop["requests_per_s"]),
             Figure("worker_cpu_per_push", "us", report["cpu_s"] / total * 1e6)]
 

@@ -15,7 +15,7 @@ from bench import harness
 from bench.__main__ import main as bench_main
 from bench.load import build_requests, run_phase
 
-KEYS = {"metric", "unit", "value", "baseline_name", "baseline_value", "ratio"}
+KEYS = {"metric", "unit", "value", "baseline_name", "baseline_value", "ratio", "target", "met"}
 
 
 @pytest.fixture
@@ -23,8 +23,9 @@ def trivial():
     @harness.benchmark("trivial_test", params={"size": 3}, full={"size": 30})
     def trivial_bench(params):
         params["seen"] = params["size"] * 2
-        return [harness.Figure("things_per_s", "1/s", 150.0, "bare", 300.0),
-                harness.Figure("count", "rows", params["size"])]
+        return [harness.Figure("things_per_s", "1/s", 150.0, "bare", 300.0,
+                               target="ratio >= 0.6"),
+                harness.Figure("count", "rows", params["size"], target="value <= 3")]
 
     yield harness.REGISTRY["trivial_test"]
     harness.REGISTRY.pop("trivial_test", None)
@@ -40,9 +41,11 @@ def test_run_writes_the_documented_json(trivial, tmp_path):
     first, second = written["figures"]
     assert set(first) == KEYS and set(second) == KEYS
     assert first == {"metric": "things_per_s", "unit": "1/s", "value": 150.0,
-                     "baseline_name": "bare", "baseline_value": 300.0, "ratio": 0.5}
+                     "baseline_name": "bare", "baseline_value": 300.0, "ratio": 0.5,
+                     "target": "ratio >= 0.6", "met": False}
     assert second["baseline_name"] is None and second["baseline_value"] is None
     assert second["ratio"] is None
+    assert (second["target"], second["met"]) == ("value <= 3", True)
     assert doc["path"].endswith("trivial_test.json")
 
 
@@ -57,9 +60,10 @@ def test_table_lists_every_figure(trivial):
     lines = table.splitlines()
     assert lines[0] == "== trivial_test =="
     assert lines[1].split() == ["metric", "unit", "value", "baseline", "baseline", "value",
-                                "ratio"]
-    assert lines[3].split() == ["things_per_s", "1/s", "150", "bare", "300", "0.50"]
-    assert lines[4].split() == ["count", "rows", "3", "-", "-", "-"]
+                                "ratio", "target"]
+    assert lines[3].split() == ["things_per_s", "1/s", "150", "bare", "300", "0.50",
+                                "ratio", "≥", "0.6:", "NOT", "met"]
+    assert lines[4].split() == ["count", "rows", "3", "-", "-", "-", "value", "≤", "3:", "met"]
 
 
 def test_cli_runs_named_benchmarks_and_prints_the_table(trivial, tmp_path, capsys):
