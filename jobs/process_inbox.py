@@ -53,8 +53,10 @@ from types import SimpleNamespace
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import DataError
+from sqlalchemy.orm import defer
 
 from connectors.base import ConnectorError, ErrorClass
+from hub.core.crypto import SecretsUnavailable
 from hub.core.db import BUSY_MAX_PAUSE_S, Database, utcnow
 from hub.core.logs import scrub_text
 from hub.models import Account, InboxEvent, audit
@@ -107,10 +109,11 @@ def run(app, owner: str) -> int:
 
 @dataclass
 class Work:
-    """One leased event: its detached row and account, and what mapping made of it."""
+    """One leased event: its detached row and account (None: it could not be read), and
+    what mapping made of it."""
 
     event: InboxEvent
-    account: Account
+    account: Account | None
     values: list = field(default_factory=list)
     error: ConnectorError | None = None
 
@@ -121,6 +124,8 @@ def process_batch(db: Database, ids: list[int], owner: str, public_url: str = ""
     connectors: dict[int, object] = {}
     for work in works:
         account = work.account
+        if account is None:
+            continue
         try:
             connector = connectors.get(account.id) or connector_for(db, account, public_url)
             connectors[account.id] = connector
@@ -141,15 +146,22 @@ def process_batch(db: Database, ids: list[int], owner: str, public_url: str = ""
 
 
 def _load(db: Database, ids: list[int], owner: str) -> list[Work]:
-    """Detached copies of the events in ``ids`` still leased to ``owner``, with accounts."""
+    """Detached copies of the events in ``ids`` still leased to ``owner``, with accounts.
+    An account whose secrets cannot be read (the key was changed) fails only its own
+    events, each retried."""
     with db.session(readonly=True) as s:
         events = list(s.scalars(select(InboxEvent).where(
             InboxEvent.id.in_(ids), InboxEvent.lease_owner == owner,
             InboxEvent.status == "received").order_by(InboxEvent.id)))
-        accounts = {a.id: a for a in s.scalars(select(Account).where(
-            Account.id.in_({e.account_id for e in events})))}
+        accounts, unreadable = {}, {}
+        for account_id in {e.account_id for e in events}:
+            try:
+                accounts[account_id] = s.get(Account, account_id)
+            except SecretsUnavailable as e:
+                unreadable[account_id] = ConnectorError(ErrorClass.RETRY, str(e))
         s.expunge_all()
-    return [Work(e, accounts[e.account_id]) for e in events]
+    return [Work(e, accounts.get(e.account_id), error=unreadable.get(e.account_id))
+            for e in events]
 
 
 def _collapse(works: list[Work]) -> None:
@@ -159,12 +171,12 @@ def _collapse(works: list[Work]) -> None:
     for work in works:
         for v in work.values:
             if getattr(v, "full_state", False):
-                key = (work.account.id, type(v), v.external_id)
+                key = (work.event.account_id, type(v), v.external_id)
                 known = newest.get(key)
                 if known is None or not _older(v, known):
                     newest[key] = v
     for work in works:
-        work.values = [newest[(work.account.id, type(v), v.external_id)]
+        work.values = [newest[(work.event.account_id, type(v), v.external_id)]
                        if getattr(v, "full_state", False) else v for v in work.values]
 
 
@@ -226,14 +238,14 @@ def _apply_slice(db: Database, works: list[Work], owner: str,
     try:
         with db.session() as s:
             fenced = _fenced(s, db, works, owner)
-            accounts = {i: s.get(Account, i) for i in {w.account.id for w in works}}
+            accounts = {i: _account(s, i) for i in {w.event.account_id for w in works}}
             for account in accounts.values():
                 sync.preload(s, account, [
-                    v for w in works if w.account.id == account.id for v in w.values])
+                    v for w in works if w.event.account_id == account.id for v in w.values])
             for work in works:
                 attempted += 1
                 if work.event.id in fenced:
-                    account = accounts[work.account.id]
+                    account = accounts[work.event.account_id]
                     outcomes.append((work, account, work.error or _apply_values(
                         s, account, work, mine, savepoint=False)))
                 if time.monotonic() - started > budget:
@@ -253,7 +265,7 @@ def _apply_alone(db: Database, work: Work, owner: str, applied: dict) -> None:
     with db.session() as s:
         if work.event.id not in _fenced(s, db, [work], owner):
             return
-        account = s.get(Account, work.account.id)
+        account = _account(s, work.event.account_id)
         outcome = work.error
         if outcome is None:
             try:
@@ -269,6 +281,12 @@ def _apply_alone(db: Database, work: Work, owner: str, applied: dict) -> None:
         _record(s, [(work, account, outcome)])
     if not isinstance(outcome, ConnectorError):
         applied.update(mine)
+
+
+def _account(s, account_id: int) -> Account:
+    """The account without its config: applying never reads it (and an account whose
+    secrets cannot be read still records its events' errors)."""
+    return s.get(Account, account_id, options=[defer(Account.config)])
 
 
 def _record(s, outcomes: list[tuple[Work, Account, "list[str] | ConnectorError"]]) -> None:

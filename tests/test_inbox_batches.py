@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from hub.models import Fulfilment, InboxEvent, Order, OutboxMessage, Shipment, TrackingEvent
 from bench.tracking import SALT, push_body
@@ -103,6 +103,25 @@ def test_a_retryable_failure_is_retried_alone(app, database, shop, monkeypatch):
     assert states == [("processed", 1), ("received", 1), ("processed", 1)]
     assert "RuntimeError" in event(database, ids[1]).error_message
     assert sorted(o.platform_order_id for o in _orders(database)) == ["GS-6", "GS-8"]
+
+
+def test_an_account_whose_secrets_cannot_be_read_holds_up_only_its_own_events(
+        app, database, shop):
+    """The key was changed without keeping the old one: that account's events are
+    retried with the reason; the rest of the batch is applied."""
+    with database.session() as s:
+        other = f.shop(s, shop.merchant_id, name="re-keyed shop")
+    stuck = add_event(database, other, "order.updated", order_data("GS-K1"))
+    fine = add_event(database, shop, "order.updated", order_data("GS-K2"))
+    with database.session() as s:  # a ciphertext the current key does not open
+        s.execute(text("UPDATE accounts SET config = :c WHERE id = :i"),
+                  {"c": '"gAAAAABnot-a-token"', "i": other.id})
+    assert run(app) == 2
+    assert (event(database, fine).status, event(database, fine).attempts) == ("processed", 1)
+    held = event(database, stuck)
+    assert (held.status, held.error_class, held.attempts) == ("received", "retry", 1)
+    assert "HUB_SECRET_KEY" in held.error_message
+    assert [o.platform_order_id for o in _orders(database)] == ["GS-K2"]
 
 
 def test_slices_commit_as_they_go(app, database, shop, monkeypatch):
