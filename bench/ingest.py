@@ -126,6 +126,23 @@ class BenchHub:
         finally:
             db.dispose()
 
+    def set_aside_unprocessed(self) -> int:
+        """Mark this run's never-processed rows ``ignored``, so a later run on the same
+        (PostgreSQL) database does not process them."""
+        from sqlalchemy import update
+
+        from hub.core.db import Database
+        from hub.models import InboxEvent
+
+        db = Database(self.database_url)
+        try:
+            with db.session() as s:
+                return s.execute(update(InboxEvent).where(
+                    InboxEvent.account_id == self.account_id,
+                    InboxEvent.status == "received").values(status="ignored")).rowcount
+        finally:
+            db.dispose()
+
     def prepare(self) -> None:
         with self.provisioned() as (_session, _merchant, shop):
             self.account_id = shop.id
@@ -288,6 +305,7 @@ def ingest(params: dict) -> list[Figure]:
         if rows != acked:
             raise BenchmarkFailed(f"{acked} webhooks were acknowledged but {rows} inbox rows "
                                   f"are stored; see {hub.var_dir}")
+        hub.set_aside_unprocessed()
     except BaseException:
         print(f"  gunicorn log tail:\n{hub.log_tail() if hub.proc else '(not started)'}")
         raise

@@ -128,23 +128,6 @@ class TrackingHub(BenchHub):
                                            direction="outbound", order_id=order.id,
                                            fulfilment_id=fulfilment.id, var_dir=None)
 
-    def set_aside_unprocessed(self) -> int:
-        """Mark this run's never-processed rows (the ack phase's) ``ignored``, so a later
-        run on the same (PostgreSQL) database does not process them in its window."""
-        from sqlalchemy import update
-
-        from hub.core.db import Database
-        from hub.models import InboxEvent
-
-        db = Database(self.database_url)
-        try:
-            with db.session() as s:
-                return s.execute(update(InboxEvent).where(
-                    InboxEvent.account_id == self.account_id,
-                    InboxEvent.status == "received").values(status="ignored")).rowcount
-        finally:
-            db.dispose()
-
     def start_worker(self, expected: int, timeout_s: float) -> subprocess.Popen:
         spec = json.dumps({"account_id": self.account_id, "expected": expected,
                            "timeout_s": timeout_s})
