@@ -8,7 +8,7 @@ import pytest
 
 from bench import harness
 
-KEYS = {"metric", "unit", "value", "baseline_name", "baseline_value", "ratio"}
+KEYS = {"metric", "unit", "value", "baseline_name", "baseline_value", "ratio", "target", "met"}
 
 
 def test_both_are_registered_with_quick_and_full_sizes():
@@ -41,6 +41,7 @@ def test_a_tiny_backfill_writes_orders_per_s_beside_the_raw_download(tiny, tmp_p
     assert set(figure) == KEYS
     assert figure["metric"] == "orders_per_s" and figure["baseline_name"] == "raw_download"
     assert figure["value"] > 0 and figure["baseline_value"] > 0 and figure["ratio"] > 0
+    assert figure["target"] == "ratio >= 0.3" and figure["met"] == (figure["ratio"] >= 0.3)
     assert doc["params"]["orders"] == 120 and doc["params"]["raw_pages"] >= 13
     assert "raised" in doc["params"]["rate_limits"]
 
