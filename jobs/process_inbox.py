@@ -98,6 +98,8 @@ def run(app, owner: str) -> int:
     now = utcnow()
     due = (InboxEvent.status == "received") & (InboxEvent.next_attempt_at <= now)
     ids = claim(db, InboxEvent, due, owner, settings.lease_seconds, BATCH)
+    if not ids:
+        return 0
     with kept(db, InboxEvent, ids, owner, settings.lease_seconds):
         try:
             process_batch(db, ids, owner, settings.public_url)
