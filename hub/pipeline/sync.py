@@ -133,14 +133,17 @@ def upsert(session, account, values, model, fields: dict, merge=None):
 def preload_bindings(session: Session, account: Account, values: list) -> None:
     """Read (and lock, in id order on PostgreSQL) the bindings of ``values`` in one query,
     so ``upsert`` asks nothing more of the database for them in this transaction."""
-    keyed = {(v.entity, v.external_id) for v in values}
-    if not keyed:
-        return
+    by_entity: dict[str, set[str]] = {}
+    for v in values:
+        by_entity.setdefault(v.entity, set()).add(v.external_id)
     bindings = memo(session).setdefault("bindings", {})
-    found = session.scalars(locked(session, select(Binding).where(
-        Binding.connector == account.connector, Binding.account_id == account.id,
-        Binding.entity.in_({e for e, _ in keyed}),
-        Binding.external_id.in_({x for _, x in keyed})).order_by(Binding.id)))
-    bindings.update({(account.id, b.entity, b.external_id): b for b in found})
-    bindings.update({(account.id, *k): None for k in keyed
-                     if (account.id, *k) not in bindings})
+    for entity, external_ids in sorted(by_entity.items()):
+        # one entity per query: SQLite's planner then searches the unique index, where
+        # an IN over entities too would walk every binding of the account
+        found = session.scalars(locked(session, select(Binding).where(
+            Binding.connector == account.connector, Binding.account_id == account.id,
+            Binding.entity == entity, Binding.external_id.in_(external_ids))
+            .order_by(Binding.id)))
+        bindings.update({(account.id, b.entity, b.external_id): b for b in found})
+        bindings.update({(account.id, entity, x): None for x in external_ids
+                         if (account.id, entity, x) not in bindings})
