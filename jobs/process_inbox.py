@@ -2,7 +2,8 @@
 
 One batch (``run(app, owner)``):
 
-1. ``claim`` up to ``BATCH`` events that are ``received`` and due, leased to ``owner``
+1. ``claim`` up to ``BATCH`` events that are ``received`` and due (earliest due first),
+   leased to ``owner``
    for ``settings.lease_seconds`` and renewed while the batch is worked (``kept``);
 2. outside any transaction: each event's connector turns the stored body into records
    (``records_for_event``, which may call the outside system for a thin trigger) and
@@ -97,7 +98,10 @@ def run(app, owner: str) -> int:
     db, settings = ctx.db, ctx.settings
     now = utcnow()
     due = (InboxEvent.status == "received") & (InboxEvent.next_attempt_at <= now)
-    ids = claim(db, InboxEvent, due, owner, settings.lease_seconds, BATCH)
+    # by due time, as the (status, next_attempt_at) index holds them: a backlog of any size
+    # is not sorted again for every batch
+    ids = claim(db, InboxEvent, due, owner, settings.lease_seconds, BATCH,
+                order=(InboxEvent.next_attempt_at, InboxEvent.id))
     if not ids:
         return 0
     with kept(db, InboxEvent, ids, owner, settings.lease_seconds):
