@@ -171,7 +171,7 @@ def test_a_push_finds_a_parcel_registered_earlier_in_its_batch(app, database, sh
 
 def test_two_workers_updating_the_same_orders_in_opposite_orders_never_deadlock(
         app, database, shop, monkeypatch, caplog):
-    """PostgreSQL: each slice locks the bindings it needs in id order up front, so two
+    """PostgreSQL: each slice locks the bindings it needs in a stable order up front, so two
     workers whose batches name the same orders in opposite orders queue rather than
     deadlock (a deadlock would undo a slice, logged, and apply it again one by one)."""
     if not database.is_postgres:

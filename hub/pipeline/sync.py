@@ -131,19 +131,21 @@ def upsert(session, account, values, model, fields: dict, merge=None):
 
 
 def preload_bindings(session: Session, account: Account, values: list) -> None:
-    """Read (and lock, in id order on PostgreSQL) the bindings of ``values`` in one query,
-    so ``upsert`` asks nothing more of the database for them in this transaction."""
+    """Read (and lock, in a stable order on PostgreSQL) the bindings of ``values``, one
+    query per entity, so ``upsert`` asks nothing more of the database for them in this
+    transaction."""
     by_entity: dict[str, set[str]] = {}
     for v in values:
         by_entity.setdefault(v.entity, set()).add(v.external_id)
     bindings = memo(session).setdefault("bindings", {})
     for entity, external_ids in sorted(by_entity.items()):
-        # one entity per query: SQLite's planner then searches the unique index, where
-        # an IN over entities too would walk every binding of the account
+        # one entity per query, in the unique index's order (also the stable order rows
+        # are locked in): SQLite's planner then searches that index, where an IN over
+        # entities, or ordering by id, would walk every binding of the account
         found = session.scalars(locked(session, select(Binding).where(
             Binding.connector == account.connector, Binding.account_id == account.id,
             Binding.entity == entity, Binding.external_id.in_(external_ids))
-            .order_by(Binding.id)))
+            .order_by(Binding.external_id)))
         bindings.update({(account.id, b.entity, b.external_id): b for b in found})
         bindings.update({(account.id, entity, x): None for x in external_ids
                          if (account.id, entity, x) not in bindings})
