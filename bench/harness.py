@@ -19,7 +19,8 @@ figures. A benchmark that finds something wrong (lost rows, errors) raises
 ``run(name)`` writes ``bench/results/<name>.json``:
 ``{"name", "params", "at", "figures": [{"metric", "unit", "value", "baseline_name",
 "baseline_value", "ratio", "target", "met"}]}`` (baseline and target fields null where a
-figure has none) and returns the figures; ``format_table`` renders them. ``python -m bench`` is the command line.
+figure has none) and returns the figures; ``format_table`` renders them.
+``python -m bench`` is the command line.
 """
 from __future__ import annotations
 

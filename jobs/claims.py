@@ -2,8 +2,8 @@
 
 ``claim(db, Model, due, owner, lease_s, limit)`` marks up to ``limit`` due rows as held
 by ``owner`` until ``now + lease_s`` and returns their ids, oldest id first (``order``:
-other columns to take them by; an order an index gives keeps a long backlog cheap). Rows whose lease has expired
-(their worker died) are due again. On PostgreSQL the candidate rows are locked with
+other columns to take them by; an order an index gives keeps a long backlog cheap).
+Rows whose lease has expired (their worker died) are due again. On PostgreSQL the candidate rows are locked with
 ``FOR UPDATE SKIP LOCKED``, so concurrent workers never wait for or take the same rows;
 on SQLite the claim runs in a ``BEGIN IMMEDIATE`` transaction, which serialises writers.
 ``kept(db, Model, ids, owner, lease_s)`` renews those leases while a batch is worked (a
