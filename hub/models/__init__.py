@@ -8,12 +8,16 @@ from hub.models.parties import Account, Binding, SkuMapping, Supplier
 from hub.models.pipeline import (
     DeliveryAttempt, InboxEvent, OutboxMessage, PollState, QuarantinedRequest,
 )
-from hub.models.returns import Inspection, ReturnCase, ReturnLine
+from hub.models.policy import PolicyDecision, Product, ReturnPolicy
+from hub.models.returns import (
+    Inspection, ReasonCorrection, ReturnAddress, ReturnCase, ReturnLine, StockMovement,
+)
 from hub.models.tenancy import ApiToken, AuditEntry, Merchant
 
 __all__ = [
     "Base", "Merchant", "ApiToken", "AuditEntry", "Account", "Supplier", "SkuMapping",
     "Binding", "Order", "OrderLine", "Fulfilment", "FulfilmentLine", "Shipment",
     "TrackingEvent", "ReturnCase", "ReturnLine", "InboxEvent", "QuarantinedRequest",
-    "OutboxMessage", "DeliveryAttempt", "PollState", "Alert", "Inspection",
+    "OutboxMessage", "DeliveryAttempt", "PollState", "Alert", "Inspection", "ReturnAddress",
+    "ReasonCorrection", "StockMovement", "ReturnPolicy", "PolicyDecision", "Product",
 ]
