@@ -12,10 +12,12 @@ Where the order matters:
   then stop-ship (a cancelled order stops what was dispatched), then the parcels the
   platform reports are registered (with the fulfilment allocation made);
 * ``return_changed``: the return parcel is registered and the return notice worked out
-  before stop-ship asks a supplier to stop (the notice then carries the parcel);
+  before stop-ship asks a supplier to stop (the notice then carries the parcel); the
+  policy's review comes last, so an approval sees the stop-ship it may wait for;
 * ``shipment_tracked``: tracking effects first (the order delivered, alerts, monitoring),
   then the returns room (the case moves with its parcel, then the return notice reads
-  it), then stop-ship (an undeliverable parcel becomes an expected return);
+  it), then stop-ship (an undeliverable parcel becomes an expected return), then the
+  policy's fast refund (a return picked up by the courier);
 * ``message_settled`` for ``intercept``: the shipment records the interception's
   outcome before stop-ship reads it.
 """
@@ -24,7 +26,7 @@ from __future__ import annotations
 from hub.domain.fulfilment import allocation, stopship, updates
 from hub.domain.orders.records import apply_order
 from hub.domain.pushes import platform_actions, supplier_notices
-from hub.domain.returns import decisions, flow as returns
+from hub.domain.returns import decisions, flow as returns, review
 from hub.domain.returns.records import apply_return
 from hub.domain.tracking import effects, shipments
 from hub.domain.tracking.records import apply_tracking, preload_shipments
@@ -49,9 +51,11 @@ def wire() -> None:
     on(OrderChanged, shipments.on_order_changed)
     on(ReturnChanged, returns.on_return_changed)
     on(ReturnChanged, stopship.on_return_changed)
+    on(ReturnChanged, review.on_return_changed)
     on(ShipmentTracked, effects.on_shipment_tracked)
     on(ShipmentTracked, returns.on_shipment_tracked)
     on(ShipmentTracked, stopship.on_shipment_tracked)
+    on(ShipmentTracked, review.on_shipment_tracked)
     on(ExpectedReturn, returns.on_expected_return)
     on(MessageSettled, platform_actions.on_tracking_settled,
        keys=("shipment", "tracking_correction"))

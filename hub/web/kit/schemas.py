@@ -146,6 +146,12 @@ class ReturnCaseOut(Out):
     kind = fields.String(metadata={"enum": list(RETURN_KINDS)})
     reason_code = fields.String()
     reason_text = fields.String(allow_none=True)
+    reason_source = fields.String(allow_none=True, metadata={
+        "enum": ["platform", "keyword", "model", "correction", "merchant"]})
+    reason_confidence = Integer(allow_none=True, metadata={"description": "percent"})
+    buyer_photos = Integer()
+    freight_payer = fields.String(allow_none=True, metadata={
+        "description": "who pays the return freight, by the policy in force"})
     status = fields.String(metadata={"enum": list(RETURN_STATUSES)})
     raw_status = fields.String(allow_none=True)
     refund_minor = Money()
