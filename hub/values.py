@@ -107,6 +107,8 @@ class ReturnValues:
     # shipment of the case; None = the record does not say (nothing is unregistered).
     return_carrier: str | None = None
     return_tracking_number: str | None = None
+    buyer_photos: int = 0  # evidence pictures the buyer attached to the request
+    buyer_ref: str | None = None  # the platform's pseudonymous buyer id (hashed when stored)
 
     entity = "return"
 

@@ -338,3 +338,21 @@ def test_the_cli_edits_previews_and_publishes(app, database, tmp_path):
     path.write_text("{}", encoding="utf-8")
     bad = run(args=["policy", "edit", "--merchant", str(m.id), str(path)])
     assert bad.exit_code != 0 and "windows" in bad.output
+
+
+def test_a_buyers_earlier_returns_are_counted_by_the_hashed_platform_id(database, w):
+    publish(database, w, [{"name": "repeat_returner", "outcome": "manual",
+                           "min_returns_90d": 2},
+                          {"name": "all", "outcome": "approve", "kinds": ["refund_only"]}])
+    for n in range(3):
+        apply(database, w["shop_id"], order_values(f"P{n}", status="shipped"))
+        apply(database, w["shop_id"], dataclasses.replace(
+            return_values(f"R{n}", f"P{n}"), buyer_ref="buyer-open-id-1",
+            requested_at=f.T0 + timedelta(days=n)))
+    with database.session(readonly=True) as s:
+        rules = [decisions_of(s, the_case(s, w["merchant_id"], f"R{n}").id)[0].rule
+                 for n in range(3)]
+        case = the_case(s, w["merchant_id"], "R0")
+        assert rules == ["all", "all", "repeat_returner"]
+        assert case.buyer_ref and "buyer-open-id-1" not in case.buyer_ref
+        assert len(case.public_token) >= 32

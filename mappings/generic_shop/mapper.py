@@ -126,7 +126,8 @@ def map_return(payload, default_currency: str = "CNY") -> ReturnValues:
         reason_code=d["reason_code"] or "other", reason_text=d["reason_text"],
         remote_updated_at=utc(d["updated_at"]), requested_at=utc(d["requested_at"]),
         respond_by=utc(d["respond_by"]), buyer_ship_by=utc(d["buyer_ship_by"]), flags=flags,
-        return_carrier=carrier, return_tracking_number=number)
+        return_carrier=carrier, return_tracking_number=number,
+        buyer_photos=d["buyer_photos"], buyer_ref=d["buyer_id"])
 
 
 def map_tracking(payload) -> TrackingValues:

@@ -121,6 +121,8 @@ class ReturnSchema(Edge):
     reason_text = OptionalText(1000)
     lines = fields.List(fields.Nested(ReturnLineSchema), load_default=None, allow_none=True)
     tracking = fields.Nested(ReturnTrackingSchema, load_default=None, allow_none=True)
+    buyer_photos = fields.Integer(load_default=0, validate=validate.Range(0, 100), **Minor)
+    buyer_id = Text(64, load_default=None, allow_none=True)
 
 
 class TrackingEventSchema(Edge):

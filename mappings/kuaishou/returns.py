@@ -37,6 +37,9 @@ Reason: ``refundReason`` via the ``codes`` table, else keywords in ``refundReaso
 then ``refundDesc``; else ``other`` + flag. ``reason_text`` keeps the platform's label and
 the buyer's words. ``expireTime`` → ``respond_by``; ``updateTime`` → ``remote_updated_at``.
 
+Evidence and buyer (detail only): ``pictures`` → ``buyer_photos`` (how many);
+``buyerOpenId`` → ``buyer_ref`` (the hub stores it hashed: repeat returners).
+
 Return waybill (detail only): ``logisticsInfo {expressNo, expressCode}`` →
 ``return_tracking_number`` and ``return_carrier`` (the hub's code through
 ``carriers.csv``). An ``expressCode`` the table does not know is kept as
@@ -159,4 +162,7 @@ def map_refund(refund: dict, *, currency: str = CURRENCY, order: dict | None = N
         remote_updated_at=ms_to_dt(refund.get("updateTime")),
         requested_at=ms_to_dt(refund.get("submitTime")) or ms_to_dt(refund.get("createTime")),
         respond_by=ms_to_dt(refund.get("expireTime")), flags=tuple(dict.fromkeys(flags)),
-        return_carrier=return_carrier, return_tracking_number=return_number)
+        return_carrier=return_carrier, return_tracking_number=return_number,
+        buyer_photos=len(refund.get("pictures") or []) if isinstance(
+            refund.get("pictures"), list) else 0,
+        buyer_ref=id_text(refund.get("buyerOpenId")) or None)

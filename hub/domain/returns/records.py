@@ -3,12 +3,17 @@
 The status follows the return case's state machine (``hub.domain.returns.states``): it never
 goes backwards; a platform status the hub's progress overrides is audited
 (``return_case.status_kept``) when the platform's raw status changed, and every other
-field is still updated. Older records are dropped by ``remote_updated_at``.
+field is still updated, but a reason the merchant corrected is kept. Older records are
+dropped by ``remote_updated_at``. A new case gets its buyer page's unguessable token; the
+buyer's platform id is stored hashed (``buyer_ref``: repeat returners are counted by it).
 
 A change publishes ``ReturnChanged`` (the return parcel and notice, and stop-ship,
 subscribe to it).
 """
 from __future__ import annotations
+
+import hashlib
+import secrets
 
 from sqlalchemy import select
 
@@ -31,16 +36,22 @@ def apply_return(session, account, v: ReturnValues):
         reason_text=v.reason_text, status=v.status, raw_status=v.raw_status,
         refund_minor=v.refund_minor, currency=v.currency, requested_at=v.requested_at,
         respond_by=v.respond_by, buyer_ship_by=v.buyer_ship_by,
-        remote_updated_at=v.remote_updated_at, flags=list(v.flags))
+        remote_updated_at=v.remote_updated_at, flags=list(v.flags),
+        buyer_photos=v.buyer_photos, buyer_ref=_buyer_key(account, v.buyer_ref))
     before: dict = {}
 
     def keep_progress(case, fields):
         before.update(status=case.status, raw_status=case.raw_status)
-        return {**fields, "status": platform_status(case.status, v.status)}
+        fields = {**fields, "status": platform_status(case.status, v.status)}
+        if case.reason_source == "merchant":  # a merchant's correction outlives updates
+            fields.pop("reason_code")
+        return fields
 
     outcome, case = upsert(session, account, v, ReturnCase, fields, keep_progress)
     if case is None:
         return outcome, None
+    if outcome == "created":
+        case.public_token = secrets.token_urlsafe(24)
     if case.status != v.status and before.get("raw_status") != v.raw_status:
         audit.record(session, case.merchant_id, f"connector:{account.connector}:{account.id}",
                      "return_case.status_kept", "return_case", case.id,
@@ -49,6 +60,13 @@ def apply_return(session, account, v: ReturnValues):
     _lines(case, order, v)
     session.flush()
     return outcome, ReturnChanged(account, case, v, before.get("status"), case.status)
+
+
+def _buyer_key(account, buyer_ref: str | None) -> str | None:
+    """The platform's buyer id, hashed: enough to count a buyer's returns, no more."""
+    if not buyer_ref:
+        return None
+    return hashlib.sha256(f"{account.connector}:{buyer_ref}".encode()).hexdigest()
 
 
 def _lines(case: ReturnCase, order: Order | None, v: ReturnValues) -> None:
