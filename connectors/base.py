@@ -32,6 +32,7 @@ connector declares; ``CAPABILITIES`` lists the names. Value types are in
 | ``oauth_link`` (platform) | ``link_fields``, ``link_title``, ``link_help``, ``authorize_url``, ``complete_authorization``, ``linked_identity`` | ``POST /api/v1/shops/<name>/link``, ``/<id>/reauthorize``, ``GET /oauth/<name>/callback``, console |
 | ``oauth`` | ``refresh_token()`` (and declare ``authorization_status``) | ``jobs.refresh_tokens`` |
 | ``authorization_status`` | ``authorization_status(now=None)`` | shop status (API, console, ``jobs.refresh_tokens``) |
+| ``after_sale_lists`` (platform) | ``return_addresses() -> [PlatformAddress]``, ``reject_reasons(platform_return_id) -> [RejectReason]`` | ``POST /api/v1/shops/<id>/return-addresses/sync``, ``GET /api/v1/returns/<id>/reject-reasons`` |
 | ``secret_rotation`` (supplier) | ``rotate_secret(config)``, ``retire_secret(config)`` | ``hub suppliers rotate-secret`` |
 | ``order_dispatch``, ``stop_ship``, ``return_notice``, ``tracking_notice`` (supplier) | push topics of the same name | supplier notices |
 
@@ -60,7 +61,7 @@ from connectors.capabilities import (
 KINDS = ("platform", "supplier", "courier")
 CAPABILITIES = ("webhook", "poll", "push", "query", "intercept", "oauth", "oauth_link",
                 "authorization_status", "secret_rotation", "order_dispatch", "stop_ship",
-                "return_notice", "tracking_notice")
+                "return_notice", "tracking_notice", "after_sale_lists")
 
 
 class ErrorClass(str, Enum):

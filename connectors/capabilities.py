@@ -11,7 +11,9 @@ message shapes a connector gets unless it overrides them:
   (``refund_approve``, ``return_approve``, ``return_receipt``, ``refund_reject``) when the
   connector's ``push_topics`` has it;
 * ``Outgoing`` — an outbox message a connector shaped: topic, payload and version;
-* ``SecretChange`` / ``RotationError`` — the result (or refusal) of a secret rotation.
+* ``SecretChange`` / ``RotationError`` — the result (or refusal) of a secret rotation;
+* ``PlatformAddress`` / ``RejectReason`` — a shop's return address and a platform's
+  rejection reason, as ``after_sale_lists`` answers them.
 
 Pure: no hub import, no I/O.
 """
@@ -24,6 +26,29 @@ from marshmallow import ValidationError
 DECISIONS = ("approve_refund", "approve_return", "confirm_receipt", "reject")
 INTERCEPT_KINDS = ("return_to_sender", "modify_address")
 AUTHORIZATION_STATUSES = ("ok", "expiring", "expired", "revoked")
+
+
+@dataclass(frozen=True)
+class PlatformAddress:
+    """A return address the shop keeps on the platform; approvals name its id."""
+
+    platform_address_id: str
+    name: str
+    address: str
+    contact: str | None = None
+    phone: str | None = None
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class RejectReason:
+    """A reason the platform accepts for rejecting a request (or a return's receipt)."""
+
+    code: str
+    description: str
+    tip: str | None = None
+    needs_description: bool = False
+    needs_image: bool = False
 
 
 @dataclass(frozen=True)

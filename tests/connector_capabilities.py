@@ -11,6 +11,7 @@ capability and checks what the hub relies on when it calls it.
 | ``oauth_link`` | link fields in the config schema and enough for a pending link; the authorize URL carries state and callback; a code exchange answers a storable grant; a refused code is fail_data / fail_config |
 | ``authorization_status`` | one of ``ok, expiring, expired, revoked`` |
 | ``secret_rotation`` | rotate adds a storable secret, retire drops one, the last is never retired |
+| ``after_sale_lists`` | the platform's answers (``expect_after_sale_lists``) become ``PlatformAddress`` and ``RejectReason`` lists; a malformed entry is skipped |
 
 A connector that declares ``oauth_link`` implements two hooks (``expect_code_exchange``,
 ``expect_code_refusal``) that register the platform's token answers with ``responses``.
@@ -26,8 +27,8 @@ from marshmallow import ValidationError
 
 from connectors.base import CAPABILITIES, AccountContext, ConnectorError, ErrorClass
 from connectors.capabilities import (
-    AUTHORIZATION_STATUSES, DECISIONS, INTERCEPT_KINDS, Outgoing, Parcel, ReturnDecision,
-    RotationError,
+    AUTHORIZATION_STATUSES, DECISIONS, INTERCEPT_KINDS, Outgoing, Parcel, PlatformAddress,
+    RejectReason, ReturnDecision, RotationError,
 )
 
 CALLBACK = "https://hub.suite.test/oauth/{name}/callback"
@@ -51,6 +52,11 @@ class CapabilitySuite:
     def expect_code_refusal(self, rsps, code: str, redirect_uri: str) -> None:
         """Register the platform's answer refusing ``code`` (used, expired, unknown)."""
         raise NotImplementedError("register the token endpoint's answer to a bad code")
+
+    def expect_after_sale_lists(self, rsps, platform_return_id: str) -> None:
+        """Register the platform's answers: two return addresses (the second the default)
+        plus one malformed entry, and two rejection reasons for ``platform_return_id``."""
+        raise NotImplementedError("register the address list and reject reason answers")
 
     # -- plumbing ------------------------------------------------------------------------------
     def _capable(self, capability: str, kind: str | None = None) -> None:
@@ -174,3 +180,15 @@ class CapabilitySuite:
         else:
             pytest.fail("retire_secret never refused to drop the last secret")
         assert current.active == 1
+
+    # -- after_sale_lists --------------------------------------------------------------------------
+    def test_after_sale_lists_answer_addresses_and_reasons(self, connector, rsps, slept):
+        self._capable("after_sale_lists", "platform")
+        self.expect_after_sale_lists(rsps, "2207300012345601")
+        addresses = connector.return_addresses()
+        assert all(isinstance(a, PlatformAddress) for a in addresses)
+        assert len(addresses) == 2 and [a.is_default for a in addresses] == [False, True]
+        assert all(a.platform_address_id and a.address for a in addresses)
+        reasons = connector.reject_reasons("2207300012345601")
+        assert len(reasons) == 2 and all(isinstance(r, RejectReason) for r in reasons)
+        assert all(r.code and r.description for r in reasons)

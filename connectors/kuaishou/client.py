@@ -51,7 +51,7 @@ LOOKBACK_SAFETY_MS = 10 * 60_000
 GET_METHODS = frozenset({
     "open.order.cursor.list", "open.order.detail", "open.seller.order.refund.pcursor.list",
     "open.seller.order.refund.detail", "open.refund.reject.reason",
-    "open.refund.comment.basic.list",
+    "open.refund.comment.basic.list", "open.address.seller.list",
 })
 POST_METHODS = frozenset({
     "open.seller.order.goods.deliver", "open.seller.order.logistics.update",
@@ -282,6 +282,16 @@ class KuaishouClient(HttpAdapter):
         data = self.call("open.refund.reject.reason", {"refundId": _id(refund_id, "refundId")})
         if isinstance(data, dict):
             for key in ("reasonList", "rejectReasonList", "list"):
+                if isinstance(data.get(key), list):
+                    return data[key]
+        return data if isinstance(data, list) else []
+
+    def seller_addresses(self) -> list:
+        """The shop's return addresses (``addressType`` 2) [I: list key and fields read
+        tolerantly; the reference has no sample]."""
+        data = self.call("open.address.seller.list", {"addressType": 2})
+        if isinstance(data, dict):
+            for key in ("sellerAddressInfoList", "addressList", "list"):
                 if isinstance(data.get(key), list):
                     return data[key]
         return data if isinstance(data, list) else []

@@ -23,6 +23,7 @@ from datetime import datetime
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from connectors.base import AckResponse, Connector, ConnectorError, ErrorClass, PushResult, Record
+from connectors.capabilities import PlatformAddress, RejectReason
 from connectors.kuaishou.client import DEFAULT_API_BASE, DEFAULT_QPS, KuaishouClient
 from connectors.kuaishou.oauth import (
     DEFAULT_MARGIN_S, DEFAULT_OAUTH_BASE, DEFAULT_WARNING_DAYS, OAuthClient, TokenManager,
@@ -115,7 +116,8 @@ class Kuaishou(Connector):
     name = "kuaishou"
     kind = "platform"
     title = "Kuaishou shop (快手小店)"
-    capabilities = ("webhook", "poll", "push", "oauth", "oauth_link", "authorization_status")
+    capabilities = ("webhook", "poll", "push", "oauth", "oauth_link", "authorization_status",
+                    "after_sale_lists")
     push_topics = ("shipment", "tracking_correction", "refund_approve", "return_approve",
                    "return_receipt", "refund_reject")
     config_schema = KuaishouConfig
@@ -191,6 +193,31 @@ class Kuaishou(Connector):
         from connectors.kuaishou import push as pushes
 
         return pushes.push(self, topic, payload, idempotency_key)
+
+    # -- after-sale lists ----------------------------------------------------------------------
+    def return_addresses(self) -> list[PlatformAddress]:
+        """``open.address.seller.list``; an entry without an id or address is skipped."""
+        found = []
+        for item in self.client.seller_addresses():
+            if not isinstance(item, dict) or not item.get("addressId") or not item.get("address"):
+                continue
+            found.append(PlatformAddress(
+                platform_address_id=str(item["addressId"]),
+                name=str(item.get("consignee") or item.get("addressId"))[:128],
+                address=str(item["address"])[:500],
+                contact=str(item["consignee"])[:128] if item.get("consignee") else None,
+                phone=str(item["mobile"])[:32] if item.get("mobile") else None,
+                is_default=bool(item.get("defaultAddress"))))
+        return found
+
+    def reject_reasons(self, platform_return_id: str) -> list[RejectReason]:
+        """``open.refund.reject.reason`` for one refund (they depend on its status)."""
+        return [RejectReason(code=str(r["code"]), description=str(r.get("desc") or ""),
+                             tip=r.get("tip") or None,
+                             needs_description=bool(r.get("requiredRejectDesc")),
+                             needs_image=bool(r.get("requiredRejectImage")))
+                for r in self.client.reject_reasons(platform_return_id)
+                if isinstance(r, dict) and r.get("code") is not None]
 
     # -- mapping -------------------------------------------------------------------------------
     def map_record(self, record: Record):

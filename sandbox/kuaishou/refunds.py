@@ -267,6 +267,8 @@ def returngoods_approve(call, p: dict):
     _amount(call, p, refund, exchange_zero=True)
     address_id = get_int(p, "addressId", required=False)
     shop = call.shop
+    if address_id and address_id != shop.return_address_id:
+        raise invalid("addressId")
     refund.return_address_id = address_id or shop.return_address_id
     refund.return_address = shop.return_address
     refund.status, refund.negotiate_status = 30, 2
@@ -324,6 +326,15 @@ def reject(call, p: dict):
     changed(call.state, refund, call.now_ms)
 
 
+def seller_addresses(call, p: dict) -> dict:
+    """The shop's return address (``addressType`` 2), the one approvals default to. The
+    response shape is the hub's reading of the docs [I]: the reference has no sample."""
+    shop = call.shop
+    return {"sellerAddressInfoList": [{
+        "addressId": shop.return_address_id, "consignee": "退货仓", "mobile": "400-000-0000",
+        "address": shop.return_address, "defaultAddress": True, "addressType": 2}]}
+
+
 def reject_reason(call, p: dict) -> dict:
     return {"rejectReasonList": [dict(r) for r in reasons_for(load(call, p))]}
 
@@ -332,6 +343,7 @@ API = {
     "open.seller.order.refund.pcursor.list": ("GET", REFUND_SCOPE, pcursor_list),
     "open.seller.order.refund.detail": ("GET", REFUND_SCOPE, detail),
     "open.refund.reject.reason": ("GET", REFUND_SCOPE, reject_reason),
+    "open.address.seller.list": ("GET", REFUND_SCOPE, seller_addresses),
     "open.seller.order.refund.approve": ("POST", REFUND_SCOPE, approve),
     "open.seller.order.refund.returngoods.approve": ("POST", REFUND_SCOPE, returngoods_approve),
     "open.seller.order.refund.confirm.receipt": ("POST", REFUND_SCOPE, confirm_receipt),

@@ -124,6 +124,19 @@ class TestKuaishouContract(ConnectorSuite):
         rsps.get(f"{BASE}/oauth2/access_token",
                  json={"result": 100200105, "error": "invalid_grant", "error_msg": "code已使用"})
 
+    def expect_after_sale_lists(self, rsps, platform_return_id):
+        rsps.get(f"{BASE}/open/address/seller/list", json=ok({"sellerAddressInfoList": [
+            {"addressId": 88001, "consignee": "杭州仓", "mobile": "0571-0000", "address":
+             "浙江省杭州市余杭区仓前街道 1 号", "defaultAddress": False, "addressType": 2},
+            {"addressId": 88002, "consignee": "广州仓", "address": "广东省广州市白云区 2 号",
+             "defaultAddress": True, "addressType": 2},
+            {"consignee": "no id"}]}))
+        rsps.get(f"{BASE}/open/refund/reject/reason", json=ok({"rejectReasonList": [
+            {"code": 1, "desc": "买家未退货", "tip": "", "requiredRejectDesc": False,
+             "requiredRejectImage": False},
+            {"code": 9, "desc": "其他", "tip": "请详细描述", "requiredRejectDesc": True,
+             "requiredRejectImage": True}]}))
+
     # -- the shop's clock and API ---------------------------------------------------------------
     now_ms = NOW_MS
 

@@ -21,10 +21,12 @@ state does not allow it:
 | refund | ``received`` / ``inspected`` (kind ``return_refund``: a platform like Kuaishou refunds on the receipt) | ``refunded`` |
 
 * **Address** of an approved return (``return_refund``, ``exchange``): ``address_id`` as
-  given; else, when the goods go back to the supplier(s) that shipped them
-  (``hub.domain.returns.flow.receiving_suppliers``), their ``contract_terms["return_address_id"]``
-  (422 when none is set or they differ: give ``address_id``); else the platform's default
-  (the merchant's). Shops whose protocol takes no address (hub JSON) ignore it.
+  given; else the receiver's ``ReturnAddress`` with the platform's id
+  (``instructions.address_for``: the supplier(s) that shipped the goods, else the
+  merchant's warehouse; kept on the case as ``return_address_id``); else the suppliers'
+  ``contract_terms["return_address_id"]`` (422 when none is set or they differ: give
+  ``address_id``); else the platform's default (the merchant's). Shops whose protocol
+  takes no address (hub JSON) ignore it.
 * **Idempotent**: the same call again queues nothing new (the outbox version is derived
   from what is pushed) and records no second audit entry; a decision of the same kind
   already sent and not yet answered by the platform is answered as it is. A *different*
@@ -48,7 +50,7 @@ from hub.core.db import iso, utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.domain.fulfilment import APPROVAL_ACTION
 from hub.domain.pushes import platform_actions
-from hub.domain.returns import flow as returns_flow
+from hub.domain.returns import flow as returns_flow, instructions
 from hub.models import Account, AuditEntry, Binding, OutboxMessage, ReturnCase, alerts, audit
 from hub.pipeline.events import MessageSettled
 
@@ -77,8 +79,8 @@ ALREADY = {
 class Decision:
     """What a decision did: ``message`` is the push (None when the platform already
     shows the decision and the hub never pushed one); ``queued`` whether this call
-    queued it; ``address_id`` / ``address_source`` (``request``, ``supplier_contract``,
-    ``platform_default``, ``not_used``) for an approved return."""
+    queued it; ``address_id`` / ``address_source`` (``request``, ``return_address``,
+    ``supplier_contract``, ``platform_default``, ``not_used``) for an approved return."""
 
     decision: str
     case: ReturnCase
@@ -257,6 +259,10 @@ def _return_address(session: Session, case: ReturnCase, given) -> tuple[str | No
     account = session.get(Account, case.shop_account_id)
     if "return_approve" not in platform_actions.topics_for(account):
         return None, "not_used"
+    address = instructions.address_for(session, case)
+    if address is not None and address.platform_address_id:
+        case.return_address_id = address.id
+        return address.platform_address_id, "return_address"
     suppliers = returns_flow.receiving_suppliers(session, case)
     if not suppliers:
         return None, "platform_default"
@@ -266,11 +272,12 @@ def _return_address(session: Session, case: ReturnCase, given) -> tuple[str | No
                if (x.contract_terms or {}).get("return_address_id") in (None, "")]
     if len(found) == 1 and not missing:
         return found.pop(), "supplier_contract"
-    why = (f"supplier(s) {', '.join(missing)} have no contract_terms.return_address_id"
+    why = (f"supplier(s) {', '.join(missing)} have no return address with the platform's id"
            if missing else "the suppliers' return addresses differ")
     raise ApiError(f"the goods of return {case.platform_return_id} go back to the supplier, "
-                   f"but {why}: give address_id (the platform's id of the return address)",
-                   code="validation_error", status=422,
+                   f"but {why}: add one (POST /api/v1/return-addresses, or sync the shop's "
+                   "with POST /api/v1/shops/<id>/return-addresses/sync and assign it) or give "
+                   "address_id", code="validation_error", status=422,
                    details={"address_id": ["required: no single supplier return address"]})
 
 

@@ -70,7 +70,8 @@ class ReturnDecisionOut(s.ReturnCaseOut):
     outbox_status = fields.String(allow_none=True, metadata={"enum": list(OUTBOX_STATUSES)})
     address_id = fields.String(allow_none=True)
     address_source = fields.String(allow_none=True, metadata={
-        "enum": ["request", "supplier_contract", "platform_default", "not_used"]})
+        "enum": ["request", "return_address", "supplier_contract", "platform_default",
+                 "not_used"]})
 
 
 class _Answer:

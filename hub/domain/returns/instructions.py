@@ -1,0 +1,51 @@
+"""Where the goods of a return go, and how to pack them.
+
+``address_for(session, case)`` — the return address of whoever receives the goods: the
+supplier(s) that shipped them (``flow.receiving_suppliers``; their active address for the
+case's shop, else any of theirs, the default first), else the merchant's own warehouse
+address for the shop (the default first). None when nothing is on file: the platform's
+default address is used (an approval names none).
+
+``for_case(session, case)`` — what the buyer is told on approval: the packing
+instructions of the case's categories (the policy in force: ``categories.<c>.instructions``,
+the default's where a category has none), the address, and who pays the return freight.
+Personal data never: the address is the receiver's business address.
+"""
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from hub.domain.policy import versions
+from hub.domain.returns import flow
+from hub.models import ReturnAddress, ReturnCase
+
+
+def address_for(session: Session, case: ReturnCase) -> ReturnAddress | None:
+    suppliers = flow.receiving_suppliers(session, case)
+    owner = ReturnAddress.supplier_id.in_([x.id for x in suppliers]) if suppliers \
+        else ReturnAddress.supplier_id.is_(None)
+    return session.scalar(select(ReturnAddress).where(
+        ReturnAddress.merchant_id == case.merchant_id, ReturnAddress.active.is_(True), owner,
+        or_(ReturnAddress.shop_account_id == case.shop_account_id,
+            ReturnAddress.shop_account_id.is_(None)))
+        .order_by((ReturnAddress.shop_account_id == case.shop_account_id).desc(),
+                  ReturnAddress.is_default.desc(), ReturnAddress.id).limit(1))
+
+
+def for_case(session: Session, case: ReturnCase) -> dict:
+    policy = versions.in_force(session, case.merchant_id)
+    skus = [line.sku for line in case.lines]
+    categories = sorted(set(versions.categories_of(session, case.merchant_id, skus).values())) \
+        or ["default"]
+    texts = list(dict.fromkeys(
+        (terms["instructions"]["zh"], terms["instructions"]["en"])
+        for terms in (policy.category(c) for c in categories)))
+    address = session.get(ReturnAddress, case.return_address_id) \
+        if case.return_address_id else address_for(session, case)
+    return {
+        "zh": "\n".join(zh for zh, _ in texts), "en": "\n".join(en for _, en in texts),
+        "address": None if address is None else {
+            "name": address.name, "contact": address.contact, "phone": address.phone,
+            "address": address.address},
+        "freight_payer": case.freight_payer}
