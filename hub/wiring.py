@@ -26,7 +26,7 @@ from __future__ import annotations
 from hub.domain.fulfilment import allocation, stopship, updates
 from hub.domain.orders.records import apply_order
 from hub.domain.pushes import platform_actions, supplier_notices
-from hub.domain.returns import decisions, flow as returns, review
+from hub.domain.returns import decisions, flow as returns, resolutions, review
 from hub.domain.returns.records import apply_return
 from hub.domain.tracking import effects, shipments
 from hub.domain.tracking.records import apply_tracking, preload_shipments
@@ -52,10 +52,12 @@ def wire() -> None:
     on(ReturnChanged, returns.on_return_changed)
     on(ReturnChanged, stopship.on_return_changed)
     on(ReturnChanged, review.on_return_changed)
+    on(ReturnChanged, resolutions.on_return_changed)
     on(ShipmentTracked, effects.on_shipment_tracked)
     on(ShipmentTracked, returns.on_shipment_tracked)
     on(ShipmentTracked, stopship.on_shipment_tracked)
     on(ShipmentTracked, review.on_shipment_tracked)
+    on(ShipmentTracked, resolutions.on_shipment_tracked)
     on(ExpectedReturn, returns.on_expected_return)
     on(MessageSettled, platform_actions.on_tracking_settled,
        keys=("shipment", "tracking_correction"))

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 from hub.parties import auth
 from hub.models import (
-    Account, Fulfilment, Merchant, Order, OrderLine, ReturnCase, ReturnLine, Shipment,
-    SkuMapping, Supplier, TrackingEvent,
+    Account, Fulfilment, Merchant, Order, OrderLine, ReturnAddress, ReturnCase, ReturnLine,
+    Shipment, SkuMapping, Supplier, TrackingEvent,
 )
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
@@ -183,7 +183,11 @@ def world(s, name="M"):
     notice = supplier_notice(s, channel, o.fulfilments[0].id)
     tokens = {role: token(s, m.id, role, sup.id if role == "supplier" else None)
               for role in ("merchant_admin", "operator", "finance", "supplier")}
-    return {"merchant": m, "shop": sh, "supplier": sup, "sku_mapping": mapping, "order": o,
+    where = ReturnAddress(merchant_id=m.id, supplier_id=sup.id, name=f"仓-{name}",
+                          address=f"address-{name}-{next(_seq)}", platform_address_id="9")
+    s.add(where)
+    s.flush()
+    return {"merchant": m, "return_address": where, "shop": sh, "supplier": sup, "sku_mapping": mapping, "order": o,
             "fulfilment": o.fulfilments[0], "channel": channel, "notice": notice,
             "return": r, "shipment": out, "return_shipment": back, "outbox_message": message,
             "inbox_event": event, "quarantined": rejected, "alert": warning, "tokens": tokens}

@@ -7,6 +7,8 @@ import re
 import pytest
 from sqlalchemy import select
 
+from hub.domain.policy import versions
+from hub.domain.policy.document import DEFAULT
 from hub.models import ApiToken, Base
 from tests import factories as f
 
@@ -18,7 +20,9 @@ def two_worlds(database):
     with database.session() as s:
         a, b = f.world(s, "A"), f.world(s, "B")
         ids = {key: (a[key].id, b[key].id) for key in a if key not in ("tokens", "merchant")}
-        b_markers = [b["order"].platform_order_id, b["shipment"].tracking_number,
+        # policy versions are numbered per merchant: B has version 1, A none
+        ids["policy"] = (None, versions.edit(s, b["merchant"].id, DEFAULT, "user:b").version)
+        b_markers = [b["return_address"].address, b["order"].platform_order_id, b["shipment"].tracking_number,
                      b["return"].platform_return_id, b["supplier"].code, b["shop"].name,
                      b["outbox_message"].idempotency_key, b["inbox_event"].external_event_id,
                      b["quarantined"].detail, b["alert"].message,
@@ -45,7 +49,8 @@ def _snapshot(database, merchant_id):
 PARAM_TARGET = {"order_id": "order", "return_id": "return", "shipment_id": "shipment",
                 "supplier_id": "supplier", "mapping_id": "sku_mapping", "account_id": "shop",
                 "outbox_message_id": "outbox_message", "inbox_event_id": "inbox_event",
-                "alert_id": "alert", "fulfilment_id": "fulfilment", "notice_id": "notice"}
+                "alert_id": "alert", "fulfilment_id": "fulfilment", "notice_id": "notice",
+                "version": "policy", "shop_id": "shop", "address_id": "return_address"}
 
 
 def _api_rules(app):
@@ -76,6 +81,11 @@ def test_merchant_a_cannot_touch_merchant_b(app, client, database, two_worlds):
               "InterceptIn": {"kind": "return_to_sender", "reason": "stop ship"},
               "ReturnApproveIn": {}, "ReturnRejectIn": {"reason_code": "1",
                                                         "description": "not as described"},
+              "PolicyEditIn": {"document": DEFAULT}, "PreviewIn": {"document": DEFAULT},
+              "ProductIn": {"category": "food"},
+              "ReturnAddressIn": {"name": "x", "address": "y",
+                                  "supplier_id": w["ids"]["supplier"][1]},
+              "ReturnAddressPatch": {"is_default": True},
               "KuaishouLinkIn": {"name": "walker", "app_key": "ks1", "app_secret": "walker-app-secret-0001",
                                  "sign_secret": "secret"}}
     walked = 0
@@ -166,7 +176,9 @@ def _other_ids(w, side) -> dict:
             "supplier_id": o["supplier_id"], "mapping_id": o["mapping"],
             "account_id": o["channel"], "outbox_message_id": o["notice"],
             "inbox_event_id": 1, "alert_id": o["alert"], "fulfilment_id": o["fulfilment"],
-            "notice_id": o["notice"], "token_id": o["token_id"]}
+            "notice_id": o["notice"], "token_id": o["token_id"],
+            # staff-only endpoints: a supplier token is refused whatever the id
+            "version": 1, "shop_id": 1, "address_id": 1}
 
 
 def _merchant_rows(database, merchant_id):

@@ -18,12 +18,14 @@ SUBSCRIBERS = {
         "hub.domain.returns.flow.on_return_changed",
         "hub.domain.fulfilment.stopship.on_return_changed",
         "hub.domain.returns.review.on_return_changed",
+        "hub.domain.returns.resolutions.on_return_changed",
     ],
     "shipment_tracked": [
         "hub.domain.tracking.effects.on_shipment_tracked",
         "hub.domain.returns.flow.on_shipment_tracked",
         "hub.domain.fulfilment.stopship.on_shipment_tracked",
         "hub.domain.returns.review.on_shipment_tracked",
+        "hub.domain.returns.resolutions.on_shipment_tracked",
     ],
     "expected_return": ["hub.domain.returns.flow.on_expected_return"],
     "message_settled": [

@@ -17,6 +17,7 @@ from hub.models.common import Code, Currency, Id, Money, Tenant, Timestamps, fk
 ORDER_STATUSES = (
     "pending_payment", "paid", "shipped", "delivered", "completed", "cancelled", "unknown",
 )
+FULFILMENT_PURPOSES = ("order", "exchange", "reship", "repair")
 FULFILMENT_STATUSES = (
     "requested", "accepted", "rejected", "shipped",
     "cancel_requested", "cancelled", "cancel_rejected",
@@ -108,6 +109,10 @@ class Fulfilment(Tenant, Timestamps, Base):
     cancel_reject_reason: Mapped[str | None] = mapped_column(String(500))
     escalated_at: Mapped[datetime | None]  # an answer deadline passed; the merchant was told
     expected_return: Mapped[bool] = mapped_column(default=False)  # shipped, will come back
+    # an after-sale's second dispatch: an exchange's replacement, a reship (补发), a
+    # repaired item going back; ``order`` for the order's own
+    purpose: Mapped[Code] = mapped_column(default="order", server_default="order")
+    return_case_id: Mapped[int | None] = fk("return_cases.id", nullable=True)
 
     order: Mapped[Order] = relationship(back_populates="fulfilments")
     lines: Mapped[list["FulfilmentLine"]] = relationship(cascade="all, delete-orphan")

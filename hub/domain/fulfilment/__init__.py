@@ -12,7 +12,7 @@
 The service functions other rooms and the web call are these names, imported from the
 package: ``from hub.domain import fulfilment``.
 """
-from hub.domain.fulfilment.allocation import allocate, dispatch_lines, handle_order
+from hub.domain.fulfilment.allocation import allocate, dispatch_again, dispatch_lines, handle_order
 from hub.domain.fulfilment.answers import accept, reject, submit_tracking
 from hub.domain.fulfilment.shipping import (
     correct_tracking, normalise_carrier, outbound_shipment, record_shipment, validate_tracking,
@@ -22,7 +22,7 @@ from hub.domain.fulfilment.stopship import (
     sweep_interceptions,
 )
 
-__all__ = ["allocate", "dispatch_lines", "handle_order", "accept", "reject", "submit_tracking",
+__all__ = ["allocate", "dispatch_again", "dispatch_lines", "handle_order", "accept", "reject", "submit_tracking",
            "correct_tracking", "normalise_carrier", "outbound_shipment", "record_shipment", "validate_tracking",
            "APPROVAL_ACTION", "answer_stop_ship", "fulfilments_for", "request_stop",
            "stop_order", "sweep_interceptions"]

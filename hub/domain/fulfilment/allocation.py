@@ -11,6 +11,10 @@ webhooks and polls change nothing. Alerts: ``order_held`` (with the do-not-ship 
 resolved and the order allocated when the flag clears; critical, naming the fulfilments,
 when the flag arrives after allocation — they are not stopped automatically),
 ``sku_unmapped`` (resolved once every line is allocated), ``supplier_has_no_channel``.
+
+**A second dispatch** (``dispatch_again``, for the returns room): an exchange's
+replacement, a reship (补发), a repaired item going back — a fulfilment with its
+``purpose`` and case, dispatched like an order's (the notice says the purpose).
 """
 from __future__ import annotations
 
@@ -152,6 +156,41 @@ def allocate(session: Session, order: Order, *, var_dir: Path | None = None,
         alerts.resolve(session, order.merchant_id, "sku_unmapped", "order", order.id,
                        why=ALLOCATED)
     return made
+
+
+def dispatch_again(session: Session, order: Order, quantities: dict[int, int], purpose: str,
+                   return_case_id: int, actor: str, supplier_id: int | None = None,
+                   var_dir: Path | None = None) -> Fulfilment | None:
+    """An after-sale's second dispatch of ``order``'s lines (order line id → quantity):
+    to ``supplier_id`` (the one that shipped them), else each line's best mapping's
+    supplier (the first line decides: one parcel). None when no supplier has them."""
+    lines = [line for line in order.lines if quantities.get(line.id)]
+    if not lines:
+        return None
+    if supplier_id is None:
+        best = _best_mappings(session, order.merchant_id, {line.sku for line in lines})
+        found = next((best[line.sku][1] for line in lines if line.sku in best), None)
+        if found is None:
+            return None
+        supplier_id = found.id
+    supplier = session.get(Supplier, supplier_id)
+    now = utcnow()
+    f = Fulfilment(merchant_id=order.merchant_id, order=order, supplier_id=supplier.id,
+                   status="requested", requested_at=now, purpose=purpose,
+                   return_case_id=return_case_id,
+                   answer_due_at=now + timedelta(hours=supplier.sla_hours))
+    f.lines = [FulfilmentLine(merchant_id=order.merchant_id, order_line_id=line.id,
+                              quantity=quantities[line.id]) for line in lines]
+    session.add(f)
+    audit.record(session, order.merchant_id, actor, "fulfilment.requested", "fulfilment", f.id,
+                 {"order_id": order.id, "supplier_id": supplier.id, "purpose": purpose,
+                  "return_case_id": return_case_id,
+                  "lines": [{"order_line_id": x.id, "sku": x.sku,
+                             "quantity": quantities[x.id]} for x in lines],
+                  "requested_at": iso(now), "answer_due_at": iso(f.answer_due_at)})
+    mark_created(session, "fulfilment", f.id)
+    dispatch(session, f, var_dir=var_dir)
+    return f
 
 
 def dispatch_lines(session: Session, fulfilment: Fulfilment,

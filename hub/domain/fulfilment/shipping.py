@@ -94,7 +94,9 @@ def record_shipment(session: Session, fulfilment: Fulfilment, carrier: str, numb
                  "fulfilment", fulfilment.id,
                  {"carrier": carrier, "tracking_number": number, "shipment_id": shipment.id,
                   "submitted_at": iso(now), "status": fulfilment.status})
-    if fulfilment.order.status != "cancelled":  # a cancelled order cannot be shipped
+    # a cancelled order cannot be shipped; an after-sale's second parcel is not the
+    # order's shipment (the platform already has that)
+    if fulfilment.order.status != "cancelled" and fulfilment.purpose in (None, "order"):
         platform_actions.push_shipment(session, shipment, var_dir=var_dir)
     return shipment
 

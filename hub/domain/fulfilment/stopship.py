@@ -81,8 +81,9 @@ def on_return_changed(session: Session, event: ReturnChanged) -> None:
 
 
 def fulfilments_for(order: Order, case: ReturnCase | None) -> list[Fulfilment]:
-    """The fulfilments holding the case's lines (all of the order's when unknown)."""
-    everything = list(order.fulfilments)
+    """The fulfilments holding the case's lines (all of the order's when unknown); an
+    after-sale's second dispatch is not one of them."""
+    everything = [f for f in order.fulfilments if f.purpose in (None, "order")]
     line_ids = {line.order_line_id for line in (case.lines if case else ()) if line.order_line_id}
     picked = [f for f in everything if any(x.order_line_id in line_ids for x in f.lines)]
     return picked or everything

@@ -11,6 +11,7 @@ published version gets, the usual terms of a Chinese shop platform)::
     fast_refund     {enabled, max_refund_minor, max_returns_90d}  refund at pickup scan
     categories      {category: {instructions: {zh, en}, checklist: [item]}}  ``default`` too
     grading         {thresholds: {A, B, C}, discount: {A, B, C, D}, repair_share}
+    exchange_dispatch  on_receipt | on_approval: when an exchange's replacement is sent
 
 A rule: ``{name, outcome: approve | manual, kinds?, families?, codes?, shops?,
 categories?, max_refund_minor?, shipped?, min_photos?, min_returns_90d?, zh?, en?}``.
@@ -126,6 +127,8 @@ class DocumentSchema(_Strict):
     categories = fields.Dict(keys=fields.String(validate=validate.Length(1, 64)),
                              values=fields.Nested(CategoryTerms), load_default=dict)
     grading = fields.Nested(Grading, load_default=lambda: copy.deepcopy(DEFAULT["grading"]))
+    exchange_dispatch = fields.String(load_default="on_receipt",
+                                      validate=validate.OneOf(("on_receipt", "on_approval")))
 
 
 DEFAULT = {
@@ -166,6 +169,7 @@ DEFAULT = {
     "grading": {"thresholds": {"A": 4.5, "B": 3.5, "C": 2.0},
                 "discount": {"A": 1.0, "B": 0.8, "C": 0.5, "D": 0.0},
                 "repair_share": 0.3},
+    "exchange_dispatch": "on_receipt",
 }
 
 
@@ -217,6 +221,10 @@ class Policy:
     @property
     def grading(self) -> dict:
         return self.document["grading"]
+
+    @property
+    def exchange_dispatch(self) -> str:
+        return self.document.get("exchange_dispatch", "on_receipt")
 
 
 def _in_scope(item: dict, shop_id: int, categories, need_category: bool = False) -> bool:

@@ -78,6 +78,9 @@ def order_dispatch(fulfilment: Fulfilment, order: Order, lines: list[dict]) -> d
         },
         "lines": [{"sku": x["sku"], "supplier_sku": x.get("supplier_sku"),
                    "title": x.get("title", ""), "quantity": x["quantity"]} for x in lines],
+        # an after-sale's second dispatch says so (exchange | reship | repair)
+        **({"purpose": fulfilment.purpose, "return_case_id": fulfilment.return_case_id}
+           if fulfilment.purpose not in (None, "order") else {}),
     }
 
 

@@ -16,11 +16,11 @@ state does not allow it:
 
 | decision | allowed when the case is | already done (nothing queued) |
 |---|---|---|
-| approve | ``requested`` (kinds ``refund_only``, ``return_refund``, ``exchange``) | approved or further on; ``refunded`` / ``resolved`` |
+| approve | ``requested`` (kinds ``refund_only``, ``return_refund``, ``exchange``, ``repair``) | approved or further on; ``refunded`` / ``resolved`` |
 | reject | ``requested``; a return's receipt: ``return_in_transit``, ``received``, ``inspected`` | ``rejected`` |
 | refund | ``received`` / ``inspected`` (kind ``return_refund``: a platform like Kuaishou refunds on the receipt) | ``refunded`` |
 
-* **Address** of an approved return (``return_refund``, ``exchange``): ``address_id`` as
+* **Address** of an approved return (``return_refund``, ``exchange``, ``repair``): ``address_id`` as
   given; else the receiver's ``ReturnAddress`` with the platform's id
   (``instructions.address_for``: the supplier(s) that shipped the goods, else the
   merchant's warehouse; kept on the case as ``return_address_id``); else the suppliers'
@@ -54,8 +54,8 @@ from hub.domain.returns import flow as returns_flow, instructions
 from hub.models import Account, AuditEntry, Binding, OutboxMessage, ReturnCase, alerts, audit
 from hub.pipeline.events import MessageSettled
 
-DECIDED_KINDS = ("refund_only", "return_refund", "exchange")
-GOODS_BACK = ("return_refund", "exchange")
+DECIDED_KINDS = ("refund_only", "return_refund", "exchange", "repair")
+GOODS_BACK = ("return_refund", "exchange", "repair")
 ACTIONS = {"approve": "return_case.approve_requested", "reject": "return_case.reject_requested",
            "refund": "return_case.refund_requested"}
 TOPIC_DECISIONS = {"refund_approve": "approve", "return_approve": "approve",
@@ -70,6 +70,8 @@ ALREADY = {
                                    "received", "inspected", "refunded", "resolved"),
     ("approve", "exchange"): ("approved", "awaiting_return", "return_in_transit", "received",
                               "inspected", "resolved"),
+    ("approve", "repair"): ("approved", "awaiting_return", "return_in_transit", "received",
+                            "inspected", "resolved"),
     ("reject", None): ("rejected",),
     ("refund", None): ("refunded",),
 }

@@ -53,7 +53,7 @@ from hub.models import Fulfilment, Inspection, Order, ReturnCase, Shipment, Supp
 from hub.pipeline.events import ExpectedReturn, ReturnChanged, ShipmentTracked
 from hub.pipeline.sync import lock
 
-NOTICE_KINDS = ("return_refund", "exchange")
+NOTICE_KINDS = ("return_refund", "exchange", "repair")
 NOTICE_STATUSES = ("approved", "awaiting_return", "return_in_transit")
 CONDITIONS = ("intact", "damaged", "missing_parts", "wrong_item", "empty", "used")
 ACCEPTABLE = ("intact",)

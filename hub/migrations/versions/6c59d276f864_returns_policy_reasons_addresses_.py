@@ -5,7 +5,8 @@ The merchant's return policy in versions and what it decided (``return_policies`
 addresses per supplier and warehouse (``return_addresses``), merchants' reason
 corrections (``reason_corrections``), the returns stock as movements
 (``stock_movements``); a case's reason source, evidence, buyer key, freight payer,
-address and buyer-page token; an inspection's scores, serial check and disposition.
+address and buyer-page token; an inspection's scores, serial check and disposition; a
+fulfilment's purpose (an after-sale's second dispatch) and its case.
 
 Revision ID: 6c59d276f864
 Revises: b2f0c4e1a901
@@ -146,6 +147,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_stock_movements_merchant_id'), ['merchant_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_stock_movements_return_case_id'), ['return_case_id'], unique=False)
 
+    with op.batch_alter_table('fulfilments', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('purpose', sa.String(length=64), server_default='order', nullable=False))
+        batch_op.add_column(sa.Column('return_case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
+        batch_op.create_index(batch_op.f('ix_fulfilments_return_case_id'), ['return_case_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_fulfilments_return_case_id_return_cases'), 'return_cases', ['return_case_id'], ['id'])
+
     with op.batch_alter_table('inspections', schema=None) as batch_op:
         batch_op.add_column(sa.Column('scores', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('serial', sa.String(length=128), nullable=True))
@@ -184,6 +191,12 @@ def downgrade() -> None:
         batch_op.drop_column('buyer_photos')
         batch_op.drop_column('reason_confidence')
         batch_op.drop_column('reason_source')
+
+    with op.batch_alter_table('fulfilments', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_fulfilments_return_case_id_return_cases'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_fulfilments_return_case_id'))
+        batch_op.drop_column('return_case_id')
+        batch_op.drop_column('purpose')
 
     with op.batch_alter_table('inspections', schema=None) as batch_op:
         batch_op.drop_column('repair_cost_minor')

@@ -10,6 +10,9 @@
   of ``open.refund.reject.reason``).
 * ``POST /returns/<id>/refund`` — after the goods were received (``received`` /
   ``inspected``): confirms the receipt on the platform, which refunds the buyer.
+* ``POST /returns/<id>/dispatch`` — an exchange's replacement, a reship (补发) or a
+  repaired item sent to the buyer now (``hub.domain.returns.resolutions``); the same
+  call again answers the fulfilment made.
 
 Each queues one push through ``hub.domain.pushes.platform_actions`` (outbox), records an audit entry and
 answers 202 with the case, the decision and its outbox message; the case's status moves
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from hub.domain.returns import decisions as return_decisions
+from hub.domain.returns import decisions as return_decisions, resolutions
 from hub.models import ReturnCase
 from hub.models.pipeline import OUTBOX_STATUSES
 from hub.web.context import hub, request_session
@@ -127,3 +130,15 @@ def refund_return(return_id):
     result = return_decisions.refund(session, case, who.actor, var_dir=hub().settings.var_dir)
     session.commit()
     return _Answer(result)
+
+
+@bp.post("/returns/<int:return_id>/dispatch")
+@endpoint(roles=STAFF, response=s.FulfilmentOut, status=202,
+          summary="Send an exchange, reship or repaired item (the case's second dispatch)",
+          tags=TAGS)
+def dispatch_again(return_id):
+    who, session = principal(), request_session()
+    case = _locked_case(session, return_id)
+    made = resolutions.dispatch_again(session, case, who.actor)
+    session.commit()
+    return made

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from hub.core.db import MAX_ID, MAX_INT
 from hub.models.logistics import DIRECTIONS, SHIPMENT_STATUSES
-from hub.models.orders import FULFILMENT_STATUSES, ORDER_STATUSES
+from hub.models.orders import FULFILMENT_PURPOSES, FULFILMENT_STATUSES, ORDER_STATUSES
 from hub.models.returns import RETURN_KINDS, RETURN_STATUSES
 from hub.models.tenancy import ROLES
 from hub.web.kit.fields import ContractTerms, Id, Integer, Money, RefId, Time, UtcTime
@@ -38,6 +38,8 @@ class FulfilmentOut(Out):
     id = Id()
     order_id = Id()
     supplier_id = Id()
+    purpose = fields.String(metadata={"enum": list(FULFILMENT_PURPOSES)})
+    return_case_id = Id(allow_none=True)
     status = fields.String(metadata={"enum": list(FULFILMENT_STATUSES)})
     supplier_reference = fields.String(allow_none=True)
     requested_at = Time(allow_none=True)
