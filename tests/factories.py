@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 from hub.parties import auth
 from hub.models import (
-    Account, Fulfilment, Merchant, Order, OrderLine, ReturnAddress, ReturnCase, ReturnLine,
-    Shipment, SkuMapping, Supplier, TrackingEvent,
+    Account, Fulfilment, Inspection, Merchant, Order, OrderLine, ReturnAddress, ReturnCase,
+    ReturnLine, Shipment, SkuMapping, Supplier, TrackingEvent,
 )
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
@@ -186,8 +186,11 @@ def world(s, name="M"):
     where = ReturnAddress(merchant_id=m.id, supplier_id=sup.id, name=f"仓-{name}",
                           address=f"address-{name}-{next(_seq)}", platform_address_id="9")
     s.add(where)
+    looked = Inspection(merchant_id=m.id, return_case_id=r.id, inspected_by="supplier:1",
+                        received_at=T0, condition="intact", notes=f"inspection-{name}")
+    s.add(looked)
     s.flush()
-    return {"merchant": m, "return_address": where, "shop": sh, "supplier": sup, "sku_mapping": mapping, "order": o,
+    return {"merchant": m, "return_address": where, "inspection": looked, "shop": sh, "supplier": sup, "sku_mapping": mapping, "order": o,
             "fulfilment": o.fulfilments[0], "channel": channel, "notice": notice,
             "return": r, "shipment": out, "return_shipment": back, "outbox_message": message,
             "inbox_event": event, "quarantined": rejected, "alert": warning, "tokens": tokens}

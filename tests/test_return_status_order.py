@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from hub.domain import fulfilment as flow
-from hub.domain.returns import flow as returns_flow
+from hub.domain.returns import inspection as receiving
 from hub.models import ReturnCase
 from hub.domain.returns.states import HUB_PROGRESS, RANK as RETURN_RANK
 from hub.domain.returns.states import platform_status as return_status
@@ -74,7 +74,7 @@ def test_a_receipt_before_the_buyers_shipment_push_is_kept(app, database, w, tmp
     platform = Platform(database, w)
     platform.says("awaiting_return", "30/2")
     with database.session() as s:
-        returns_flow.confirm_return_receipt(s, s.get(ReturnCase, platform.case().id),
+        receiving.confirm_return_receipt(s, s.get(ReturnCase, platform.case().id),
                                             "supplier:1", "intact", grade="A",
                                             var_dir=tmp_path)
     with database.session(readonly=True) as s:
@@ -180,7 +180,7 @@ def test_a_receipt_racing_a_platform_update_never_goes_backwards(database, w, tm
     case_id = platform.case().id
 
     def receipt(s):
-        returns_flow.confirm_return_receipt(s, s.get(ReturnCase, case_id), "supplier:1",
+        receiving.confirm_return_receipt(s, s.get(ReturnCase, case_id), "supplier:1",
                                             "intact", var_dir=tmp_path)
 
     # the buyer's shipping, processed late, runs into the open receipt

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.domain import fulfilment as flow
-from hub.domain.returns import flow as returns_flow
+from hub.domain.returns import inspection as receiving
 from hub.models import Account, AuditEntry, ReturnCase, Supplier
 from tests import factories as f
 from tests.supplier_helpers import (  # noqa: F401 (fixtures)
@@ -228,7 +228,7 @@ def test_reject_conflicts(client, database, w, kind, status, words):
 def test_refunding_damaged_goods_after_the_merchants_look(client, database, w, tmp_path):
     case_id = case_of(database, w, status="return_in_transit")
     with database.session() as s:
-        returns_flow.confirm_return_receipt(s, s.get(ReturnCase, case_id), "supplier:1",
+        receiving.confirm_return_receipt(s, s.get(ReturnCase, case_id), "supplier:1",
                                             "damaged", grade="B", var_dir=tmp_path)
     with database.session(readonly=True) as s:
         assert open_alerts(s, w["merchant_id"], "return_needs_decision")
@@ -252,7 +252,7 @@ def test_an_intact_receipt_is_confirmed_once(client, database, w,
                                                                     tmp_path):
     case_id = case_of(database, w, status="return_in_transit")
     with database.session() as s:
-        returns_flow.confirm_return_receipt(s, s.get(ReturnCase, case_id), "supplier:1",
+        receiving.confirm_return_receipt(s, s.get(ReturnCase, case_id), "supplier:1",
                                             "intact", var_dir=tmp_path)
     resp = post(client, w, case_id, "refund")
     assert resp.status_code == 202

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.domain import fulfilment as flow
-from hub.domain.returns import flow as returns_flow
+from hub.domain.returns import inspection as receiving
 from hub.domain.tracking import shipments as tracking
 from hub.core.errors import ApiError, Conflict
 from hub.models import Inspection, ReturnCase, Supplier
@@ -121,7 +121,7 @@ def test_receipt_stores_photos_once_and_tells_the_platform(app, database, w, tmp
     shipped(database, w)
     case_id = returned(database, w, status="return_in_transit")
     with database.session() as s:
-        inspection = returns_flow.confirm_return_receipt(
+        inspection = receiving.confirm_return_receipt(
             s, s.get(ReturnCase, case_id), "supplier:1", "intact", notes="box sealed",
             photos=[JPEG, PNG, JPEG, WEBP], barcode="6901234567890",
             checklist={"seal": True}, var_dir=tmp_path)
@@ -146,13 +146,13 @@ def test_receipt_stores_photos_once_and_tells_the_platform(app, database, w, tmp
         assert entry.changes["photos"] == digests
 
     with database.session() as s:  # the same receipt again: the same inspection
-        again = returns_flow.confirm_return_receipt(
+        again = receiving.confirm_return_receipt(
             s, s.get(ReturnCase, case_id), "supplier:1", "intact", notes="box sealed",
             photos=[JPEG, PNG, JPEG, WEBP], barcode="6901234567890",
             checklist={"seal": True}, var_dir=tmp_path)
         assert again.id == inspection_id
     with database.session() as s:  # then graded
-        graded = returns_flow.confirm_return_receipt(
+        graded = receiving.confirm_return_receipt(
             s, s.get(ReturnCase, case_id), "supplier:1", "intact", grade="A", var_dir=tmp_path)
         assert graded.id != inspection_id
         assert s.get(ReturnCase, case_id).status == "inspected"
@@ -166,7 +166,7 @@ def test_damaged_goods_are_the_merchants_decision(app, database, w, tmp_path):
     shipped(database, w)
     case_id = returned(database, w)
     with database.session() as s:
-        returns_flow.confirm_return_receipt(s, s.get(ReturnCase, case_id), "supplier:1",
+        receiving.confirm_return_receipt(s, s.get(ReturnCase, case_id), "supplier:1",
                                             "damaged", notes="crushed corner", grade="C",
                                             photos=[PNG], var_dir=tmp_path)
     with database.session(readonly=True) as s:
@@ -194,7 +194,7 @@ def test_an_invalid_receipt_is_a_422_and_changes_nothing(app, database, w, tmp_p
     case_id = returned(database, w)
     with database.session() as s:
         with pytest.raises(ApiError) as e:
-            returns_flow.confirm_return_receipt(s, s.get(ReturnCase, case_id), "supplier:1",
+            receiving.confirm_return_receipt(s, s.get(ReturnCase, case_id), "supplier:1",
                                                 var_dir=tmp_path, **kwargs)
     assert (e.value.status, e.value.code) == (422, "validation_error")
     assert field in e.value.details
@@ -209,11 +209,11 @@ def test_a_receipt_for_a_return_not_expected_is_a_conflict(app, database, w, tmp
     case_id = returned(database, w, status="requested")
     with database.session() as s:
         with pytest.raises(Conflict):
-            returns_flow.confirm_return_receipt(s, s.get(ReturnCase, case_id), "supplier:1",
+            receiving.confirm_return_receipt(s, s.get(ReturnCase, case_id), "supplier:1",
                                                 "intact", var_dir=tmp_path)
 
 
 def test_the_image_kinds_are_told_by_their_magic_bytes():
-    assert [returns_flow.image_kind(x) for x in (JPEG, PNG, WEBP, GIF, b"")] == [
+    assert [receiving.image_kind(x) for x in (JPEG, PNG, WEBP, GIF, b"")] == [
         "jpeg", "png", "webp", None, None]
-    assert returns_flow.image_kind(b"RIFF\x00\x00\x00\x00WAVEfmt ") is None
+    assert receiving.image_kind(b"RIFF\x00\x00\x00\x00WAVEfmt ") is None

@@ -14,7 +14,7 @@ from werkzeug.test import encode_multipart
 
 from hub.domain import fulfilment as flow
 from hub.models import AuditEntry, Inspection, ReturnCase
-from hub.domain.returns.flow import MAX_PHOTO_BYTES, MAX_PHOTOS
+from hub.domain.returns.inspection import MAX_PHOTO_BYTES, MAX_PHOTOS
 from sandbox.supplier.parcels import photo_png
 from tests import factories as f
 
@@ -109,7 +109,7 @@ def test_oversize_photo_is_413_and_stores_nothing(client, database, rw):
 
 
 def test_a_request_over_the_receipt_limit_is_413(client, database, rw, monkeypatch):
-    from hub.web.supplier_api import receipts
+    from hub.web.kit import receipts
 
     monkeypatch.setattr(receipts, "MAX_RECEIPT_BYTES", 4096)
     resp = client.post(url(rw["case_a"]), headers=rw["A"],

@@ -20,9 +20,11 @@ def two_worlds(database):
     with database.session() as s:
         a, b = f.world(s, "A"), f.world(s, "B")
         ids = {key: (a[key].id, b[key].id) for key in a if key not in ("tokens", "merchant")}
-        # policy versions are numbered per merchant: B has version 1, A none
-        ids["policy"] = (None, versions.edit(s, b["merchant"].id, DEFAULT, "user:b").version)
-        b_markers = [b["return_address"].address, b["order"].platform_order_id, b["shipment"].tracking_number,
+        # policy versions are numbered per merchant: B has three, A (the walk drafts
+        # one) never reaches the third
+        ids["policy"] = (None, [versions.edit(s, b["merchant"].id, DEFAULT, "user:b")
+                                for _ in range(3)][-1].version)
+        b_markers = [b["return_address"].address, b["inspection"].notes, b["order"].platform_order_id, b["shipment"].tracking_number,
                      b["return"].platform_return_id, b["supplier"].code, b["shop"].name,
                      b["outbox_message"].idempotency_key, b["inbox_event"].external_event_id,
                      b["quarantined"].detail, b["alert"].message,
@@ -50,7 +52,8 @@ PARAM_TARGET = {"order_id": "order", "return_id": "return", "shipment_id": "ship
                 "supplier_id": "supplier", "mapping_id": "sku_mapping", "account_id": "shop",
                 "outbox_message_id": "outbox_message", "inbox_event_id": "inbox_event",
                 "alert_id": "alert", "fulfilment_id": "fulfilment", "notice_id": "notice",
-                "version": "policy", "shop_id": "shop", "address_id": "return_address"}
+                "version": "policy", "shop_id": "shop", "address_id": "return_address",
+                "inspection_id": "inspection"}
 
 
 def _api_rules(app):
@@ -86,6 +89,10 @@ def test_merchant_a_cannot_touch_merchant_b(app, client, database, two_worlds):
               "ReturnAddressIn": {"name": "x", "address": "y",
                                   "supplier_id": w["ids"]["supplier"][1]},
               "ReturnAddressPatch": {"is_default": True},
+              "DispositionIn": {"disposition": "scrap", "reason": "walker"},
+              "MoveIn": {"location": "warehouse:main", "sku": "SKU-1", "grade": "A",
+                         "from_state": "restock", "to_state": None, "quantity": 1,
+                         "reason": "walker"},
               "KuaishouLinkIn": {"name": "walker", "app_key": "ks1", "app_secret": "walker-app-secret-0001",
                                  "sign_secret": "secret"}}
     walked = 0
@@ -178,7 +185,7 @@ def _other_ids(w, side) -> dict:
             "inbox_event_id": 1, "alert_id": o["alert"], "fulfilment_id": o["fulfilment"],
             "notice_id": o["notice"], "token_id": o["token_id"],
             # staff-only endpoints: a supplier token is refused whatever the id
-            "version": 1, "shop_id": 1, "address_id": 1}
+            "version": 1, "shop_id": 1, "address_id": 1, "inspection_id": 1}
 
 
 def _merchant_rows(database, merchant_id):

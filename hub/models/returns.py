@@ -88,7 +88,7 @@ class Inspection(Tenant, Base):
     received_at: Mapped[datetime]
     condition: Mapped[Code]  # intact | damaged | missing_parts | wrong_item | empty | used
     grade: Mapped[str | None] = mapped_column(String(16))  # A (resellable) .. D (scrap)
-    disposition: Mapped[str | None] = mapped_column(String(32))  # restock | refurbish | scrap
+    disposition: Mapped[str | None] = mapped_column(String(32))  # policy.document.DISPOSITIONS
     notes: Mapped[str | None] = mapped_column(String(2000))
     photos: Mapped[list] = mapped_column(JSON, default=list)  # sha256 hex of each file
     barcode: Mapped[str | None] = mapped_column(String(128))

@@ -10,7 +10,8 @@ shipping and its stop-ship answer never race. The ``Brain`` decides:
   batches — only when asked);
 * ``stop_ship`` → after ``stop_ship_delay_s``: not shipped yet → accept (the pending
   shipping is cancelled); already shipped → reject, with the tracking;
-* ``return_notice`` → confirm receipt (condition, grade, notes, barcode and a generated
+* ``return_notice`` → confirm receipt (condition, grade, notes, the returned SKU as the
+  scanned barcode, and a generated
   PNG photo) per ``return_mode``; ``tracking_notice`` → recorded, and a delivered return
   parcel triggers the receipt when ``return_mode`` is ``on_delivery``;
 * every notice is acknowledged (``acknowledge``) once handled.
@@ -214,6 +215,7 @@ class Brain:
             case["notices"] += 1
             case["fulfilment_id"] = data.get("fulfilment_id")
             case["tracking"] = data.get("tracking") or case["tracking"]
+            case["skus"] = [line["sku"] for line in data.get("lines") or []] or case.get("skus")
         mode = self.state.get("return_mode")
         if mode == "on_notice" or (mode == "on_tracking" and data.get("tracking")):
             self.worker.at(self.state.get("return_delay_s"), f"receive return {rid}",
@@ -235,7 +237,9 @@ class Brain:
         fields = {"condition": self.state.get("return_condition"),
                   "grade": self.state.get("return_grade"),
                   "notes": self.state.get("return_notes"),
-                  "barcode": f"SBX{rid:010d}", "checklist": {"counted": True}}
+                  # the warehouse scans the label of what came back: the SKU it shipped
+                  "barcode": (case.get("skus") or [f"SBX{rid:010d}"])[0],
+                  "checklist": {"counted": True}}
         status, answer = self.client.receipt(rid, fields, parcels.photo_png(seed=rid))
         if status == 200 and isinstance(answer, dict):
             with self.state.lock:

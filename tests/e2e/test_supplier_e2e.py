@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from hub.models import (AuditEntry, Fulfilment, Inspection, Order, OutboxMessage, ReturnCase,
                         Shipment, Supplier)
-from hub.domain.returns.flow import photo_path
+from hub.domain.returns.inspection import photo_path
 from jobs.registry import default_jobs
 from sandbox.supplier import serve
 from tests import factories as f

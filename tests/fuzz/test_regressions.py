@@ -97,9 +97,9 @@ def test_a_nul_in_an_api_string_is_never_a_500(client, database, method, path, b
 
 def test_a_nul_in_a_receipts_notes_or_checklist_is_a_422_not_a_500():
     from hub.core.errors import ApiError
-    from hub.domain.returns.flow import _validate
+    from hub.domain.returns.inspection import validate_receipt
 
     for notes, checklist in (("box\u0000", None), (None, {"box": "ok\u0000"})):
         with pytest.raises(ApiError) as refused:
-            _validate("intact", None, [], notes, None, checklist)
+            validate_receipt("intact", None, [], notes, None, checklist)
         assert refused.value.status == 422

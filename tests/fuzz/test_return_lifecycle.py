@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 
 from hub.core.errors import ApiError
 from hub.domain import fulfilment as flow
-from hub.domain.returns import decisions, flow as returns_flow
+from hub.domain.returns import decisions, inspection as receiving
 from hub.domain.returns.states import DECISIONS, HUB_PROGRESS, RANK
 from hub.models import (
     AuditEntry, Fulfilment, Inspection, OutboxMessage, PolicyDecision, ReturnCase, Shipment,
@@ -94,7 +94,7 @@ class ReturnLife(RuleBasedStateMachine):
           grade=st.sampled_from((None, "A", "C")))
     def supplier_receives(self, condition, grade):
         self.said = None
-        self._attempt(lambda s, case: returns_flow.confirm_return_receipt(
+        self._attempt(lambda s, case: receiving.confirm_return_receipt(
             s, case, f"supplier:{self.w['supplier_id']}", condition, grade=grade))
 
     @rule(decision=st.sampled_from(("approve", "reject", "refund")))

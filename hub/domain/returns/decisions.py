@@ -51,6 +51,7 @@ from hub.core.errors import ApiError, Conflict
 from hub.domain.fulfilment import APPROVAL_ACTION
 from hub.domain.pushes import platform_actions
 from hub.domain.returns import flow as returns_flow, instructions
+from hub.domain.returns.states import BEFORE_RECEIPT
 from hub.models import Account, AuditEntry, Binding, OutboxMessage, ReturnCase, alerts, audit
 from hub.pipeline.events import MessageSettled
 
@@ -157,7 +158,7 @@ def refund(session: Session, case: ReturnCase, actor: str,
         return _done(session, case, "refund")
     if case.status not in ("received", "inspected"):
         why = f"it is {case.status}"
-        if case.status in ("requested", *returns_flow.BEFORE_RECEIPT):
+        if case.status in ("requested", *BEFORE_RECEIPT):
             why += ": the goods have not been received (the supplier's receipt or the " \
                    "return parcel's delivery records it)"
         raise _conflict(case, "refund", why)

@@ -7,7 +7,8 @@ the section and answer are known values (English or the Chinese words in ``*_WOR
 fulfilment or return case belongs to this supplier (a return case holds lines of its
 fulfilments and none of another supplier's, whose receipt is the merchant's:
 ``hub.domain.fulfilment.ownership``); the answer fits the section (a reject has a reason; a
-tracking number has its carrier); carrier and tracking number pass the
+tracking number has its carrier; a return's grade is A–D, its scores four numbers 0–5 in
+halves that agree with the grade and the condition); carrier and tracking number pass the
 domain's ``hub.domain.fulfilment.validate_tracking`` (known carrier, the carrier's pattern, not
 used by another order or a return); no tracking number appears twice in the sheet and no
 fulfilment or return is answered twice; and the answer still makes sense for the record
@@ -18,7 +19,7 @@ answer is ``skipped``. Every problem is reported with its row number and column.
 ``apply="all"`` (the default) applies nothing when any row has an error (``ApiError`` 422
 ``sheet_has_errors`` with the report as details). ``apply="valid"`` applies the rows
 without errors. Either way the rows are applied through the domain services
-(``hub.domain.fulfilment``, ``hub.domain.returns.flow``), one savepoint each, in the
+(``hub.domain.fulfilment``, ``hub.domain.returns.inspection``), one savepoint each, in the
 caller's one transaction; a row the domain refuses at that moment (a race) becomes an
 error — under ``all`` everything is then undone. Notices about an answered record are
 marked acknowledged. The caller commits.
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 from hub.core.db import utcnow
 from hub.core.errors import ApiError
 from hub.domain import fulfilment
-from hub.domain.returns import flow as returns_flow
+from hub.domain.returns import inspection as inspections
 from hub.domain.sheets.checks import MODES, RowCheck, check_rows
 from hub.domain.sheets.files import read_sheet
 from hub.models import Fulfilment, OutboxMessage, ReturnCase, Supplier, audit
@@ -58,8 +59,9 @@ def _apply(session, supplier: Supplier, c: RowCheck, actor: str, var_dir) -> Non
     if c.action == "receive":
         case = session.get(ReturnCase, c.return_case_id)
         session.refresh(case, with_for_update=True)
-        returns_flow.confirm_return_receipt(session, case, actor, c.condition, notes=c.notes,
-                                            var_dir=var_dir)
+        inspections.confirm_return_receipt(
+            session, case, actor, c.condition, notes=c.notes, grade=c.grade, scores=c.scores,
+            barcode=c.barcode, var_dir=var_dir, location=f"supplier:{supplier.id}")
         _acknowledge(session, supplier, "return_case", case.id, actor)
         return
     f = session.get(Fulfilment, c.fulfilment_id)

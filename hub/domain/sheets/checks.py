@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from hub.core.errors import ApiError
 from hub.domain import fulfilment
 from hub.domain.fulfilment import ownership
-from hub.domain.returns.flow import BEFORE_RECEIPT, CONDITIONS
+from hub.domain.returns import inspection as inspections
+from hub.domain.returns.inspection import CONDITIONS, DIMENSIONS, GRADES
+from hub.domain.returns.states import BEFORE_RECEIPT
 from hub.domain.sheets.files import ANSWER_KEYS
 from hub.models import Fulfilment, Inspection, ReturnCase, Supplier
 
@@ -29,6 +31,7 @@ RETURN_WORDS = {"received": "received", "receive": "received", "已收货": "rec
 CONDITION_WORDS = {"完好": "intact", "破损": "damaged", "缺件": "missing_parts",
                    "错发": "wrong_item", "空包": "empty", "已使用": "used"}
 SCIENTIFIC = re.compile(r"^\d(\.\d+)?e\+?\d+$", re.I)
+SCORE_SEPARATORS = re.compile(r"[\s,，、/;；]+")
 MODES = ("all", "valid")
 
 
@@ -46,6 +49,9 @@ class RowCheck:
     tracking_number: str | None = None
     reason: str | None = None
     condition: str | None = None
+    grade: str | None = None
+    scores: dict | None = None
+    barcode: str | None = None
     notes: str | None = None
 
     def error(self, column: str, message: str) -> None:
@@ -218,14 +224,51 @@ def _check_return(session, check, supplier: Supplier, row: dict) -> None:
         check.error("condition", f"condition {raw[:30]!r} is not one of {', '.join(CONDITIONS)}")
     elif check.notes and len(check.notes) > 2000:
         check.error("notes", "notes are at most 2000 characters")
-    elif case.status not in BEFORE_RECEIPT:
-        same = session.scalar(select(Inspection.id).where(
-            Inspection.return_case_id == case.id, Inspection.condition == check.condition))
-        if same is not None:
-            check.outcome = "unchanged"
-        else:
-            check.error("answer", f"return {case.id} is {case.status}: its receipt was "
-                        "recorded already")
+    else:
+        _check_inspection(session, check, case, row)
+    if check.outcome == "error" or case.status in BEFORE_RECEIPT:
+        return
+    if any(_answered(x, check) for x in session.scalars(select(Inspection).where(
+            Inspection.return_case_id == case.id, Inspection.condition == check.condition))):
+        check.outcome = "unchanged"
+    else:
+        check.error("answer", f"return {case.id} is {case.status}: its receipt was "
+                    "recorded already")
+
+
+def _check_inspection(session, check: RowCheck, case: ReturnCase, row: dict) -> None:
+    """The grade, the scores (four numbers in ``DIMENSIONS`` order) and the barcode."""
+    grade, scores = row.get("grade", "").strip().upper() or None, row.get("scores", "").strip()
+    barcode = row.get("barcode", "").strip() or None
+    if grade is not None and grade not in GRADES:
+        check.error("grade", f"grade {grade[:30]!r} is not one of {', '.join(GRADES)}")
+        return
+    if scores:
+        try:
+            values = [float(x) for x in SCORE_SEPARATORS.split(scores) if x]
+        except ValueError:
+            values = []
+        if len(values) != len(DIMENSIONS) or inspections.score_errors(
+                dict(zip(DIMENSIONS, values))):
+            check.error("scores", f"scores {scores[:30]!r}: four numbers 0-5 (halves allowed) "
+                        f"for {', '.join(DIMENSIONS)}, e.g. 5,4.5,5,5")
+            return
+        check.scores = dict(zip(DIMENSIONS, values))
+    if barcode is not None and len(barcode) > 128:
+        check.error("barcode", "a barcode is at most 128 characters")
+        return
+    try:
+        check.grade = inspections.grade_of(inspections.grading_of(session, case.merchant_id),
+                                           check.condition, grade, check.scores)
+    except ApiError as refused:
+        check.error("grade", refused.details["grade"][0])
+    check.barcode = barcode
+
+
+def _answered(earlier: Inspection, check: RowCheck) -> bool:
+    """``earlier`` (of the same condition) recorded the row's answer: the same sheet
+    imported again, or a receipt sent through the API, graded alike if the row grades."""
+    return check.grade is None or earlier.grade == check.grade
 
 
 def check_rows(session: Session, supplier: Supplier, rows: list[dict]) -> list[RowCheck]:

@@ -16,9 +16,11 @@ built from the current state, so exporting again is always safe:
   ``tracking_number``);
 * ``return`` — return cases on their way back to the supplier (``hub.domain.returns.flow``)
   that hold lines of its shipped fulfilments, listing those lines only
-  (``hub.domain.fulfilment.ownership``): answer ``received`` with the ``condition`` and
+  (``hub.domain.fulfilment.ownership``): answer ``received`` with the ``condition``, the
+  inspection (``grade`` A–D, or ``scores``: four numbers 0–5 for packaging, appearance,
+  function and completeness, which give the grade; the scanned ``barcode``) and
   ``notes`` — except on a case that also holds another supplier's goods (its notice says
-  so), whose receipt is the merchant's.
+  so), whose receipt is the merchant's. Photos are uploaded through the supplier API.
 
 Buyer details are the masked texts only. Cells an export writes are plain text, never
 formulas: a value starting with ``= + - @`` is prefixed with ``'`` (CSV injection), and the
@@ -53,11 +55,15 @@ COLUMNS = (
     ("ship_by", "最晚发货"), ("items", "商品"), ("notice", "说明"), ("buyer", "收件人(脱敏)"),
     ("return_tracking", "退回运单"), ("answer", "回复"), ("reason", "原因"),
     ("carrier", "快递公司"), ("tracking_number", "运单号"), ("condition", "货品状况"),
+    ("grade", "等级"), ("scores", "评分 包装/外观/功能/完整"), ("barcode", "条码"),
     ("notes", "备注"),
 )
 KEYS = tuple(key for key, _ in COLUMNS)
-ANSWER_KEYS = ("answer", "reason", "carrier", "tracking_number", "condition", "notes")
-REQUIRED_KEYS = ("section", "fulfilment_id", "return_case_id") + ANSWER_KEYS
+ANSWER_KEYS = ("answer", "reason", "carrier", "tracking_number", "condition", "grade",
+               "scores", "barcode", "notes")
+INSPECTION_KEYS = ("grade", "scores", "barcode")  # a sheet exported before them still reads
+REQUIRED_KEYS = ("section", "fulfilment_id", "return_case_id") + tuple(
+    k for k in ANSWER_KEYS if k not in INSPECTION_KEYS)
 HEADERS = tuple(f"{key} ({label})" for key, label in COLUMNS)
 SHEET_NAME = "answers"
 MAX_BYTES = 1024 * 1024
@@ -70,16 +76,21 @@ _RISKY = ("=", "+", "-", "@", "\t", "\r")
 SHARED_NOTICE = "(also holds another supplier's goods: the merchant confirms its receipt)"
 HELP = (
     "How to answer / 填写说明",
-    "Fill in only the columns answer, reason, carrier, tracking_number, condition, notes; "
-    "keep the other columns and the header row as they are. 只填写 answer、reason、carrier、"
-    "tracking_number、condition、notes 列，其余列和表头请勿修改。",
+    "Fill in only the columns answer, reason, carrier, tracking_number, condition, grade, "
+    "scores, barcode, notes; keep the other columns and the header row as they are. 只填写 "
+    "answer、reason、carrier、tracking_number、condition、grade、scores、barcode、notes 列，"
+    "其余列和表头请勿修改。",
     "dispatch (发货): answer accept | reject (reject needs a reason); once shipped fill in "
     "carrier (e.g. sf, zto, 顺丰速运) and tracking_number. 接单填 accept，拒单填 reject 并写原因；"
     "发货后填写快递公司和运单号。",
     "stop_ship (停发): answer accepted (not shipped, it will not leave) | rejected (already "
     "shipped: fill in carrier and tracking_number). 未发货填 accepted；已发货填 rejected 并填写运单。",
     "return (退货): answer received with condition intact | damaged | missing_parts | "
-    "wrong_item | empty | used, and notes. 收到退货填 received，并填写货品状况和备注。",
+    "wrong_item | empty | used; grade A-D, or scores: four numbers 0-5 (halves allowed) for "
+    "packaging, appearance, function, completeness, e.g. 5,4.5,5,5; the barcode scanned; "
+    "notes. Photos: upload them through the supplier API. 收到退货填 received，并填写货品状况；"
+    "等级 A-D，或评分：包装/外观/功能/完整 四项 0-5 分（可半分），如 5,4.5,5,5；扫描的条码；备注。"
+    "照片请通过供应商接口上传。",
     "Leave a row's answer empty to answer it later. Each tracking number may appear once. "
     "Importing the same sheet again changes nothing. 暂不回复的行留空即可；运单号不可重复。",
 )
@@ -209,8 +220,9 @@ def to_xlsx(rows: list[dict]) -> bytes:
                              formula1='"accept,reject,accepted,rejected,received"')
     conditions = DataValidation(type="list", allow_blank=True,
                                 formula1='"intact,damaged,missing_parts,wrong_item,empty,used"')
+    grades = DataValidation(type="list", allow_blank=True, formula1='"A,B,C,D"')
     last = max(sheet.max_row, 2) + 200
-    for validation, key in ((answers, "answer"), (conditions, "condition")):
+    for validation, key in ((answers, "answer"), (conditions, "condition"), (grades, "grade")):
         letter = get_column_letter(KEYS.index(key) + 1)
         validation.add(f"{letter}2:{letter}{last}")
         sheet.add_data_validation(validation)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from hub.core.db import MAX_ID, MAX_INT
+from hub.domain.policy.document import DISPOSITIONS, GRADES
 from hub.models.logistics import DIRECTIONS, SHIPMENT_STATUSES
 from hub.models.orders import FULFILMENT_PURPOSES, FULFILMENT_STATUSES, ORDER_STATUSES
 from hub.models.returns import RETURN_KINDS, RETURN_STATUSES
@@ -349,3 +350,26 @@ class AlertOut(Out):
 class AlertListArgs(PageArgs):
     open = fields.Boolean(load_default=True, metadata={"description": "only unresolved"})
     kind = fields.String()
+
+
+class InspectionOut(Out):
+    """What the receiver recorded and what it gives (the merchant's view adds the
+    disposition's why and the resale price: ``hub.web.api.inspections``)."""
+
+    id = Id()
+    return_case_id = Id()
+    inspected_by = fields.String()
+    received_at = Time()
+    condition = fields.String()
+    grade = fields.String(allow_none=True, metadata={"enum": list(GRADES)})
+    scores = fields.Dict(keys=fields.String(), values=fields.Float(), allow_none=True,
+                         metadata={"description": "dimension → 0..5"})
+    disposition = fields.String(allow_none=True, metadata={"enum": list(DISPOSITIONS)})
+    notes = fields.String(allow_none=True)
+    photos = fields.List(fields.String(), metadata={"description": "SHA-256 of each photo"})
+    barcode = fields.String(allow_none=True)
+    serial = fields.String(allow_none=True)
+    serial_matched = fields.Boolean(allow_none=True, metadata={
+        "description": "whether the barcode is one of what was shipped; null: not scanned"})
+    checklist = fields.Dict()
+    repair_cost_minor = Money(allow_none=True)

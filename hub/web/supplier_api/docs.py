@@ -82,7 +82,7 @@ def envelope_example(topic: str) -> str:
 
 @docs_blueprint.get("/docs/suppliers")
 def supplier_docs():
-    from hub.domain.returns.flow import CONDITIONS, GRADES, MAX_PHOTO_BYTES, MAX_PHOTOS
+    from hub.domain.returns.inspection import CONDITIONS, GRADES, MAX_PHOTO_BYTES, MAX_PHOTOS
 
     settings = hub().settings
     base = (settings.public_url or request.host_url).rstrip("/")

@@ -117,17 +117,3 @@ class StopShipIn(Schema):
             raise ValidationError("an accepted stop-ship has no parcel; send tracking only "
                                   "when rejecting because it already shipped",
                                   "tracking_number")
-
-
-class InspectionOut(Out):
-    id = Id()
-    return_case_id = Id()
-    inspected_by = fields.String()
-    received_at = Time()
-    condition = fields.String()
-    grade = fields.String(allow_none=True)
-    disposition = fields.String(allow_none=True)
-    notes = fields.String(allow_none=True)
-    photos = fields.List(fields.String(), metadata={"description": "SHA-256 of each photo"})
-    barcode = fields.String(allow_none=True)
-    checklist = fields.Dict()
