@@ -26,6 +26,7 @@ from hub.core.config import Settings
 from hub.core.db import Database
 from hub.core.errors import register_error_handlers
 from hub.web import api, console, context, supplier_api, webhooks  # noqa: F401 (routes)
+from hub.web.buyer_page import buyer_blueprint
 from hub.web.console.kit import HEADERS
 from hub.web.docs import docs_blueprint
 from hub.web.health import health_blueprint
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.register_blueprint(docs_blueprint)
     app.register_blueprint(webhooks.webhooks_blueprint)
     app.register_blueprint(console.console_blueprint)
+    app.register_blueprint(buyer_blueprint)
     for entry in entry_points(group="hub.commands"):
         app.cli.add_command(entry.load(), entry.name)
     return app

@@ -1,7 +1,7 @@
 """The merchant REST API under ``/api/v1`` (``hub.web.kit``'s blueprint), views grouped
 by concern; importing the package registers the routes."""
 from hub.web.api import (  # noqa: F401 (registers the routes)
-    admin, alerts, inbox_ops, inspections, outbox_ops, policy, records, return_addresses,
-    returns_ops, shops, spreadsheets, tracking_ops,
+    admin, alerts, case_file, inbox_ops, inspections, outbox_ops, policy, records,
+    return_addresses, returns_ops, shops, spreadsheets, tracking_ops,
 )
 from hub.web.kit import api_blueprint  # noqa: F401
