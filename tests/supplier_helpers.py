@@ -143,7 +143,7 @@ def order_values(pid="P1", *, status="paid", lines=(("SKU-1", 1),), hold=(), upd
 
 
 def return_values(rid="R1", pid="P1", *, kind="refund_only", status="requested",
-                  lines=(("SKU-1", 1),), updated=None, reason_code="buyer_remorse"):
+                  lines=(("SKU-1", 1),), updated=None, reason_code="buyer.changed_mind"):
     return ReturnValues(
         platform_return_id=rid, platform_order_id=pid, kind=kind, status=status,
         raw_status="10", refund_minor=1990, currency="CNY",

@@ -171,7 +171,8 @@ def test_the_default_policy_records_its_verdict_and_decides_nothing(database, w)
         case = the_case(s, w["merchant_id"])
         [d] = decisions_of(s, case.id)
         assert (d.policy_version, d.outcome, d.rule, d.acted) == (0, "manual", "no_rule", False)
-        assert case.freight_payer == "merchant"  # an unknown reason: the merchant's cost
+        # a changed mind: the buyer pays the freight back
+        assert (case.reason_code, case.freight_payer) == ("buyer.changed_mind", "buyer")
         assert not [m for m in platform_messages(s, w["merchant_id"])
                     if m[0].endswith("approve")]
 

@@ -151,7 +151,7 @@ def test_refund_after_shipment_intercepts_and_a_failed_interception_comes_back(
             "return_case", case.id, w["channel_id"])
         assert notice.payload == {
             "return_case_id": case.id, "fulfilment_id": fid, "platform_order_id": "P1",
-            "kind": "refund_only", "reason_code": "buyer_remorse",
+            "kind": "refund_only", "reason_code": "buyer.changed_mind",
             "reason_text": "changed my mind", "lines": [{"sku": "SKU-1", "quantity": 1}],
             "tracking": None, "expected_return": True}
         entry = audit_of(s, "fulfilment", fid, "fulfilment.expected_return")

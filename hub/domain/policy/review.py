@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from hub.core.db import utcnow
 from hub.domain.policy.document import Policy, validated
 from hub.domain.policy.versions import categories_of, in_force
+from hub.domain.reasons import taxonomy
 from hub.models import Order, ReturnCase, Shipment
 
 BUYER_FAMILIES = ("buyer", "pricing", "other")
@@ -47,7 +48,7 @@ class Facts:
 
     @property
     def family(self) -> str:
-        return family_of(self.code)
+        return taxonomy.family_of(self.code)
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,6 @@ class Verdict:
     why_en: str
     freight_payer: str
     version: int
-
-
-def family_of(code: str) -> str:  # TEMP until hub.domain.reasons.taxonomy lands
-    head = code.split(".")[0]
-    return head if head in ("quality", "fulfilment", "shipping", "buyer", "pricing") else "other"
 
 
 def evaluate(policy: Policy, facts: Facts) -> Verdict:

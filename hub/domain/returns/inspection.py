@@ -60,6 +60,7 @@ from hub.domain.fulfilment import fulfilments_for
 from hub.domain.policy import versions
 from hub.domain.policy.document import DEFAULT, DISPOSITIONS, GRADES
 from hub.domain.pushes import platform_actions
+from hub.domain.reasons import taxonomy
 from hub.domain.returns import resolutions, stock
 from hub.domain.returns.states import BEFORE_RECEIPT, RETURN_CASE
 from hub.models import (
@@ -272,7 +273,7 @@ def _price(value: int | None, factor: float) -> int | None:
 
 
 def _suppliers_fault(session: Session, case: ReturnCase) -> bool:
-    if (case.reason_code or "other").split(".")[0] not in SUPPLIERS_FAULT \
+    if taxonomy.family_of(case.reason_code) not in SUPPLIERS_FAULT \
             or case.order_id is None:
         return False
     order = session.get(Order, case.order_id)

@@ -3,7 +3,10 @@
 The status follows the return case's state machine (``hub.domain.returns.states``): it never
 goes backwards; a platform status the hub's progress overrides is audited
 (``return_case.status_kept``) when the platform's raw status changed, and every other
-field is still updated, but a reason the merchant corrected is kept. Older records are
+field is still updated, but a reason the merchant corrected is kept. The reason is the
+platform's code when the taxonomy has it (``hub.domain.reasons``), else the buyer's words
+classified (``reason_source`` ``keyword`` | ``model`` | ``correction``, with its
+confidence). Older records are
 dropped by ``remote_updated_at``. A new case gets its buyer page's unguessable token; the
 buyer's platform id is stored hashed (``buyer_ref``: repeat returners are counted by it).
 
@@ -17,8 +20,9 @@ import secrets
 
 from sqlalchemy import select
 
+from hub.domain.reasons import classifier, taxonomy
 from hub.domain.returns.states import platform_status
-from hub.models import Order, ReturnCase, ReturnLine, audit
+from hub.models import Order, ReasonCorrection, ReturnCase, ReturnLine, audit
 from hub.pipeline.events import ReturnChanged
 from hub.pipeline.sync import upsert
 from hub.values import ReturnValues
@@ -30,9 +34,11 @@ def apply_return(session, account, v: ReturnValues):
         order = session.scalar(select(Order).where(
             Order.merchant_id == account.merchant_id, Order.shop_account_id == account.id,
             Order.platform_order_id == v.platform_order_id))
+    reason_code, reason_source, confidence = _reason(session, account, v)
     fields = dict(
         shop_account_id=account.id, order_id=order.id if order else None,
-        platform_return_id=v.platform_return_id, kind=v.kind, reason_code=v.reason_code,
+        platform_return_id=v.platform_return_id, kind=v.kind, reason_code=reason_code,
+        reason_source=reason_source, reason_confidence=confidence,
         reason_text=v.reason_text, status=v.status, raw_status=v.raw_status,
         refund_minor=v.refund_minor, currency=v.currency, requested_at=v.requested_at,
         respond_by=v.respond_by, buyer_ship_by=v.buyer_ship_by,
@@ -44,7 +50,8 @@ def apply_return(session, account, v: ReturnValues):
         before.update(status=case.status, raw_status=case.raw_status)
         fields = {**fields, "status": platform_status(case.status, v.status)}
         if case.reason_source == "merchant":  # a merchant's correction outlives updates
-            fields.pop("reason_code")
+            for key in ("reason_code", "reason_source", "reason_confidence"):
+                fields.pop(key)
         return fields
 
     outcome, case = upsert(session, account, v, ReturnCase, fields, keep_progress)
@@ -60,6 +67,22 @@ def apply_return(session, account, v: ReturnValues):
     _lines(case, order, v)
     session.flush()
     return outcome, ReturnChanged(account, case, v, before.get("status"), case.status)
+
+
+def _reason(session, account, v: ReturnValues) -> tuple[str, str, int | None]:
+    """The case's reason code, where it came from and how sure: the platform's code when
+    it is one of the taxonomy's; else the buyer's words classified (a correction the
+    merchant made for the same words first); else the code's family."""
+    if v.reason_code != "other" and taxonomy.is_code(v.reason_code):
+        return v.reason_code, "platform", None
+    if not (v.reason_text or "").strip():
+        return taxonomy.family_of(v.reason_code), "platform", None
+    key = classifier.normalise(v.reason_text)
+    corrected = session.scalar(select(ReasonCorrection.to_code).where(
+        ReasonCorrection.merchant_id == account.merchant_id, ReasonCorrection.text_key == key)
+        .order_by(ReasonCorrection.id.desc()).limit(1))
+    found = classifier.classify(v.reason_text, {key: corrected} if corrected else None)
+    return found.code, found.source, round(found.confidence * 100)
 
 
 def _buyer_key(account, buyer_ref: str | None) -> str | None:
