@@ -29,6 +29,7 @@ connector declares; ``CAPABILITIES`` lists the names. Value types are in
 | ``push`` | ``push(topic, payload, key)``; a platform lists ``push_topics``; a courier may shape ``subscription_payload`` | ``jobs.deliver_outbox``; platforms get shipments and return decisions (``return_message``), couriers parcel subscriptions |
 | ``query`` (courier) | ``query_tracking(carrier, number, phone=None) -> Record`` | nothing yet (tools, tests) |
 | ``intercept`` (courier) | ``interception_payload(parcel, kind, reason, address)``, topic ``intercept`` | ``POST /shipments/<id>/intercept`` |
+| ``return_label`` (courier) | push topic ``return_label`` (payload: ``return_label_payload(request)``, a ``ReturnLabelRequest`` whose buyer is the platform's ciphertext only); the answer's ``PushResult.data["return_label"]`` is ``ReturnLabel.data()`` (a waybill, else raise) | a prepaid return waybill / pickup when the merchant or a liable party pays the return freight (``hub.domain.returns.labels``; ``POST /api/v1/returns/<id>/return-label``): the waybill becomes the case's tracked return shipment |
 | ``oauth_link`` (platform) | ``link_fields``, ``link_title``, ``link_help``, ``authorize_url``, ``complete_authorization``, ``linked_identity`` | ``POST /api/v1/shops/<name>/link``, ``/<id>/reauthorize``, ``GET /oauth/<name>/callback``, console |
 | ``oauth`` | ``refresh_token()`` (and declare ``authorization_status``) | ``jobs.refresh_tokens`` |
 | ``authorization_status`` | ``authorization_status(now=None)`` | shop status (API, console, ``jobs.refresh_tokens``) |
@@ -54,14 +55,14 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
 from connectors import outbound
 from connectors.capabilities import (
-    Outgoing, Parcel, ReturnDecision, SecretChange, standard_interception,
-    standard_return_message, standard_subscription,
+    Outgoing, Parcel, ReturnDecision, ReturnLabelRequest, SecretChange, standard_interception,
+    standard_return_label, standard_return_message, standard_subscription,
 )
 
 KINDS = ("platform", "supplier", "courier")
 CAPABILITIES = ("webhook", "poll", "push", "query", "intercept", "oauth", "oauth_link",
                 "authorization_status", "secret_rotation", "order_dispatch", "stop_ship",
-                "return_notice", "tracking_notice", "after_sale_lists")
+                "return_notice", "tracking_notice", "after_sale_lists", "return_label")
 
 
 class ErrorClass(str, Enum):
@@ -290,6 +291,13 @@ class Connector:
         modify_address with ``address {name, mobile, print_addr}``); raises
         ``ValidationError``. Default: ``standard_interception``."""
         return standard_interception(parcel, kind, reason, address)
+
+    @classmethod
+    def return_label_payload(cls, request: ReturnLabelRequest) -> dict:
+        """return_label: the ``return_label`` payload that ``push`` will send for
+        ``request``; raises ``ValidationError`` when the courier cannot book it.
+        Default: ``standard_return_label``."""
+        return standard_return_label(request)
 
     def authorize_url(self, state: str, redirect_uri: str) -> str:
         """oauth_link: where to send the merchant; the platform must come back to

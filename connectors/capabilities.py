@@ -13,13 +13,19 @@ message shapes a connector gets unless it overrides them:
 * ``Outgoing`` — an outbox message a connector shaped: topic, payload and version;
 * ``SecretChange`` / ``RotationError`` — the result (or refusal) of a secret rotation;
 * ``PlatformAddress`` / ``RejectReason`` — a shop's return address and a platform's
-  rejection reason, as ``after_sale_lists`` answers them.
+  rejection reason, as ``after_sale_lists`` answers them;
+* ``ReturnLabelRequest`` (``LabelReceiver``, ``LabelSender``) — a prepaid return waybill
+  or courier pickup the hub asks for (``return_label``); ``standard_return_label`` is the
+  default ``return_label`` payload; ``ReturnLabel`` is what the courier issued, carried
+  back in the push answer (``PushResult.data["return_label"]``).
 
 Pure: no hub import, no I/O.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import ClassVar
 
 from marshmallow import ValidationError
 
@@ -106,6 +112,96 @@ class RotationError(ValueError):
     """A rotation that cannot be done (too many active secrets, only one left...)."""
 
 
+@dataclass(frozen=True)
+class LabelReceiver:
+    """Where returned goods go: the receiver's business address (a supplier's or the
+    merchant's warehouse), never a buyer's."""
+
+    name: str
+    phone: str
+    address: str
+
+
+@dataclass(frozen=True)
+class LabelSender:
+    """The buyer a courier picks the goods up from, exactly as the shop platform gave them:
+    the platform's ciphertext (only the platform, or a courier service it authorises,
+    can decrypt it), masked text for people to read, and region codes. The hub never
+    holds plaintext buyer data, so there is none here."""
+
+    platform: str                # the shop's connector, whose ciphertext this is
+    platform_order_id: str
+    name_cipher: str
+    phone_cipher: str
+    address_cipher: str
+    name_masked: str | None = None
+    phone_masked: str | None = None
+    address_masked: str | None = None
+    province_code: str | None = None
+    city_code: str | None = None
+    district_code: str | None = None
+
+
+@dataclass(frozen=True)
+class ReturnLabelRequest:
+    """A prepaid return waybill or courier pickup (上门取件) for a return's goods.
+    ``reference`` is the hub's (echoed back); ``carrier`` the hub's carrier code wanted,
+    or None for the courier account's own choice; ``goods`` says what is picked up and
+    ``count`` how many pieces."""
+
+    reference: str
+    carrier: str | None
+    receiver: LabelReceiver
+    sender: LabelSender
+    goods: str
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class ReturnLabel:
+    """What a courier issued for a ``ReturnLabelRequest``: the waybill (``carrier``: the
+    hub's code; ``tracking_number``), the courier's own booking id, a pickup code or a
+    printable label's URL if any, and the pickup window or the label's expiry."""
+
+    carrier: str
+    tracking_number: str
+    booking_id: str | None = None
+    pickup_code: str | None = None
+    label_url: str | None = None
+    pickup_from: datetime | None = None
+    pickup_until: datetime | None = None
+    expires_at: datetime | None = None
+
+    TIMES: ClassVar[tuple[str, ...]] = ("pickup_from", "pickup_until", "expires_at")
+
+    def data(self) -> dict:
+        """As JSON for ``PushResult.data["return_label"]`` (times ISO 8601)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        for k in self.TIMES:
+            out[k] = out[k].isoformat() if out[k] is not None else None
+        return out
+
+    @classmethod
+    def from_data(cls, data) -> "ReturnLabel":
+        """Read ``data()`` back; ``ValueError`` when there is no usable waybill."""
+        if not isinstance(data, dict):
+            raise ValueError("the answer carries no return_label object")
+        carrier = str(data.get("carrier") or "").strip().lower()
+        number = str(data.get("tracking_number") or "").strip()
+        if not carrier or not number:
+            raise ValueError("the return label has no carrier or no tracking number")
+        times = {}
+        for k in cls.TIMES:
+            value = data.get(k)
+            moment = datetime.fromisoformat(value) if isinstance(value, str) and value else None
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError(f"{k} has no time zone")
+            times[k] = moment
+        texts = {k: (str(data[k])[:500] if data.get(k) not in (None, "") else None)
+                 for k in ("booking_id", "pickup_code", "label_url")}
+        return cls(carrier, number, **texts, **times)
+
+
 # -- standard shapes -----------------------------------------------------------------------
 def standard_subscription(parcel: Parcel) -> dict:
     """``subscribe``: ``{carrier, tracking_number, shipment_ref}`` (no phone)."""
@@ -135,6 +231,36 @@ def _need_number(parcel: Parcel) -> None:
         raise ValidationError("a carrier is required", "carrier")
     if not (parcel.tracking_number or "").strip():
         raise ValidationError("a tracking number is required", "tracking_number")
+
+
+def standard_return_label(request: ReturnLabelRequest) -> dict:
+    """``return_label``: ``{reference, carrier?, receiver {name, phone, address}, sender
+    {platform, platform_order_id, name_cipher, phone_cipher, address_cipher, *_masked?,
+    province_code?, city_code?, district_code?}, goods, count}``. A missing ciphertext
+    (the platform says: do not ship then), receiver field, goods or a count below 1 is a
+    ``ValidationError``."""
+    errors: dict = {}
+    if not (request.reference or "").strip():
+        errors["reference"] = ["the hub's reference is required"]
+    for name in ("name", "phone", "address"):
+        if not (getattr(request.receiver, name) or "").strip():
+            errors.setdefault("receiver", {})[name] = ["required: where the goods go"]
+    for name in ("platform", "platform_order_id", "name_cipher", "phone_cipher",
+                 "address_cipher"):
+        if not (getattr(request.sender, name) or "").strip():
+            errors.setdefault("sender", {})[name] = ["required: the platform's buyer data"]
+    if not (request.goods or "").strip():
+        errors["goods"] = ["say what is picked up"]
+    if isinstance(request.count, bool) or not isinstance(request.count, int) \
+            or request.count < 1:
+        errors["count"] = ["at least 1 piece"]
+    if errors:
+        raise ValidationError(errors)
+    sender = {k: v for k, v in vars(request.sender).items() if v not in (None, "")}
+    payload = {"reference": request.reference.strip(), "carrier": request.carrier or None,
+               "receiver": {k: v.strip() for k, v in vars(request.receiver).items()},
+               "sender": sender, "goods": request.goods.strip(), "count": request.count}
+    return {k: v for k, v in payload.items() if v is not None}
 
 
 def standard_return_message(decision: ReturnDecision, topics) -> Outgoing | None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from hub.domain.fulfilment import allocation, stopship, updates
 from hub.domain.orders.records import apply_order
 from hub.domain.pushes import platform_actions, supplier_notices
-from hub.domain.returns import decisions, flow as returns, resolutions, review
+from hub.domain.returns import decisions, flow as returns, labels, resolutions, review
 from hub.domain.returns.records import apply_return
 from hub.domain.tracking import effects, shipments
 from hub.domain.tracking.records import apply_tracking, preload_shipments
@@ -53,6 +53,7 @@ def wire() -> None:
     on(ReturnChanged, stopship.on_return_changed)
     on(ReturnChanged, review.on_return_changed)
     on(ReturnChanged, resolutions.on_return_changed)
+    on(ReturnChanged, labels.on_return_changed)
     on(ShipmentTracked, effects.on_shipment_tracked)
     on(ShipmentTracked, returns.on_shipment_tracked)
     on(ShipmentTracked, stopship.on_shipment_tracked)
@@ -67,3 +68,4 @@ def wire() -> None:
     on(MessageSettled, shipments.on_intercept_settled, keys=("intercept",))
     on(MessageSettled, stopship.on_intercept_settled, keys=("intercept",))
     on(MessageSettled, decisions.on_decision_settled, keys=decisions.DECISION_TOPICS)
+    on(MessageSettled, labels.on_label_settled, keys=(labels.TOPIC,))

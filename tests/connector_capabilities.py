@@ -12,12 +12,16 @@ capability and checks what the hub relies on when it calls it.
 | ``authorization_status`` | one of ``ok, expiring, expired, revoked`` |
 | ``secret_rotation`` | rotate adds a storable secret, retire drops one, the last is never retired |
 | ``after_sale_lists`` | the platform's answers (``expect_after_sale_lists``) become ``PlatformAddress`` and ``RejectReason`` lists; a malformed entry is skipped |
+| ``return_label`` | ``return_label_payload`` of a request is deterministic JSON carrying the buyer's ciphertext; a missing ciphertext, receiver phone or count is a ``ValidationError``; the courier's answer (``expect_return_label``) is a ``ReturnLabel`` in ``PushResult.data``; its refusal (``expect_return_label_refusal``) is fail_data / fail_config |
 
 A connector that declares ``oauth_link`` implements two hooks (``expect_code_exchange``,
-``expect_code_refusal``) that register the platform's token answers with ``responses``.
+``expect_code_refusal``) that register the platform's token answers with ``responses``;
+one that declares ``return_label``, ``expect_return_label`` and
+``expect_return_label_refusal``.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from urllib.parse import parse_qs, urlsplit
@@ -27,14 +31,26 @@ from marshmallow import ValidationError
 
 from connectors.base import CAPABILITIES, AccountContext, ConnectorError, ErrorClass
 from connectors.capabilities import (
-    AUTHORIZATION_STATUSES, DECISIONS, INTERCEPT_KINDS, Outgoing, Parcel, PlatformAddress,
-    RejectReason, ReturnDecision, RotationError,
+    AUTHORIZATION_STATUSES, DECISIONS, INTERCEPT_KINDS, LabelReceiver, LabelSender, Outgoing,
+    Parcel, PlatformAddress, RejectReason, ReturnDecision, ReturnLabel, ReturnLabelRequest,
+    RotationError,
 )
 
 CALLBACK = "https://hub.suite.test/oauth/{name}/callback"
 PARCEL = Parcel("yto", "YT1234567890", ref="42", phone="138****5678")
 _account_ids = itertools.count(950_000)  # never an id a database test uses
 ADDRESS = {"name": "张三", "mobile": "13800005678", "print_addr": "浙江省杭州市西湖区文三路 1 号"}
+
+LABEL_REQUEST = ReturnLabelRequest(
+    reference="return-42", carrier="yto",
+    receiver=LabelReceiver("王五", "0571-88880000", "浙江省杭州市余杭区仓前街道 1 号 退货仓"),
+    sender=LabelSender(platform="test_shop", platform_order_id="2207300012345601",
+                       name_cipher="#c1#nameCIPHER#", phone_cipher="#c2#phoneCIPHER#",
+                       address_cipher="#c3#addressCIPHER#", name_masked="张*",
+                       phone_masked="138****5678", address_masked="北京市***",
+                       province_code="110000", city_code="110100", district_code="110101"),
+    goods="杯子", count=2)
+LABEL_KEY = "0f" * 20                           # an outbox idempotency key's shape
 
 
 def _decisions() -> list[ReturnDecision]:
@@ -52,6 +68,16 @@ class CapabilitySuite:
     def expect_code_refusal(self, rsps, code: str, redirect_uri: str) -> None:
         """Register the platform's answer refusing ``code`` (used, expired, unknown)."""
         raise NotImplementedError("register the token endpoint's answer to a bad code")
+
+    # -- hooks a courier declaring return_label implements -------------------------------------
+    def expect_return_label(self, rsps, payload: dict, idempotency_key: str) -> None:
+        """Register the courier's answer booking ``payload`` (``LABEL_REQUEST``, carrier
+        yto): a waybill. Assert there what the courier must be sent (the ciphertext)."""
+        raise NotImplementedError("register the courier's answer issuing a waybill")
+
+    def expect_return_label_refusal(self, rsps) -> None:
+        """Register the courier's answer refusing the booking (bad data or credentials)."""
+        raise NotImplementedError("register the courier's answer refusing a booking")
 
     def expect_after_sale_lists(self, rsps, platform_return_id: str) -> None:
         """Register the platform's answers: two return addresses (the second the default)
@@ -192,3 +218,41 @@ class CapabilitySuite:
         reasons = connector.reject_reasons("2207300012345601")
         assert len(reasons) == 2 and all(isinstance(r, RejectReason) for r in reasons)
         assert all(r.code and r.description for r in reasons)
+
+
+    # -- return_label --------------------------------------------------------------------------
+    def test_return_label_payload(self):
+        self._capable("return_label", "courier")
+        cls = self.connector_cls
+        payload = cls.return_label_payload(LABEL_REQUEST)
+        text = json.dumps(payload, ensure_ascii=False)
+        assert LABEL_REQUEST.reference in text
+        for cipher in ("name_cipher", "phone_cipher", "address_cipher"):
+            assert getattr(LABEL_REQUEST.sender, cipher) in text
+        assert cls.return_label_payload(LABEL_REQUEST) == payload, "deterministic"
+        sender, receiver = LABEL_REQUEST.sender, LABEL_REQUEST.receiver
+        for bad in (dataclasses.replace(LABEL_REQUEST, sender=dataclasses.replace(
+                        sender, phone_cipher="")),
+                    dataclasses.replace(LABEL_REQUEST, receiver=dataclasses.replace(
+                        receiver, phone=" ")),
+                    dataclasses.replace(LABEL_REQUEST, count=0)):
+            with pytest.raises(ValidationError):
+                cls.return_label_payload(bad)
+
+    def test_return_label_push_answers_a_waybill(self, connector, rsps, slept):
+        self._capable("return_label", "courier")
+        payload = self.connector_cls.return_label_payload(LABEL_REQUEST)
+        self.expect_return_label(rsps, payload, LABEL_KEY)
+        result = connector.push("return_label", payload, LABEL_KEY)
+        label = ReturnLabel.from_data(json.loads(json.dumps(result.data))["return_label"])
+        assert label.carrier == "yto" and label.tracking_number.strip()
+        assert label.pickup_until is None or label.pickup_from is None \
+            or label.pickup_from < label.pickup_until
+
+    def test_a_refused_return_label_is_fail_data_or_fail_config(self, connector, rsps, slept):
+        self._capable("return_label", "courier")
+        payload = self.connector_cls.return_label_payload(LABEL_REQUEST)
+        self.expect_return_label_refusal(rsps)
+        with pytest.raises(ConnectorError) as exc:
+            connector.push("return_label", payload, LABEL_KEY)
+        assert exc.value.error_class in (ErrorClass.FAIL_DATA, ErrorClass.FAIL_CONFIG)

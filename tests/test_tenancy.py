@@ -89,6 +89,7 @@ def test_merchant_a_cannot_touch_merchant_b(app, client, database, two_worlds):
               "ReturnAddressIn": {"name": "x", "address": "y",
                                   "supplier_id": w["ids"]["supplier"][1]},
               "ReturnAddressPatch": {"is_default": True},
+              "ReturnLabelIn": {}, "ReasonIn": {"code": "other"},
               "DispositionIn": {"disposition": "scrap", "reason": "walker"},
               "MoveIn": {"location": "warehouse:main", "sku": "SKU-1", "grade": "A",
                          "from_state": "restock", "to_state": None, "quantity": 1,

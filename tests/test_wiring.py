@@ -19,6 +19,7 @@ SUBSCRIBERS = {
         "hub.domain.fulfilment.stopship.on_return_changed",
         "hub.domain.returns.review.on_return_changed",
         "hub.domain.returns.resolutions.on_return_changed",
+        "hub.domain.returns.labels.on_return_changed",
     ],
     "shipment_tracked": [
         "hub.domain.tracking.effects.on_shipment_tracked",
@@ -39,6 +40,7 @@ SUBSCRIBERS = {
         "hub.domain.returns.decisions.on_decision_settled "
         "['refund_approve', 'refund_reject', 'return_approve', 'return_decision', "
         "'return_receipt']",
+        "hub.domain.returns.labels.on_label_settled ['return_label']",
     ],
 }
 

@@ -1,6 +1,7 @@
-"""``Kuaidi100Client``: the HTTP adapter for Kuaidi100's subscribe, real-time query and
-interception calls. Each method makes exactly one request (``max_attempts = 1``): the
-outbox retries pushes and records every attempt; a query is never retried in place.
+"""``Kuaidi100Client``: the HTTP adapter for Kuaidi100's subscribe, real-time query,
+interception and pickup-booking calls. Each method makes exactly one request
+(``max_attempts = 1``): the outbox retries pushes and records every attempt; a query is
+never retried in place.
 
 * ``subscribe(param)`` — ``POST {poll_base_url}/poll``, form ``schema=json`` and
   ``param`` (the key travels inside ``param``; no sign). Answers ``(return_code, body)``
@@ -14,6 +15,13 @@ outbox retries pushes and records every attempt; a query is never retried in pla
 * ``intercept(param)`` — ``POST {api_base_url}/label/order``, form ``key``,
   ``method=interceptOrder``, ``t`` (ms), ``param``, ``sign`` = UPPER(MD5(param + t + key
   + secret)). The result arrives later by callback.
+* ``book(param)`` — 商家寄件 (官方寄件): ``POST {poll_base_url}/order/borderapi.do``, form
+  ``key``, ``method=bOrder``, ``t``, ``param``, ``sign`` signed like an interception.
+  Answers ``data {taskId, orderId, kuaidinum}``; the same ``thirdOrderId`` within 48 h
+  answers the first booking again.
+
+Interceptions and bookings answer ``result`` / ``returnCode``: 5xx (but 503, a bad sign)
+is ``retry``, the key codes ``fail_config``, anything else ``fail_data``.
 """
 from __future__ import annotations
 
@@ -100,15 +108,24 @@ class Kuaidi100Client(HttpAdapter):
         return data
 
     def intercept(self, param: dict) -> dict:
+        return self._signed("interception", f"{self.api_base}/label/order", "interceptOrder",
+                            param)
+
+    def book(self, param: dict) -> dict:
+        return self._signed("a pickup booking", f"{self.poll_base}/order/borderapi.do",
+                            "bOrder", param)
+
+    def _signed(self, what: str, url: str, method: str, param: dict) -> dict:
+        """One call signed MD5(param + t + key + secret); the answer when it succeeded."""
         secret = self.config.get("secret")
         if not secret:
-            raise ConnectorError(ErrorClass.FAIL_CONFIG, "interception needs the account's "
+            raise ConnectorError(ErrorClass.FAIL_CONFIG, f"{what} needs the account's "
                                  "Kuaidi100 'secret' (label API); set it in the config")
         text = signing.dumps(param)
         t = str(int(self.clock() * 1000))
-        form = {"key": self.config["key"], "method": "interceptOrder", "t": t, "param": text,
+        form = {"key": self.config["key"], "method": method, "t": t, "param": text,
                 "sign": signing.label_sign(text, t, self.config["key"], secret)}
-        response = self.request("POST", f"{self.api_base}/label/order", data=form)
+        response = self.request("POST", url, data=form)
         data = _json(response)
         code = str(data.get("returnCode") or data.get("code") or "")
         ok = data.get("result") is True or data.get("success") is True or code == "200"

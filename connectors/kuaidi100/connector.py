@@ -1,28 +1,32 @@
 """Declaration of the Kuaidi100 connector (see README.md beside this file).
 
-Pushes (outbox topics): ``subscribe`` and ``intercept`` (payloads in ``payloads.py``,
-built for the hub by the ``subscription_payload`` / ``interception_payload`` capabilities).
+Pushes (outbox topics): ``subscribe``, ``intercept`` and ``return_label`` (payloads in
+``payloads.py``, built for the hub by the ``subscription_payload`` /
+``interception_payload`` / ``return_label_payload`` capabilities); a return label is a
+商家寄件 pickup booking whose waybill comes back in the push answer.
 Inbound: signed pushes of ``tracking`` and ``interception`` events (``webhooks.py``).
 ``query_tracking`` is the rate-limited real-time look-up, for one parcel at a time.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from connectors.base import (
     AckResponse, Connector, ConnectorError, ErrorClass, PushResult, Record, WebhookRejected,
 )
-from connectors.capabilities import Parcel
+from connectors.capabilities import Parcel, ReturnLabel, ReturnLabelRequest
 from connectors.kuaidi100 import payloads, webhooks
 from connectors.kuaidi100.client import Kuaidi100Client
 from connectors.kuaidi100.payloads import (
-    INTERCEPT_TYPES, InterceptPayload, SubscribePayload, last4,
+    INTERCEPT_TYPES, PICKUP_DAYS, InterceptPayload, ReturnLabelPayload, SubscribePayload,
+    last4,
 )
 from mappings.tracking import MappingError
 from mappings.tracking import kuaidi100 as mapper
-from mappings.tracking.carriers import provider_code, requires_phone
+from mappings.tracking.carriers import normalise, provider_code, requires_phone
 
 PAY_TYPES = ("SHIPPER", "CONSIGNEE", "THIRDPARTY", "MONTHLY")
 
@@ -55,6 +59,22 @@ class Kuaidi100Config(Schema):
                                          validate=validate.OneOf(["1", "2", "3"]))
     partner_id = fields.String(load_default=None, allow_none=True)
     partner_key = fields.String(load_default=None, allow_none=True, metadata={"secret": True})
+    return_label_carrier = fields.String(
+        load_default=None, allow_none=True, validate=payloads.known_carrier,
+        metadata={"description": "the hub's carrier code return pickups are booked with "
+                  "when the hub names none (e.g. yto)"})
+    pickup_day = fields.String(load_default="明天", validate=validate.OneOf(PICKUP_DAYS),
+                               metadata={"description": "the day a return pickup is asked "
+                                         "for: 今天, 明天 or 后天"})
+    pickup_hours = fields.String(load_default="09:00-18:00", metadata={
+        "description": "the pickup window asked for, HH:MM-HH:MM (China time)"})
+
+    @validates("pickup_hours")
+    def _hours(self, value, **kwargs):
+        try:
+            payloads.pickup_hours(value)
+        except ValueError as e:
+            raise ValidationError(str(e)) from None
 
 
 def with_query(url: str, **params) -> str:
@@ -67,8 +87,8 @@ def with_query(url: str, **params) -> str:
 class Kuaidi100(Connector):
     name = "kuaidi100"
     kind = "courier"
-    title = "Kuaidi100 (快递100) subscription, push, query and interception"
-    capabilities = ("webhook", "push", "query", "intercept")
+    title = "Kuaidi100 (快递100) subscription, push, query, interception and return pickups"
+    capabilities = ("webhook", "push", "query", "intercept", "return_label")
     config_schema = Kuaidi100Config
 
     @classmethod
@@ -84,6 +104,12 @@ class Kuaidi100(Connector):
                              address: dict | None = None) -> dict:
         return payloads.interception_payload(parcel.carrier, parcel.tracking_number, kind,
                                              reason=reason or "", address=address)
+
+    @classmethod
+    def return_label_payload(cls, request: ReturnLabelRequest) -> dict:
+        """The standard payload; a carrier Kuaidi100 has no code for is a
+        ``ValidationError``."""
+        return payloads.return_label_payload(request)
 
     def client(self, **kwargs) -> Kuaidi100Client:
         return Kuaidi100Client(self.config, **kwargs)
@@ -127,8 +153,10 @@ class Kuaidi100(Connector):
             return self.subscribe(payload)
         if topic == "intercept":
             return self.intercept(payload, idempotency_key)
-        raise ConnectorError(ErrorClass.FAIL_CONFIG,
-                             f"kuaidi100 cannot push {topic!r}; topics: subscribe, intercept")
+        if topic == "return_label":
+            return self.book_return_label(payload, idempotency_key)
+        raise ConnectorError(ErrorClass.FAIL_CONFIG, f"kuaidi100 cannot push {topic!r}; "
+                             "topics: subscribe, intercept, return_label")
 
     def _com(self, carrier: str | None) -> str:
         com = provider_code("kuaidi100", carrier)
@@ -191,6 +219,52 @@ class Kuaidi100(Connector):
                           response_excerpt=str(body)[:500],
                           data={"interception": "requested", "order_id": idempotency_key,
                                 "task_id": inner.get("taskId"), "message": body.get("message")})
+
+    def book_return_label(self, payload: dict, idempotency_key: str) -> PushResult:
+        """商家寄件 (``bOrder``): a pickup at the buyer's, the receiver's business address as
+        the consignee. The buyer is sent as the platform's ciphertext only [I]; the
+        idempotency key is the ``thirdOrderId``, so a retry reads the same booking back.
+        A booking answered without a waybill number yet is retried (``retry``)."""
+        try:
+            data = ReturnLabelPayload().load(payload or {})
+        except ValidationError as e:
+            raise ConnectorError(ErrorClass.FAIL_DATA, f"return_label payload invalid: "
+                                 f"{e.messages}") from None
+        carrier = data.get("carrier") or self.config.get("return_label_carrier")
+        if not carrier:    # this booking's, not the account's: tracking goes on meanwhile
+            raise ConnectorError(ErrorClass.FAIL_DATA, "no carrier for the return pickup: "
+                                 "name one, or set the account's return_label_carrier")
+        com = self._com(carrier)
+        start, end = payloads.pickup_hours(self.config["pickup_hours"])
+        receiver, buyer = data["receiver"], data["sender"]
+        param = {"kuaidicom": com, "recManName": receiver["name"],
+                 "recManMobile": receiver["phone"], "recManPrintAddr": receiver["address"],
+                 "sendManName": buyer["name_cipher"], "sendManMobile": buyer["phone_cipher"],
+                 "sendManPrintAddr": buyer["address_cipher"],
+                 "cargo": data["goods"][:50], "weight": "1", "payment": "SHIPPER",
+                 "remark": f"退货 {data['reference']}，{data['count']}件；寄件人为"
+                           f"{buyer['platform']}订单{buyer['platform_order_id']}的平台密文",
+                 "dayType": self.config["pickup_day"], "pickupStartTime": start,
+                 "pickupEndTime": end, "thirdOrderId": idempotency_key[:32]}
+        body = self.client().book(param)
+        inner = body.get("data") if isinstance(body.get("data"), dict) else {}
+        number = str(inner.get("kuaidinum") or "").strip()
+        task = inner.get("taskId") or inner.get("orderId")
+        if not number:
+            raise ConnectorError(ErrorClass.RETRY, f"Kuaidi100 booked the pickup (task {task}) "
+                                 "but issued no waybill number yet; the same thirdOrderId "
+                                 "reads the booking back", response_excerpt=str(body)[:500])
+        pickup_from, pickup_until = payloads.pickup_window(
+            self.config["pickup_day"], self.config["pickup_hours"], datetime.now(timezone.utc))
+        label = ReturnLabel(normalise("kuaidi100", com).carrier, number,
+                            booking_id=str(task) if task else None,
+                            pickup_code=inner.get("pickupCode") or None,
+                            pickup_from=pickup_from, pickup_until=pickup_until)
+        return PushResult(external_id=number, status_code=200,
+                          response_excerpt=str(body)[:500],
+                          data={"return_label": label.data(), "task_id": inner.get("taskId"),
+                                "order_id": inner.get("orderId"),
+                                "message": body.get("message")})
 
     def query_tracking(self, carrier: str, tracking_number: str,
                        phone: str | None = None) -> Record | None:

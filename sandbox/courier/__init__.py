@@ -1,7 +1,8 @@
 """A courier simulator (Kuaidi100-style) served as a real HTTP server: subscribe, signed
 pushes along a per-parcel timeline with retries, the rate-limited real-time query,
-interception with its result by callback, and a ``/_sandbox/...`` control API. It
-imports nothing of the hub, the connectors or the mappings.
+interception with its result by callback, return pickups (商家寄件) that issue a
+waybill, and a ``/_sandbox/...`` control API. It imports nothing of the hub, the
+connectors or the mappings.
 
     server, base_url = serve(port=0)        # tests: a werkzeug server in a thread
     ...

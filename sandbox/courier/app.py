@@ -4,6 +4,7 @@ Kuaidi100-style endpoints (form-encoded, as the real service):
     POST /poll                 subscribe: schema=json, param={company, number, key, parameters}
     POST /poll/query.do        real-time query: customer, sign, param (1 request/s/customer)
     POST /label/order          interception: key, method=interceptOrder, t, param, sign
+    POST /order/borderapi.do   return pickup (商家寄件): key, method=bOrder, t, param, sign
 
 Control API (JSON in, JSON out):
     GET  /_sandbox/health                      {"ok": true, "now": ...}
@@ -18,6 +19,7 @@ Control API (JSON in, JSON out):
     POST /_sandbox/misbehave                   {"duplicate", "out_of_order", "bad_signature", "drop"}
     GET  /_sandbox/subscriptions
     GET  /_sandbox/interceptions
+    GET  /_sandbox/bookings                    every pickup booked, with its request
     GET  /_sandbox/pushes                      every push with its attempts and state
     POST /_sandbox/flush                       {"timeout"?}: wait until every push settled
 """
@@ -33,12 +35,14 @@ from werkzeug.wrappers import Request, Response
 from sandbox.courier import scenarios
 from sandbox.courier.core import Sandbox, SandboxError, fmt
 from sandbox.courier.interception import intercept
+from sandbox.courier.pickup import book
 from sandbox.courier.query import query
 
 URLS = Map([
     Rule("/poll", endpoint="subscribe", methods=["POST"]),
     Rule("/poll/query.do", endpoint="query", methods=["POST"]),
     Rule("/label/order", endpoint="label", methods=["POST"]),
+    Rule("/order/borderapi.do", endpoint="book", methods=["POST"]),
     Rule("/_sandbox/health", endpoint="health", methods=["GET"]),
     Rule("/_sandbox/reset", endpoint="reset", methods=["POST"]),
     Rule("/_sandbox/accounts", endpoint="accounts", methods=["POST"]),
@@ -51,6 +55,7 @@ URLS = Map([
     Rule("/_sandbox/misbehave", endpoint="misbehave", methods=["POST"]),
     Rule("/_sandbox/subscriptions", endpoint="subscriptions", methods=["GET"]),
     Rule("/_sandbox/interceptions", endpoint="interceptions", methods=["GET"]),
+    Rule("/_sandbox/bookings", endpoint="bookings", methods=["GET"]),
     Rule("/_sandbox/pushes", endpoint="pushes", methods=["GET"]),
     Rule("/_sandbox/flush", endpoint="flush", methods=["POST"]),
 ])
@@ -103,6 +108,9 @@ class CourierApp:
 
     def on_label(self, request):
         return _json(intercept(self.sandbox, request.form.to_dict()))
+
+    def on_book(self, request):
+        return _json(book(self.sandbox, request.form.to_dict()))
 
     # -- control -----------------------------------------------------------------------------
     def on_health(self, request):
@@ -171,6 +179,10 @@ class CourierApp:
     def on_interceptions(self, request):
         with self.sandbox.lock:
             return _json(list(self.sandbox.interceptions.values()))
+
+    def on_bookings(self, request):
+        with self.sandbox.lock:
+            return _json(list(self.sandbox.bookings.values()))
 
     def on_pushes(self, request):
         with self.sandbox.pusher._cond:

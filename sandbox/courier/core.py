@@ -6,8 +6,8 @@ so a test decides when each step of a parcel's journey happens. Whenever time mo
 every active subscription is pushed one snapshot per newly visible step (full history,
 newest first), in order, unless a misbehaviour says otherwise.
 
-The real-time query and the interception API live in ``query.py`` and
-``interception.py``. Nothing here imports the hub: signing and payloads are
+The real-time query, the interception API and pickup bookings live in ``query.py``,
+``interception.py`` and ``pickup.py``. Nothing here imports the hub: signing and payloads are
 re-implemented from the Kuaidi100 documentation (see ``reference/couriers.md`` §1).
 """
 from __future__ import annotations
@@ -75,6 +75,7 @@ class Sandbox:
             self.parcels: dict[str, dict] = {}
             self.subscriptions: list[dict] = []
             self.interceptions: dict[str, dict] = {}
+            self.bookings: dict[str, dict] = {}      # thirdOrderId (else taskId) -> pickup
             self.queries: dict[str, float] = {}      # customer -> last query (monotonic)
             self.misbehaviour = {"duplicate": False, "out_of_order": False,
                                  "bad_signature": False, "drop": False}

@@ -10,11 +10,14 @@
                   the merchant's override
     stock         the returns stock: receipts and moves, balances, reconciliation
     resolutions   the second dispatch of an exchange, a reship or a repair
+    labels        a prepaid return label (courier pickup) when the hub pays the freight
+    corrections   a merchant's correction of a case's reason, kept and used
     casefile      the electronic return file: the whole record of a case in one document
     progress      the buyer's progress page's content and link
 
 Service functions for the rooms above and the web: ``inspection.confirm_return_receipt |
 override_disposition``, ``flow.return_shipment``, ``decisions.approve | reject |
 refund``, ``resolutions.dispatch_again``, ``stock.move | balances | reconcile``,
-``casefile.casefile``, ``progress.find | progress | buyer_link``.
+``casefile.casefile``, ``progress.find | progress | buyer_link``,
+``labels.request_label``, ``corrections.correct_reason``.
 """

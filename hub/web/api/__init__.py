@@ -2,6 +2,6 @@
 by concern; importing the package registers the routes."""
 from hub.web.api import (  # noqa: F401 (registers the routes)
     admin, alerts, case_file, inbox_ops, inspections, outbox_ops, policy, records,
-    reasons, return_addresses, returns_ops, shops, spreadsheets, tracking_ops,
+    reasons, return_addresses, return_labels, returns_ops, shops, spreadsheets, tracking_ops,
 )
 from hub.web.kit import api_blueprint  # noqa: F401
