@@ -21,11 +21,15 @@ What happens, in order (each step waits, at most ``STEP_S`` seconds, for what it
 5. **Shipped**: the supplier ships the rest and hands the tracking back; the hub pushes it
    to the platform and follows each parcel at the courier to ``delivered`` (three days
    pass at the courier, whose clock is simulated); buyers confirm receipt.
-6. **Returned**: some buyers send their goods back (return and refund); the merchant
-   approves the return in the hub (``hub.domain.pushes.platform_actions.approve_return``, pushed to the
-   platform), the buyer ships it, the supplier receives it and reports its condition
-   (intact, then damaged); an intact return is refunded on the platform, a damaged one
-   is left to the merchant (alert ``return_needs_decision``).
+6. **Returned**: some buyers send their goods back (return and refund); the merchant's
+   return policy (``demo.world.AUTO_REVIEW``) approves the return at once with the
+   supplier's return address, the hub books a prepaid pickup when it pays the freight (a
+   quality fault), the buyer ships it (on the prepaid waybill, else their own), the
+   supplier receives and grades it (intact, then damaged); an intact return is refunded
+   on the platform, a damaged one is left to the merchant (alert
+   ``return_needs_decision``).
+7. **Every other kind** (``demo.after_sales``): an exchange, a repair and a reship, each
+   on an order of its own, sent again by the supplier.
 
 The summary (``demo.report``) lists every order with its key times and amounts, the
 totals and the steps that happened; ``--json`` prints it as one JSON object. A step that
@@ -42,6 +46,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
+from demo import after_sales
 from demo.env import DemoEnv, StepTimeout
 from demo.world import PRODUCTS
 
@@ -72,7 +77,7 @@ class Scenario:
     def __init__(self, env: DemoEnv, n: int, say=print):
         self.env, self.say = env, say
         self.orders = [{"role": role, "product": PRODUCTS[i % len(PRODUCTS)]}
-                       for i, role in enumerate(plan(n))]
+                       for i, role in enumerate(plan(n) + list(after_sales.ROLES))]
         self.started = time.time()
         self.steps: list[dict] = []
 
@@ -83,6 +88,7 @@ class Scenario:
         self.refund_intercepted()
         self.ship_the_rest()
         self.returns()
+        after_sales.play(self)
 
     def of(self, *roles) -> list[dict]:
         return [o for o in self.orders if o["role"] in roles]
@@ -118,10 +124,30 @@ class Scenario:
         from hub.models import ReturnCase
 
         with self.env.session() as s:
-            row = s.execute(select(ReturnCase.id, ReturnCase.status).where(
-                ReturnCase.merchant_id == self.env.ids["merchant"],
-                ReturnCase.platform_return_id == str(refund_id))).first()
-        return {} if row is None else {"id": row[0], "status": row[1]}
+            row = s.execute(select(ReturnCase.id, ReturnCase.status, ReturnCase.freight_payer)
+                            .where(ReturnCase.merchant_id == self.env.ids["merchant"],
+                                   ReturnCase.platform_return_id == str(refund_id))).first()
+        return {} if row is None else {"id": row[0], "status": row[1], "freight_payer": row[2]}
+
+    def send_back(self, order: dict, case: dict) -> str:
+        """The buyer ships the goods back: on the prepaid waybill the hub booked when it
+        pays the freight, else on their own; the waybill number."""
+        from hub.domain.returns.labels import HUB_PAYS
+        from hub.models import Shipment
+
+        def label():
+            with self.env.session() as s:
+                return s.scalar(select(Shipment.tracking_number).where(
+                    Shipment.return_case_id == case["id"], Shipment.direction == "return"))
+        if self.return_case(order["refund_id"]).get("freight_payer") in HUB_PAYS:
+            number = self.wait(f"order {order['oid']}: a prepaid return pickup booked at the "
+                               "courier", label)
+        else:
+            number = "SF" + "".join(random.choice("0123456789") for _ in range(13))
+        shipped = self.env.ks("POST", f"/refunds/{order['refund_id']}/return-shipment",
+                              expressNo=number, expressCode=4)
+        order["return_tracking"], order["return_shipped_at"] = number, shipped["updateTime"]
+        return number
 
     def refund_status(self, order: dict) -> int:
         return self.env.ks("GET", f"/refunds/{order['refund_id']}")["status"]
@@ -204,7 +230,7 @@ class Scenario:
                      "parcel goes back to the sender")
 
     def ship_the_rest(self) -> None:
-        env, group = self.env, self.of("delivered", "returned")
+        env, group = self.env, self.of("delivered", "returned", *after_sales.ROLES)
         for order in group:
             env.supplier_ctl("POST", f"/orders/{order['fid']}/ship")
             env.supplier_ctl("POST", f"/orders/{order['fid']}/report")
@@ -226,24 +252,15 @@ class Scenario:
                  "intercepted parcel is back at the sender")
 
     def returns(self) -> None:
-        from hub.domain.pushes import platform_actions
-        from hub.models import ReturnCase
-
         env = self.env
         for i, order in enumerate(self.of("returned")):
             condition, grade, notes = RETURN_CONDITIONS[i % len(RETURN_CONDITIONS)]
             order["refund_id"] = env.refund(order["oid"], handling_way=1, reason="商品质量问题")
             case = self.wait(f"order {order['oid']}: the return request in the hub",
                              lambda: self.return_case(order["refund_id"]))
-            with env.db.session() as s:  # the merchant approves; the hub tells the platform
-                platform_actions.approve_return(s, s.get(ReturnCase, case["id"]), None,
-                                                var_dir=env.var_dir)
-            self.wait(f"order {order['oid']}: the return approved on the platform",
-                      lambda: self.refund_status(order) == 30)
-            number = "SF" + "".join(random.choice("0123456789") for _ in range(13))
-            shipped = env.ks("POST", f"/refunds/{order['refund_id']}/return-shipment",
-                             expressNo=number, expressCode=4)
-            order["return_tracking"], order["return_shipped_at"] = number, shipped["updateTime"]
+            self.wait(f"order {order['oid']}: the return approved on the platform by the "
+                      "merchant's policy", lambda: self.refund_status(order) == 30)
+            number = self.send_back(order, case)
             self.wait(f"order {order['oid']}: the return on its way in the hub, the return "
                       "notice at the supplier",
                       lambda: self.return_case(order["refund_id"]).get("status")

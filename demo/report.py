@@ -23,8 +23,11 @@ ROLE_TITLES = {
     "intercepted": "refunded after shipment (parcel still in transit)",
     "delivered": "shipped and delivered",
     "returned": "delivered, then returned by the buyer",
+    "exchanged": "delivered, then exchanged (the supplier sends a replacement)",
+    "repaired": "delivered, then repaired by the supplier and sent back",
+    "reshipped": "delivered with a part missing, then sent again (补发)",
 }
-KINDS = {10: "refund only", 1: "return and refund"}
+KINDS = {10: "refund only", 1: "return and refund", 3: "exchange", 4: "reship", 5: "repair"}
 
 
 def yuan(minor: int | None) -> str:
@@ -61,9 +64,10 @@ class _Timeline:
 
 
 def _hub_rows(env) -> dict:
+    from hub.domain.returns import stock
     from hub.models import (
-        Alert, AuditEntry, Fulfilment, InboxEvent, Inspection, Order, OutboxMessage, ReturnCase,
-        Shipment,
+        Alert, AuditEntry, Fulfilment, InboxEvent, Inspection, Order, OutboxMessage,
+        PolicyDecision, ReturnCase, Shipment,
     )
 
     def rows(model, *where):
@@ -78,7 +82,8 @@ def _hub_rows(env) -> dict:
         fulfilments = {f.order_id: {k: getattr(f, k) for k in (
             "id", "status", "supplier_reference", "expected_return", "requested_at",
             "accepted_at", "shipped_at", "cancel_requested_at", "cancel_answered_at",
-            "cancel_reject_reason")} for f in rows(Fulfilment)}
+            "cancel_reject_reason")} for f in rows(Fulfilment, Fulfilment.purpose == "order")}
+        second = [(f.purpose, f.status) for f in rows(Fulfilment, Fulfilment.purpose != "order")]
         shipments = {x.fulfilment_id: {k: getattr(x, k) for k in (
             "id", "carrier", "tracking_number", "status", "interception_status",
             "subscription_status")} for x in rows(Shipment, Shipment.direction == "outbound")}
@@ -86,8 +91,11 @@ def _hub_rows(env) -> dict:
             "id", "kind", "status", "refund_minor", "order_id")}
             for c in rows(ReturnCase)}
         inspections = {i.return_case_id: {k: getattr(i, k) for k in (
-            "condition", "grade", "notes", "received_at", "photos")}
+            "condition", "grade", "notes", "received_at", "photos", "disposition")}
             for i in rows(Inspection)}
+        verdicts = [(d.outcome, d.rule, d.acted) for d in rows(PolicyDecision)]
+        kinds = [c.kind for c in rows(ReturnCase)]
+        held = stock.balances(s, env.ids["merchant"])
         audit = [(a.action, a.entity, a.entity_id, a.at) for a in rows(AuditEntry)]
         alerts = [{"kind": a.kind, "severity": a.severity, "message": a.message}
                   for a in rows(Alert)]
@@ -95,7 +103,31 @@ def _hub_rows(env) -> dict:
         outbox_dead = len(list(rows(OutboxMessage, OutboxMessage.status == "dead")))
     return {"orders": orders, "fulfilments": fulfilments, "shipments": shipments,
             "cases": cases, "inspections": inspections, "audit": audit, "alerts": alerts,
-            "inbox_failed": inbox_failed, "outbox_dead": outbox_dead}
+            "inbox_failed": inbox_failed, "outbox_dead": outbox_dead,
+            "returns": _returns(kinds, verdicts, inspections, second, held, audit)}
+
+
+def _count(values) -> dict:
+    found: dict = {}
+    for value in values:
+        found[value] = found.get(value, 0) + 1
+    return dict(sorted(found.items()))
+
+
+def _returns(kinds, verdicts, inspections, second, held, audit) -> dict:
+    """The after-sales in numbers: kinds, the policy's verdicts, grades and dispositions,
+    prepaid labels, second dispatches, the returns stock."""
+    return {
+        "cases_by_kind": _count(kinds),
+        "policy_verdicts": _count(f"{outcome}:{rule}" for outcome, rule, _ in verdicts),
+        "approved_by_policy": sum(1 for outcome, _, acted in verdicts
+                                  if outcome == "approve" and acted),
+        "labels_booked": sum(1 for a in audit if a[0] == "return_case.return_label_booked"),
+        "inspections_by_grade": _count(i["grade"] or "-" for i in inspections.values()),
+        "dispositions": _count(i["disposition"] or "-" for i in inspections.values()),
+        "second_dispatches": _count(f"{purpose}:{status}" for purpose, status in second),
+        "returns_stock_units": sum(b["quantity"] for b in held),
+    }
 
 
 def _first(audit, action: str, entity: str, entity_id) -> datetime | None:
@@ -195,6 +227,7 @@ def collect(env, scenario) -> dict:
         orders[-1]["outcome"] = _outcome(orders[-1])
     return {"ok": True, "steps": list(scenario.steps), "orders": orders,
             "totals": _totals(hub, orders, decisions, deliveries),
+            "returns": hub["returns"],
             "alerts": hub["alerts"], "stop_ship_latency_ms": _latency(list(latencies.values())),
             "hub_url": env.hub_url, "var_dir": str(env.var_dir) if env.keep else None}
 
@@ -260,6 +293,10 @@ def _latency(rows: list[dict]) -> dict:
             "max": values[-1] if values else None, "values": values}
 
 
+def _listed(counts: dict) -> str:
+    return ", ".join(f"{k} x{v}" for k, v in counts.items()) or "-"
+
+
 def render(summary: dict) -> str:
     out = ["", "What happened, order by order (t = seconds since the first order):", ""]
     for o in summary["orders"]:
@@ -290,6 +327,17 @@ def render(summary: dict) -> str:
         ("stop-ship latency (refund push -> supplier)",
          f"p50 {lat['p50']:.0f} ms, max {lat['max']:.0f} ms over {lat['count']}"
          if lat["count"] else "-"),
+    ]
+    r = summary["returns"]
+    rows += [
+        ("after-sales by kind", _listed(r["cases_by_kind"])),
+        ("policy verdicts", _listed(r["policy_verdicts"])),
+        ("  approved by the policy", r["approved_by_policy"]),
+        ("prepaid return pickups booked", r["labels_booked"]),
+        ("inspections by grade", _listed(r["inspections_by_grade"])),
+        ("dispositions", _listed(r["dispositions"])),
+        ("sent again (exchange, repair, reship)", _listed(r["second_dispatches"])),
+        ("units in the returns stock", r["returns_stock_units"]),
     ]
     width = max(len(r[0]) for r in rows)
     out.append("Totals")

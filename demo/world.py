@@ -10,6 +10,16 @@ MESSAGE_KEY = "AAECAwQFBgcICQoLDA0ODw=="
 PRODUCTS = [("MUG-01", "陶瓷马克杯 ceramic mug", 3990), ("TEE-02", "纯棉T恤 cotton T-shirt", 5900),
             ("LAMP-03", "LED 台灯 desk lamp", 12900)]
 SHIPPING_FEE = 600
+CATEGORIES = {"MUG-01": "fragile", "TEE-02": "apparel", "LAMP-03": "large"}
+# the demo merchant's return policy: small returns, exchanges and repairs approved at once
+# (refunds before shipment are approved by stop-ship once the supplier stops the goods)
+AUTO_REVIEW = [
+    {"name": "repeat_returner", "outcome": "manual", "min_returns_90d": 5},
+    {"name": "small_after_sales", "outcome": "approve",
+     "kinds": ["return_refund", "exchange", "repair"], "max_refund_minor": 30000,
+     "zh": "退货、换货、维修金额不超过300元，自动同意",
+     "en": "returns, exchanges and repairs up to ¥300 are approved at once"},
+]
 KS_CONFIG = {"pushTimeFactor": 0.001}  # a failed push is retried within a second
 
 def iso_in(seconds: float) -> str:
@@ -93,10 +103,10 @@ def provision(db, ks, *, ks_url: str, courier_url: str, supplier_url: str,
             courier = add_account(s, m, "kuaidi100", COURIER_NAME, {
                 "key": "sandbox-key", "customer": "SANDBOXCUSTOMER", "secret": "sandbox-secret",
                 "salt": secrets.token_hex(12), "poll_base_url": courier_url,
-                "api_base_url": courier_url}, actor=actor)
+                "api_base_url": courier_url, "return_label_carrier": "sf"}, actor=actor)
         else:
             courier.config = {**courier.config, "poll_base_url": courier_url,
-                              "api_base_url": courier_url}
+                              "api_base_url": courier_url, "return_label_carrier": "sf"}
         channel = account("hub_webhook", CHANNEL_NAME)
         if channel is None:
             whsec = whsec or generate_secret()
@@ -117,6 +127,8 @@ def provision(db, ks, *, ks_url: str, courier_url: str, supplier_url: str,
         for sku, _title, _price in PRODUCTS:
             if sku not in mapped:
                 s.add(SkuMapping(merchant_id=m, sku=sku, supplier_id=supplier.id))
+        _returns_set_up(s, m, shop_account.id, supplier.id, ks("GET", f"/shops/{seller_id}"),
+                        actor)
         for old in s.scalars(select(ApiToken).where(
                 ApiToken.merchant_id == m, ApiToken.supplier_id == supplier.id,
                 ApiToken.name == "sandbox", ApiToken.revoked_at.is_(None))):
@@ -126,3 +138,35 @@ def provision(db, ks, *, ks_url: str, courier_url: str, supplier_url: str,
                "channel": channel.id, "supplier": supplier.id}
     return {"ids": ids, "app_key": app_key, "seller_id": seller_id, "whsec": whsec,
             "supplier_token": supplier_token, "created": created}
+
+
+def _returns_set_up(s, merchant_id: int, shop_id: int, supplier_id: int, shop: dict,
+                    actor: str) -> None:
+    """The catalogue's categories and values, the supplier's return address with the
+    platform's id for it, and the demo policy published — each once."""
+    import copy
+
+    from sqlalchemy import select
+
+    from hub.domain.policy import versions
+    from hub.domain.policy.document import DEFAULT
+    from hub.models import Product, ReturnAddress
+
+    known = set(s.scalars(select(Product.sku).where(Product.merchant_id == merchant_id)))
+    for sku, title, price in PRODUCTS:
+        if sku not in known:
+            s.add(Product(merchant_id=merchant_id, sku=sku, name=title, value_minor=price,
+                          category=CATEGORIES[sku]))
+    address_id = str(shop["returnAddressId"])
+    if s.scalar(select(ReturnAddress.id).where(
+            ReturnAddress.merchant_id == merchant_id,
+            ReturnAddress.platform_address_id == address_id)) is None:
+        s.add(ReturnAddress(merchant_id=merchant_id, shop_account_id=shop_id,
+                            supplier_id=supplier_id, platform_address_id=address_id,
+                            name="沙盒工厂退货仓", contact="退货仓", phone="400-000-0000",
+                            address=shop["returnAddress"], is_default=True, source="platform"))
+    if versions.in_force(s, merchant_id).version == 0:
+        draft = versions.edit(s, merchant_id, {**copy.deepcopy(DEFAULT),
+                                               "auto_review": AUTO_REVIEW}, actor,
+                              "the demo's policy")
+        versions.publish(s, merchant_id, draft.version, actor)

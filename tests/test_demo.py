@@ -81,14 +81,14 @@ def test_the_demo_plays_the_whole_scenario(demo_run):
     summary, _ = demo_run
     assert summary["ok"] is True
     paths = [o["path"] for o in summary["orders"]]
-    assert paths == demo.plan(ORDERS)
+    assert paths == demo.plan(ORDERS) + ["exchanged", "repaired", "reshipped"]
     assert summary["totals"] == {
-        "orders": 5, "order_value": demo_report.yuan(sum(o["amount_minor"]
+        "orders": 8, "order_value": demo_report.yuan(sum(o["amount_minor"]
                                                           for o in summary["orders"])),
-        "dispatched": 5, "accepted": 5,
+        "dispatched": 8, "accepted": 8,
         "stop_ships": 3, "stop_ships_accepted": 1, "stop_ships_rejected": 2,
         "interceptions_ok": 1, "interceptions_failed": 1, "expected_returns": 2,
-        "shipments_pushed_to_platform": 4, "parcels_delivered": 3, "returns_received": 1,
+        "shipments_pushed_to_platform": 7, "parcels_delivered": 6, "returns_received": 3,
         "platform_refunds_approved": 2,
         "refunded": demo_report.yuan(sum(o["refund"]["amount_minor"] for o in summary["orders"]
                                          if o["path"] in ("stopped", "returned"))),
@@ -96,13 +96,26 @@ def test_the_demo_plays_the_whole_scenario(demo_run):
         "alerts_by_kind": {"interception_failed": 1, "stop_ship_failed": 1,
                            "parcel_returning": 1},
         "inbox_failed": 0, "outbox_dead": 0}
+    # every kind of after-sale through the policy, inspection and disposition
+    assert summary["returns"] == {
+        "cases_by_kind": {"exchange": 1, "refund_only": 3, "repair": 1, "reship": 1,
+                          "return_refund": 1},
+        "policy_verdicts": {"approve:small_after_sales": 3, "manual:no_rule": 4},
+        "approved_by_policy": 3,
+        "labels_booked": 2,  # the quality faults: the return and the repair
+        "inspections_by_grade": {"A": 2, "C": 1},
+        "dispositions": {"repair": 1, "restock": 2},
+        "second_dispatches": {"exchange:shipped": 1, "repair:shipped": 1, "reship:shipped": 1},
+        "returns_stock_units": 3}
     latency = summary["stop_ship_latency_ms"]
     assert latency["count"] == 3 and all(v > 0 for v in latency["values"])
     steps = " | ".join(s["step"] for s in summary["steps"])
     for expected in ("dispatched to the supplier and accepted", "stop-ship accepted",
                      "refund approved on the platform", "interception refused by the courier",
                      "parcel intercepted", "tracked to delivered",
-                     "the supplier's receipt of the return", "the return refunded on the platform"):
+                     "the supplier's receipt of the return", "the return refunded on the platform",
+                     "approved on the platform by the merchant's policy",
+                     "a prepaid return pickup booked", "the second parcel shipped and tracked"):
         assert expected in steps
 
 
@@ -132,6 +145,10 @@ def test_every_order_ends_where_its_path_leads(demo_run):
         if o["path"] == "returned":
             assert o["return_receipt"]["condition"] == "intact"
             assert refund["kind"] == "return and refund" and refund["paid"]
+        if o["path"] in ("exchanged", "repaired", "reshipped"):
+            assert refund["kind"] == {"exchanged": "exchange", "repaired": "repair",
+                                      "reshipped": "reship"}[o["path"]]
+            assert (o["return_receipt"] is None) == (o["path"] == "reshipped")
         if o["path"] == "delivered":
             assert refund is None and o["return_receipt"] is None
 

@@ -8,7 +8,7 @@ same photo twice is one file); the case becomes ``received`` (``inspected`` when
 graded). An acceptable condition (``intact``) of a ``return_refund`` tells the platform
 (``hub.domain.pushes.platform_actions.confirm_return_receipt``, which refunds on
 Kuaishou); any other condition leaves the decision to the merchant (alert
-``return_needs_decision``). The goods enter the returns stock of ``location``
+``return_needs_decision``), except for a repair, whose goods come back faulty by design. The goods enter the returns stock of ``location``
 (``hub.domain.returns.stock``). Invalid input raises ``ApiError`` 422 having changed
 nothing; a repeated identical receipt returns the first inspection and books nothing.
 
@@ -370,7 +370,7 @@ def confirm_return_receipt(session: Session, return_case: ReturnCase, actor: str
                      "shipped": sorted(_shipped_codes(session, case))})
     if tell_platform:
         platform_actions.confirm_return_receipt(session, case, var_dir=var_dir)
-    elif condition not in ACCEPTABLE:
+    elif condition not in ACCEPTABLE and case.kind != "repair":  # a repair comes back faulty
         alerts.raise_alert(
             session, case.merchant_id, "return_needs_decision", "return_case", case.id,
             f"Return {case.platform_return_id} arrived {condition}: decide whether to refund, "
