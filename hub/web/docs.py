@@ -74,6 +74,7 @@ def _operation(rule, api) -> dict:
                      (413, "the body is larger than HUB_MAX_BODY_BYTES or the upload limit")]
     if api.upload:
         refusals.append((415, "a media type not listed in the request body"))
+    refusals += [r for r in api.refusals if r[0] not in {code for code, _ in refusals}]
     errors = {str(code): {"description": text, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Error"}}}} for code, text in sorted(refusals)}
     if api.produces:

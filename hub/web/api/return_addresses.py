@@ -33,6 +33,8 @@ from hub.web.kit.scope import get_visible, visible
 
 STAFF = {"merchant_admin", "operator"}
 TAGS = ["returns"]
+ASKS_THE_PLATFORM = ((409, "the shop's platform keeps no such list"),
+                     (502, "the platform did not answer"))
 
 
 def _text(n: int, **kw):
@@ -169,7 +171,7 @@ def patch_return_address(address_id, body):
 
 
 @bp.post("/shops/<int:shop_id>/return-addresses/sync")
-@endpoint(roles=STAFF, response=ReturnAddressListOut,
+@endpoint(roles=STAFF, response=ReturnAddressListOut, refusals=ASKS_THE_PLATFORM,
           summary="Keep the platform's return addresses as the shop's", tags=TAGS)
 def sync_return_addresses(shop_id):
     who, session = principal(), request_session()
@@ -178,7 +180,7 @@ def sync_return_addresses(shop_id):
 
 
 @bp.get("/returns/<int:return_id>/reject-reasons")
-@endpoint(roles=STAFF, response=RejectReasonsOut,
+@endpoint(roles=STAFF, response=RejectReasonsOut, refusals=ASKS_THE_PLATFORM,
           summary="The platform's rejection reasons for a case", tags=TAGS)
 def case_reject_reasons(return_id):
     who, session = principal(), request_session()

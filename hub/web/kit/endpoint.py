@@ -41,6 +41,7 @@ class EndpointSpec:
     tags: list[str] = field(default_factory=list)
     produces: str | None = None
     upload: dict | None = None
+    refusals: tuple = ()  # ((status, why), ...) beyond the usual ones (/openapi.json)
 
 
 def principal() -> auth.Principal:
@@ -91,9 +92,9 @@ def _json_body() -> dict:
 
 
 def endpoint(*, roles, query=None, body=None, response=None, many=False, status=200,
-             summary="", tags=None, produces=None, upload=None):
+             summary="", tags=None, produces=None, upload=None, refusals=()):
     spec = EndpointSpec(frozenset(roles), query, body, response, many, status, summary,
-                        tags or [], produces, upload)
+                        tags or [], produces, upload, tuple(refusals))
 
     def decorate(view):
         @functools.wraps(view)
