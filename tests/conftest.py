@@ -18,6 +18,7 @@ from hub.core import migrate
 from hub.core.config import Settings
 from hub.core.db import Database
 from hub.models import Base
+from hub.parties import accounts
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 # the tests' sandboxes and receivers listen on loopback, as the embedded mode's do
@@ -74,6 +75,7 @@ def wipe(db: Database) -> None:
             conn.execute(text(" UNION ALL ".join(
                 f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), 1, false)"
                 for name in tables)))
+    accounts.forget_all()  # an account cached by an earlier test may have this one's id
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -102,3 +102,19 @@ def test_a_load_that_overlaps_a_change_is_not_kept(database, shop, monkeypatch):
     cache.get(database, shop.id)
     cache.get(database, shop.id)
     assert loads == [shop.id]  # read again once, then cached
+
+
+def test_a_wiped_database_reusing_an_id_is_not_served_from_the_cache(app, database):
+    """The tests' wipe starts ids again at 1: an account cached by an earlier test must not
+    stand in for a new one with its id (the cause of a flaky supplier-secret test)."""
+    from tests.conftest import wipe
+
+    cache = AccountCache(ttl_s=60)
+    with database.session() as s:
+        first = f.shop(s, f.merchant(s).id, name="first")
+    assert cache.get(database, first.id).name == "first"
+    wipe(database)
+    with database.session() as s:
+        second = f.shop(s, f.merchant(s).id, name="second")
+    assert second.id == first.id
+    assert cache.get(database, second.id).name == "second"

@@ -130,6 +130,10 @@ class AccountCache:
         self._forgets += 1
         self._entries.pop(account_id, None)
 
+    def clear(self) -> None:
+        self._forgets += 1
+        self._entries.clear()
+
 
 _caches: weakref.WeakSet[AccountCache] = weakref.WeakSet()
 _caches_lock = threading.Lock()
@@ -142,6 +146,15 @@ def forget(account_id: int) -> None:
         caches = list(_caches)
     for cache in caches:
         cache.forget(account_id)
+
+
+def forget_all() -> None:
+    """Empty every ``AccountCache`` in this process: for a database replaced behind its
+    back (the tests' wipe, which starts ids again at 1)."""
+    with _caches_lock:
+        caches = list(_caches)
+    for cache in caches:
+        cache.clear()
 
 
 @event.listens_for(Account, "after_update")
