@@ -82,3 +82,14 @@ def test_the_memo_lives_as_long_as_the_transaction(database):
         assert memo(s) == {}               # a rolled-back one empties it
         memo(s)["seen"] = 2
     assert "hub_memo" not in s.info        # and so does the end of the transaction
+
+
+def test_no_model_column_has_a_server_default():
+    """A server default makes SQLAlchemy insert that table's rows one statement each (it
+    fetches the value back), undoing the slice's multi-row INSERT: the models give every
+    default in Python; a migration may still set one to fill the rows already there."""
+    from hub.models import Base
+
+    found = [f"{table.name}.{column.name}" for table in Base.metadata.sorted_tables
+             for column in table.columns if column.server_default is not None]
+    assert found == []

@@ -111,7 +111,7 @@ class Fulfilment(Tenant, Timestamps, Base):
     expected_return: Mapped[bool] = mapped_column(default=False)  # shipped, will come back
     # an after-sale's second dispatch: an exchange's replacement, a reship (补发), a
     # repaired item going back; ``order`` for the order's own
-    purpose: Mapped[Code] = mapped_column(default="order", server_default="order")
+    purpose: Mapped[Code] = mapped_column(default="order")
     return_case_id: Mapped[int | None] = fk("return_cases.id", nullable=True)
 
     order: Mapped[Order] = relationship(back_populates="fulfilments")

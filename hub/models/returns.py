@@ -48,7 +48,7 @@ class ReturnCase(Tenant, Timestamps, Base):
     # the classifier's confidence in percent (hub.domain.reasons)
     reason_source: Mapped[str | None] = mapped_column(String(16))
     reason_confidence: Mapped[int | None]
-    buyer_photos: Mapped[int] = mapped_column(default=0, server_default="0")  # evidence pictures on the request
+    buyer_photos: Mapped[int] = mapped_column(default=0)  # evidence pictures on the request
     buyer_ref: Mapped[str | None] = mapped_column(String(64), index=True)  # hashed buyer id
     freight_payer: Mapped[str | None] = mapped_column(String(32))  # the policy's answer
     return_address_id: Mapped[int | None] = fk("return_addresses.id", nullable=True,

@@ -6,7 +6,9 @@ addresses per supplier and warehouse (``return_addresses``), merchants' reason
 corrections (``reason_corrections``), the returns stock as movements
 (``stock_movements``); a case's reason source, evidence, buyer key, freight payer,
 address and buyer-page token; an inspection's scores, serial check and disposition; a
-fulfilment's purpose (an after-sale's second dispatch) and its case.
+fulfilment's purpose (an after-sale's second dispatch) and its case. The two server
+defaults only fill the rows already there: the models give the value (a server default
+in a model makes its rows insert one by one, ``tests/test_ids.py``).
 
 Revision ID: 6c59d276f864
 Revises: b2f0c4e1a901
