@@ -73,9 +73,11 @@ class ReturnDecision:
 
     ``action`` is one of ``DECISIONS``. ``return_id`` is the platform's id of the return;
     ``amount_minor`` the refund the merchant approved; ``address_id`` (approve_return) the
-    platform's id of the address the goods go back to; ``reason_code`` and ``desc``
-    (reject) the platform's reason code and a free text. The hub makes each decision its
-    own message (it adds the platform state it decided on to the version)."""
+    platform's id of the address the goods go back to, and ``instructions`` what the buyer
+    is told (how to pack, where to send it: for a platform that carries a message);
+    ``reason_code`` and ``desc`` (reject) the platform's reason code and a free text. The
+    hub makes each decision its own message (it adds the platform state it decided on to
+    the version)."""
 
     action: str
     return_id: str
@@ -83,6 +85,7 @@ class ReturnDecision:
     address_id: str | None = None
     reason_code: int | str | None = None
     desc: str | None = None
+    instructions: str | None = None
 
 
 @dataclass(frozen=True)

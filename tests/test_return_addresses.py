@@ -150,3 +150,23 @@ def test_the_merchants_own_warehouse_receives_when_no_supplier_does(client, data
     approved = client.post(f"/api/v1/returns/{case_id}/approve", headers=w["h"], json={})
     assert (approved.json["address_id"], approved.json["address_source"]) == (
         "77", "return_address")
+
+
+def test_an_approval_tells_the_buyer_how_to_pack_where_the_platform_takes_a_message(
+        client, database, w):
+    case_id = shipped_return(database, w)
+    client.put("/api/v1/products/SKU-1", headers=w["h"], json={"category": "fragile"})
+    client.post("/api/v1/return-addresses", headers=w["h"], json={
+        "name": "工厂仓", "address": "浙江省义乌市 8 号", "contact": "李仓管",
+        "supplier_id": w["supplier_id"]})
+    with database.session() as s:  # a hub JSON shop: its decision carries a message
+        s.get(Account, w["shop_id"]).connector = "generic_shop"
+    approved = client.post(f"/api/v1/returns/{case_id}/approve", headers=w["h"], json={})
+    assert approved.status_code == 202, approved.json
+    with database.session(readonly=True) as s:
+        [payload] = [m[3] for m in platform_messages(s, w["merchant_id"])
+                     if m[0] == "return_decision"]
+    assert payload["decision"] == "approve"
+    told = payload["instructions"]
+    assert "气泡膜" in told and "bubble wrap" in told  # the fragile category's packing
+    assert "李仓管 浙江省义乌市 8 号" in told and "Send it to" in told

@@ -283,8 +283,11 @@ def test_a_hub_json_shop_decides_but_has_no_receipt_step(client, database, w):
         s.get(ReturnCase, case_id).status = "requested"
     resp = post(client, w, case_id, "approve")
     assert resp.status_code == 202 and resp.get_json()["address_source"] == "not_used"
-    assert decisions(database, w) == [("return_decision", {
-        "return_id": "R1", "decision": "approve", "reason": None})]
+    [(topic, payload)] = decisions(database, w)
+    told = payload.pop("instructions")  # the buyer's packing instructions ride along
+    assert (topic, payload) == ("return_decision", {
+        "return_id": "R1", "decision": "approve", "reason": None})
+    assert "原包装" in told and "original box" in told
     resp = post(client, w, case_id, "reject", {"reason_code": "x"})
     assert resp.status_code == 409
 

@@ -38,14 +38,16 @@ class GenericShop(Connector):
     @classmethod
     def return_message(cls, decision: ReturnDecision) -> Outgoing | None:
         """Every decision but a receipt (the protocol has no such step) is one
-        ``return_decision``: approve, or reject with the description (else the code)."""
+        ``return_decision``: approve (a return with the buyer's instructions), or reject
+        with the description (else the code)."""
         if decision.action == "confirm_receipt":
             return None
         verdict = "reject" if decision.action == "reject" else "approve"
         reason = (decision.desc or str(decision.reason_code)) if verdict == "reject" else None
-        return Outgoing("return_decision", {"return_id": decision.return_id,
-                                            "decision": verdict, "reason": reason},
-                        f"{verdict}:{reason or ''}")
+        body = {"return_id": decision.return_id, "decision": verdict, "reason": reason}
+        if decision.instructions and verdict == "approve":
+            body["instructions"] = decision.instructions
+        return Outgoing("return_decision", body, f"{verdict}:{reason or ''}")
 
     def push(self, topic: str, payload: dict, idempotency_key: str) -> PushResult:
         """Shipments and return decisions back to the shop (see ``push.py``)."""

@@ -5,7 +5,8 @@
 * ``shipment``: ``POST {base_url}/hub/shipments`` with
   ``{"order_id", "carrier", "tracking_number"}`` (the shop's own order id);
 * ``return_decision``: ``POST {base_url}/hub/returns/<return_id>/decision`` with
-  ``{"decision": "approve" | "reject", "reason"}`` (``return_id`` is the shop's id).
+  ``{"decision": "approve" | "reject", "reason", "instructions"}`` (``return_id`` is the
+  shop's id; ``instructions``, for an approved return, what to tell the buyer).
 
 Every request carries ``Idempotency-Key``, the outbox message's key, identical on every
 retry and replay. The protocol offers no read-back of the remote record, so the key is
@@ -43,6 +44,7 @@ class ReturnDecisionPush(Schema):
     return_id = fields.String(required=True, validate=validate.Length(min=1))
     decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
     reason = fields.String(load_default=None, allow_none=True)
+    instructions = fields.String(load_default=None, allow_none=True)
 
 
 def _shipment(payload: dict) -> tuple[str, dict]:

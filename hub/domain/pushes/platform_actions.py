@@ -138,12 +138,14 @@ def approve_refund(session: Session, return_case: ReturnCase,
 
 
 def approve_return(session: Session, return_case: ReturnCase, address_id,
-                   var_dir: Path | None = None) -> OutboxMessage | None:
+                   var_dir: Path | None = None,
+                   instructions: str | None = None) -> OutboxMessage | None:
     """Approve a return; ``address_id`` is the platform's id of the return address of the
-    party that will receive the goods (the supplier's warehouse, or the merchant's)."""
+    party that will receive the goods (the supplier's warehouse, or the merchant's);
+    ``instructions`` what the buyer is told, where the platform carries a message."""
     return _decide(session, return_case, ReturnDecision(
         "approve_return", return_case.platform_return_id, return_case.refund_minor,
-        address_id=address_id), var_dir)
+        address_id=address_id, instructions=instructions), var_dir)
 
 
 def confirm_return_receipt(session: Session, return_case: ReturnCase,

@@ -112,9 +112,10 @@ def approve(session: Session, case: ReturnCase, actor: str, address_id=None,
                      lambda: platform_actions.approve_refund(session, case, var_dir=var_dir),
                      {})
     address, source = _return_address(session, case, address_id)
+    told = instructions.message(instructions.for_case(session, case))
     return _push(session, case, actor, "approve",
                  lambda: platform_actions.approve_return(session, case, address,
-                                                         var_dir=var_dir),
+                                                         var_dir=var_dir, instructions=told),
                  {"address_id": address, "address_source": source})
 
 

@@ -8,8 +8,9 @@ default address is used (an approval names none).
 
 ``for_case(session, case)`` — what the buyer is told on approval: the packing
 instructions of the case's categories (the policy in force: ``categories.<c>.instructions``,
-the default's where a category has none), the address, and who pays the return freight.
-Personal data never: the address is the receiver's business address.
+the default's where a category has none), the address, and who pays the return freight;
+``message`` words it as one text (an approval carries it where the platform takes a
+message). Personal data never: the address is the receiver's business address.
 """
 from __future__ import annotations
 
@@ -31,6 +32,16 @@ def address_for(session: Session, case: ReturnCase) -> ReturnAddress | None:
             ReturnAddress.shop_account_id.is_(None)))
         .order_by((ReturnAddress.shop_account_id == case.shop_account_id).desc(),
                   ReturnAddress.is_default.desc(), ReturnAddress.id).limit(1))
+
+
+def message(told: dict) -> str:
+    """``for_case`` as one text for the buyer, Chinese then English."""
+    where = told["address"]
+    to = " ".join(x for x in (where["contact"], where["phone"], where["address"]) if x) \
+        if where else None
+    zh = told["zh"] + (f"\n寄回地址：{to}" if to else "")
+    en = told["en"] + (f"\nSend it to: {to}" if to else "")
+    return f"{zh}\n\n{en}"
 
 
 def for_case(session: Session, case: ReturnCase) -> dict:
