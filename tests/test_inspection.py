@@ -123,6 +123,15 @@ def test_the_policy_in_force_sets_the_thresholds_and_checklists(app, database, w
     assert receive(database, case_id, scores=scores(5, 5, 4, 4)).grade == "B"
 
 
+def test_a_return_without_a_fault_is_checked_for_what_it_must_come_back_with(app, database, w):
+    mind = new_case(database, w, value=100, category="cosmetics", reason="buyer.changed_mind")
+    fault = new_case(database, w, sku="SKU-2", value=100, category="cosmetics",
+                     reason="quality.defect")
+    with database.session(readonly=True) as s:
+        assert inspections.checklist_for(s, s.get(ReturnCase, mind))[-1] == "unopened"
+        assert "unopened" not in inspections.checklist_for(s, s.get(ReturnCase, fault))
+
+
 @pytest.mark.parametrize("bad", [
     scores(5, 5, 5), {**scores(5, 5, 5, 5), "smell": 3}, scores(5, 5, 5, 4.3),
     scores(5, 5, 5, 6), scores(5, 5, 5, True), scores(5, 5, 5, "4"),
@@ -354,7 +363,8 @@ def test_the_merchants_warehouse_inspects_through_the_api(app, client, database,
     listed = client.get(f"/api/v1/returns/{case_id}/inspections", headers=w["admin"])
     assert listed.status_code == 200
     body = listed.get_json()
-    assert body["checklist"] == ["packaging", "breakage", "accessories", "function"]  # fragile
+    assert body["checklist"] == [  # fragile, and a changed mind comes back as it went
+        "packaging", "breakage", "accessories", "function", "original_packaging"]
     assert [x["id"] for x in body["inspections"]] == [got["id"]]
 
     override = client.post(f"/api/v1/inspections/{got['id']}/disposition", headers=w["admin"],

@@ -13,7 +13,8 @@ Kuaishou); any other condition leaves the decision to the merchant (alert
 nothing; a repeated identical receipt returns the first inspection and books nothing.
 
 **Checklist** — ``checklist_for(session, case)``: what the policy in force asks an
-inspector to check for the categories of the case's SKUs (``Policy.category``). The
+inspector to check for the categories of the case's SKUs (``Policy.category``), and for a
+return without a fault what it must come back with (``Policy.conditions``). The
 inspection keeps the answers as given (``{item: true | false | text | number}``).
 
 **What was shipped** — a scanned ``barcode`` is compared with what the case's lines
@@ -58,6 +59,7 @@ from hub.core.errors import ApiError, Conflict
 from hub.core.wakeup import current_var_dir
 from hub.domain.fulfilment import fulfilments_for
 from hub.domain.policy import versions
+from hub.domain.policy.review import BUYER_FAMILIES
 from hub.domain.policy.document import DEFAULT, DISPOSITIONS, GRADES
 from hub.domain.pushes import platform_actions
 from hub.domain.reasons import taxonomy
@@ -192,12 +194,17 @@ def store_photo(var_dir: Path, data: bytes) -> str:
 # -- checklist, what was shipped, grade, disposition ---------------------------------------------
 
 def checklist_for(session: Session, case: ReturnCase) -> list[str]:
-    """The items the policy in force asks to check for the categories of the case's SKUs."""
+    """The items the policy in force asks to check for the categories of the case's SKUs;
+    for a return without a fault (the buyer's reasons), also what it must come back with
+    (``conditions``: unopened, tags attached, original packaging)."""
     policy = versions.in_force(session, case.merchant_id)
     categories = versions.categories_of(session, case.merchant_id, [x.sku for x in case.lines])
+    changed_mind = taxonomy.family_of(case.reason_code) in BUYER_FAMILIES
     items: list[str] = []
     for category in sorted(set(categories.values())) or ["default"]:
-        items += [x for x in policy.category(category).get("checklist", []) if x not in items]
+        wanted = policy.category(category).get("checklist", []) + (
+            policy.conditions(category) if changed_mind else [])
+        items += [x for x in wanted if x not in items]
     return items
 
 
