@@ -27,7 +27,7 @@ from hub.web.context import hub, request_session
 from hub.web.kit import api_blueprint as bp
 from hub.web.kit.endpoint import endpoint, principal
 from hub.web.kit.fields import Id, Integer, Money
-from hub.web.kit.schemas import Out
+from hub.web.kit.schemas import Out, ReturnLineOut
 from hub.web.kit.scope import get_visible
 
 ROLES = {"merchant_admin", "operator", "finance"}
@@ -68,16 +68,6 @@ class FileCaseOut(Out):
     updated_at = _time()
 
 
-class FileLineOut(Out):
-    id = Id()
-    order_line_id = Id(allow_none=True)
-    sku = fields.String()
-    quantity = Integer()
-    qty_received = Integer()
-    qty_damaged = Integer()
-    reason_code = fields.String(allow_none=True)
-
-
 class FileTrackingOut(Out):
     at = _time()
     status = fields.String()
@@ -114,7 +104,7 @@ class TimelineEntryOut(Out):
 
 class ReturnFileOut(Out):
     case = fields.Nested(FileCaseOut)
-    lines = fields.List(fields.Nested(FileLineOut))
+    lines = fields.List(fields.Nested(ReturnLineOut))
     parcels = fields.List(fields.Nested(FileParcelOut))
     timeline = fields.List(fields.Nested(TimelineEntryOut))
     buyer_page = fields.String(allow_none=True, metadata={
