@@ -19,7 +19,7 @@ from hub.core.errors import ApiError, Conflict
 from hub.domain import fulfilment
 from hub.domain.policy import versions
 from hub.domain.policy.document import DEFAULT
-from hub.domain.returns import inspection as inspections, stock
+from hub.domain.returns import grading, inspection as inspections, stock
 from hub.domain.sheets.files import HEADERS, KEYS
 from hub.models import (
     Account, Alert, AuditEntry, Inspection, Merchant, Product, ReturnCase, StockMovement,
@@ -33,7 +33,7 @@ GRADING = copy.deepcopy(DEFAULT["grading"])
 
 
 def scores(*values):
-    return dict(zip(inspections.DIMENSIONS, values))
+    return dict(zip(grading.DIMENSIONS, values))
 
 
 def make_case(s, m, shop, sup, *, sku="SKU-1", qty=1, value=None, category="general",
@@ -91,18 +91,18 @@ def receive(database, case_id, condition="intact", actor="supplier:1", **kwargs)
     ((0, 0, 0, 0), "D"),
 ])
 def test_scores_grade_at_the_thresholds_edges(values, grade):
-    assert inspections.grade_of(GRADING, "intact", None, scores(*values)) == grade
-    assert inspections.grade_of(GRADING, "intact", grade, scores(*values)) == grade
+    assert grading.grade_of(GRADING, "intact", None, scores(*values)) == grade
+    assert grading.grade_of(GRADING, "intact", grade, scores(*values)) == grade
 
 
 def test_a_wrong_or_empty_parcel_is_d_and_a_contradicting_grade_is_refused():
-    assert inspections.grade_of(GRADING, "wrong_item", None, scores(5, 5, 5, 5)) == "D"
-    assert inspections.grade_of(GRADING, "empty", None, None) == "D"
-    assert inspections.grade_of(GRADING, "damaged", "B", None) == "B"  # as given, as before
-    assert inspections.grade_of(GRADING, "intact", None, None) is None
+    assert grading.grade_of(GRADING, "wrong_item", None, scores(5, 5, 5, 5)) == "D"
+    assert grading.grade_of(GRADING, "empty", None, None) == "D"
+    assert grading.grade_of(GRADING, "damaged", "B", None) == "B"  # as given, as before
+    assert grading.grade_of(GRADING, "intact", None, None) is None
     for condition, grade, given in (("wrong_item", "A", None), ("intact", "A", (4, 4, 3, 3))):
         with pytest.raises(ApiError) as refused:
-            inspections.grade_of(GRADING, condition, grade, given and scores(*given))
+            grading.grade_of(GRADING, condition, grade, given and scores(*given))
         assert refused.value.status == 422 and "grade" in refused.value.details
 
 

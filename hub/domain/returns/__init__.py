@@ -6,8 +6,8 @@
     review        the policy's verdict on a new request, acted on; fast refund at pickup
     instructions  where the goods go (the receiver's return address) and how to pack them
     decisions     the merchant's approve, reject and refund, pushed to the platform
-    inspection    receipt, photos, checklist, barcode check, grade, suggested disposition,
-                  the merchant's override
+    inspection    receipt, photos, checklist, barcode check, the merchant's override
+    grading       scores → grade → suggested disposition (and resale price), by policy
     stock         the returns stock: receipts and moves, balances, reconciliation
     resolutions   the second dispatch of an exchange, a reship or a repair
     labels        a prepaid return label (courier pickup) when the hub pays the freight

@@ -23,19 +23,7 @@ case and surrounding spaces ignored. ``serial_matched`` is True or False (alert
 ``return_wrong_item`` on the case), None when nothing was scanned. A ``serial`` is kept
 as evidence; no serial is recorded at dispatch yet, so it is not compared.
 
-**Grade** — ``scores`` on ``DIMENSIONS`` (0 to 5 in halves, all four) average against the
-policy's ``grading.thresholds``: at least A's is A, B's B, C's C, else D. A ``wrong_item``
-or ``empty`` parcel is D. A grade given without scores is taken as it is; one that
-contradicts the scores or the condition is a 422.
-
-**Disposition** (``suggest``), for the goods of the case together: A → ``restock``;
-B → ``discount`` at the catalogue value (``Product.value_minor`` × quantity) ×
-``discount.B``, rounded half up to the fen (``resale_price_minor``; None when a SKU is not
-catalogued); C → ``repair`` when the inspector's ``repair_cost_minor`` is below
-``repair_share`` × that value, else ``discount`` at ``discount.C``; D →
-``return_to_supplier`` when a supplier shipped the goods and the reason's family is its
-fault (``quality``, ``fulfilment``), else ``scrap``; no grade → ``hold``. It is kept as
-``suggested_disposition`` and ``disposition`` starts equal to it.
+**Grade and disposition** — ``hub.domain.returns.grading``.
 
 **Override** — ``override_disposition(session, inspection, disposition, reason, actor)``:
 the merchant's choice on the case's latest inspection, with a reason (422 without one;
@@ -48,7 +36,6 @@ import hashlib
 import json
 import os
 import tempfile
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from sqlalchemy import select
@@ -57,24 +44,18 @@ from sqlalchemy.orm import Session
 from hub.core.db import MAX_ID, iso, utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.core.wakeup import current_var_dir
-from hub.domain.fulfilment import fulfilments_for
 from hub.domain.policy import versions
 from hub.domain.policy.review import BUYER_FAMILIES
-from hub.domain.policy.document import DEFAULT, DISPOSITIONS, GRADES
+from hub.domain.policy.document import DISPOSITIONS, GRADES
 from hub.domain.pushes import platform_actions
 from hub.domain.reasons import taxonomy
-from hub.domain.returns import resolutions, stock
+from hub.domain.returns import grading, resolutions, stock
 from hub.domain.returns.states import BEFORE_RECEIPT, RETURN_CASE
-from hub.models import (
-    Inspection, Order, OrderLine, Product, ReturnCase, SkuMapping, alerts, audit,
-)
+from hub.models import Inspection, OrderLine, ReturnCase, SkuMapping, alerts, audit
 from hub.pipeline.sync import lock
 
 CONDITIONS = ("intact", "damaged", "missing_parts", "wrong_item", "empty", "used")
 ACCEPTABLE = ("intact",)
-UNSALVAGEABLE = ("wrong_item", "empty")  # graded D whatever the scores say
-DIMENSIONS = ("packaging", "appearance", "function", "completeness")
-SUPPLIERS_FAULT = ("quality", "fulfilment")
 MAX_PHOTOS = 6
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 MAX_CHECKLIST = 50
@@ -105,12 +86,12 @@ def _number(value) -> bool:
 def score_errors(scores) -> list[str]:
     if not isinstance(scores, dict):
         return ["must be an object of the dimensions' scores"]
-    unknown = sorted(set(scores) - set(DIMENSIONS), key=str)
-    missing = [d for d in DIMENSIONS if d not in scores]
+    unknown = sorted(set(scores) - set(grading.DIMENSIONS), key=str)
+    missing = [d for d in grading.DIMENSIONS if d not in scores]
     if unknown or missing:
-        return [f"score every one of {', '.join(DIMENSIONS)}"
+        return [f"score every one of {', '.join(grading.DIMENSIONS)}"
                 + (f"; unknown: {', '.join(map(str, unknown))}" if unknown else "")]
-    bad = [d for d in DIMENSIONS if not _number(scores[d]) or not 0 <= scores[d] <= 5
+    bad = [d for d in grading.DIMENSIONS if not _number(scores[d]) or not 0 <= scores[d] <= 5
            or scores[d] * 2 != int(scores[d] * 2)]
     return [f"{', '.join(bad)}: 0 to 5, in whole or half points"] if bad else []
 
@@ -191,7 +172,7 @@ def store_photo(var_dir: Path, data: bytes) -> str:
     return digest
 
 
-# -- checklist, what was shipped, grade, disposition ---------------------------------------------
+# -- checklist, what was shipped ---------------------------------------------------------------
 
 def checklist_for(session: Session, case: ReturnCase) -> list[str]:
     """The items the policy in force asks to check for the categories of the case's SKUs;
@@ -235,75 +216,6 @@ def matches_shipped(session: Session, case: ReturnCase, barcode: str | None) -> 
     return _code(barcode) in shipped if shipped else None
 
 
-def grading_of(session: Session, merchant_id: int) -> dict:
-    """The policy in force's grading, the default's filling what a version leaves out."""
-    grading, default = versions.in_force(session, merchant_id).grading, DEFAULT["grading"]
-    return {"thresholds": {**default["thresholds"], **grading.get("thresholds", {})},
-            "discount": {**default["discount"], **grading.get("discount", {})},
-            "repair_share": grading.get("repair_share", default["repair_share"])}
-
-
-def grade_of(grading: dict, condition: str, grade: str | None, scores: dict | None) -> str | None:
-    """The grade the scores or the condition give (module doc); 422 on a contradiction."""
-    found = None
-    if scores:
-        mean = sum(scores[d] for d in DIMENSIONS) / len(DIMENSIONS)
-        found = next((g for g in GRADES[:3] if mean >= grading["thresholds"][g]), "D")
-    if condition in UNSALVAGEABLE:
-        found, why = "D", f"a {condition} return is graded D"
-    else:
-        why = f"the scores give {found}"
-    if grade is not None and found is not None and grade != found:
-        raise _invalid({"grade": [f"{why}: leave the grade out or give {found}"]})
-    return grade or found
-
-
-def _value(session: Session, case: ReturnCase, units: dict[str, int]) -> int | None:
-    """The catalogue value of ``units``; None when a SKU is not catalogued."""
-    if not units:
-        return None
-    values = dict(session.execute(select(Product.sku, Product.value_minor).where(
-        Product.merchant_id == case.merchant_id, Product.sku.in_(list(units)))).all())
-    if set(units) - set(values):
-        return None
-    return sum(values[sku] * qty for sku, qty in units.items())
-
-
-def _share(value: int, factor: float) -> Decimal:
-    return Decimal(value) * Decimal(str(factor))
-
-
-def _price(value: int | None, factor: float) -> int | None:
-    if value is None:
-        return None
-    return int(_share(value, factor).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def _suppliers_fault(session: Session, case: ReturnCase) -> bool:
-    if taxonomy.family_of(case.reason_code) not in SUPPLIERS_FAULT \
-            or case.order_id is None:
-        return False
-    order = session.get(Order, case.order_id)
-    return any(f.shipped_at is not None for f in fulfilments_for(order, case))
-
-
-def suggest(session: Session, case: ReturnCase, grade: str | None,
-            repair_cost_minor: int | None, grading: dict,
-            units: dict[str, int]) -> tuple[str, int | None]:
-    """``(disposition, resale_price_minor)`` for the goods ``units`` of ``case``."""
-    if grade is None:
-        return "hold", None
-    if grade == "A":
-        return "restock", None
-    if grade == "D":
-        return ("return_to_supplier" if _suppliers_fault(session, case) else "scrap"), None
-    value = _value(session, case, units)
-    if grade == "C" and repair_cost_minor is not None and value is not None \
-            and repair_cost_minor < _share(value, grading["repair_share"]):
-        return "repair", None
-    return "discount", _price(value, grading["discount"][grade])
-
-
 # -- receipt ---------------------------------------------------------------------------------
 
 def _same(earlier: Inspection, found: dict) -> bool:
@@ -325,8 +237,8 @@ def confirm_return_receipt(session: Session, return_case: ReturnCase, actor: str
     if case.status not in RECEIVABLE:
         raise Conflict(f"return case {case.id} is {case.status}: no goods are expected",
                        details={"status": case.status})
-    grading = grading_of(session, case.merchant_id)
-    grade = grade_of(grading, condition, grade, scores)
+    terms = grading.grading_of(session, case.merchant_id)
+    grade = grading.grade_of(terms, condition, grade, scores)
     var_dir = current_var_dir(var_dir)
     if photos and var_dir is None:
         raise RuntimeError("var_dir is needed to store photos")
@@ -348,7 +260,7 @@ def confirm_return_receipt(session: Session, return_case: ReturnCase, actor: str
             line.qty_received = line.qty_received or line.quantity
             if condition == "damaged":
                 line.qty_damaged = line.qty_damaged or line.quantity
-    disposition, price = suggest(session, case, grade, repair_cost_minor, grading,
+    disposition, price = grading.suggest(session, case, grade, repair_cost_minor, terms,
                                  stock.received(case, condition))
     matched = matches_shipped(session, case, barcode)
     inspection = Inspection(
@@ -413,10 +325,10 @@ def override_disposition(session: Session, inspection: Inspection, disposition: 
     moved = stock.shift(session, case, inspection, disposition, actor, reason.strip())
     if disposition == "discount" and inspection.resale_price_minor is None \
             and inspection.grade is not None:
-        grading = grading_of(session, case.merchant_id)
-        inspection.resale_price_minor = _price(
-            _value(session, case, stock.received(case, inspection.condition)),
-            grading["discount"][inspection.grade])
+        terms = grading.grading_of(session, case.merchant_id)
+        inspection.resale_price_minor = grading.price(
+            grading.value_of(session, case, stock.received(case, inspection.condition)),
+            terms["discount"][inspection.grade])
     inspection.disposition = disposition
     inspection.disposition_reason = reason.strip()
     inspection.disposition_by = actor[:128]

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from hub.core.errors import ApiError
 from hub.domain import fulfilment
 from hub.domain.fulfilment import ownership
-from hub.domain.returns import inspection as inspections
-from hub.domain.returns.inspection import CONDITIONS, DIMENSIONS, GRADES
+from hub.domain.returns import grading, inspection as inspections
+from hub.domain.returns.inspection import CONDITIONS, GRADES
 from hub.domain.returns.states import BEFORE_RECEIPT
 from hub.domain.sheets.files import ANSWER_KEYS
 from hub.models import Fulfilment, Inspection, ReturnCase, Supplier
@@ -237,7 +237,7 @@ def _check_return(session, check, supplier: Supplier, row: dict) -> None:
 
 
 def _check_inspection(session, check: RowCheck, case: ReturnCase, row: dict) -> None:
-    """The grade, the scores (four numbers in ``DIMENSIONS`` order) and the barcode."""
+    """The grade, the scores (four numbers in ``grading.DIMENSIONS`` order), the barcode."""
     grade, scores = row.get("grade", "").strip().upper() or None, row.get("scores", "").strip()
     barcode = row.get("barcode", "").strip() or None
     if grade is not None and grade not in GRADES:
@@ -248,17 +248,17 @@ def _check_inspection(session, check: RowCheck, case: ReturnCase, row: dict) -> 
             values = [float(x) for x in SCORE_SEPARATORS.split(scores) if x]
         except ValueError:
             values = []
-        if len(values) != len(DIMENSIONS) or inspections.score_errors(
-                dict(zip(DIMENSIONS, values))):
+        if len(values) != len(grading.DIMENSIONS) or inspections.score_errors(
+                dict(zip(grading.DIMENSIONS, values))):
             check.error("scores", f"scores {scores[:30]!r}: four numbers 0-5 (halves allowed) "
-                        f"for {', '.join(DIMENSIONS)}, e.g. 5,4.5,5,5")
+                        f"for {', '.join(grading.DIMENSIONS)}, e.g. 5,4.5,5,5")
             return
-        check.scores = dict(zip(DIMENSIONS, values))
+        check.scores = dict(zip(grading.DIMENSIONS, values))
     if barcode is not None and len(barcode) > 128:
         check.error("barcode", "a barcode is at most 128 characters")
         return
     try:
-        check.grade = inspections.grade_of(inspections.grading_of(session, case.merchant_id),
+        check.grade = grading.grade_of(grading.grading_of(session, case.merchant_id),
                                            check.condition, grade, check.scores)
     except ApiError as refused:
         check.error("grade", refused.details["grade"][0])

@@ -25,8 +25,9 @@ from marshmallow import RAISE, Schema, fields, validate
 from connectors import bounded_json
 from hub.core.db import MAX_ID
 from hub.core.errors import ApiError
+from hub.domain.returns.grading import DIMENSIONS
 from hub.domain.returns.inspection import (
-    CONDITIONS, DIMENSIONS, GRADES, MAX_PHOTO_BYTES, MAX_PHOTOS, image_kind,
+    CONDITIONS, GRADES, MAX_PHOTO_BYTES, MAX_PHOTOS, image_kind,
 )
 from hub.web.kit.fields import Integer
 
