@@ -106,6 +106,19 @@ def test_return_decision_goes_to_the_return(app3, database, world):
     assert get(database, message_id).status == "sent"
 
 
+@responses.activate
+def test_an_approved_return_tells_the_shop_what_to_tell_the_buyer(app3, database, world):
+    responses.post(f"{BASE}/hub/returns/R8/decision", json={}, status=200)
+    add(database, world["account_id"], "return_decision", {
+        "return_id": "R8", "decision": "approve", "reason": None,
+        "instructions": "请用原包装寄回\n\nPack it in its original box"})
+    run(app3)
+    [call] = responses.calls
+    assert json.loads(call.request.body) == {
+        "decision": "approve", "reason": None,
+        "instructions": "请用原包装寄回\n\nPack it in its original box"}
+
+
 # -- retries, backoff, dead, replay ----------------------------------------------------------
 @responses.activate
 def test_retry_backoff_then_success_with_the_same_key(app3, database, world):

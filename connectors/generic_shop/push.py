@@ -44,7 +44,7 @@ class ReturnDecisionPush(Schema):
     return_id = fields.String(required=True, validate=validate.Length(min=1))
     decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
     reason = fields.String(load_default=None, allow_none=True)
-    instructions = fields.String(load_default=None, allow_none=True)
+    instructions = fields.String()  # only for an approval that carries them
 
 
 def _shipment(payload: dict) -> tuple[str, dict]:
