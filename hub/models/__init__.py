@@ -2,6 +2,7 @@
 from hub.core import ids  # noqa: F401 (rows get their ids when added: hub.core.ids)
 from hub.core.db import Base
 from hub.models.alerts import Alert
+from hub.models.ledger import LedgerEntry
 from hub.models.logistics import Shipment, TrackingEvent
 from hub.models.orders import Fulfilment, FulfilmentLine, Order, OrderLine
 from hub.models.parties import Account, Binding, SkuMapping, Supplier
@@ -20,4 +21,5 @@ __all__ = [
     "TrackingEvent", "ReturnCase", "ReturnLine", "InboxEvent", "QuarantinedRequest",
     "OutboxMessage", "DeliveryAttempt", "PollState", "Alert", "Inspection", "ReturnAddress",
     "ReasonCorrection", "StockMovement", "ReturnPolicy", "PolicyDecision", "Product",
+    "LedgerEntry",
 ]
