@@ -143,7 +143,8 @@ def test_rotate_secret_signs_with_both_until_retired(cli, app, database, dw):
     assert "only one secret" in last["error"]
     assert secrets_of(database, dw["channel"]) == [new]
     with database.session(readonly=True) as s:
-        logged = [a for a in s.scalars(select(AuditEntry)) if a.action.startswith("account.secret")]
+        logged = [a for a in s.scalars(select(AuditEntry).order_by(AuditEntry.at, AuditEntry.id))
+                  if a.action.startswith("account.secret")]
     assert [a.action for a in logged] == ["account.secret_added", "account.secret_retired"]
     assert new not in json.dumps([a.changes for a in logged])
 
