@@ -4,7 +4,7 @@ exchange (尺码不合适), a repair (商品故障) and a reship (少件/漏发)
 * **Exchange and repair** — the buyer asks on the platform; the merchant's policy
   (``demo.world.AUTO_REVIEW``) approves it at once with the supplier's return address;
   the buyer sends the goods back; the supplier receives and grades them (the exchange A:
-  restocked; the repair C: repaired, its cost under the policy's share of the value); the
+  restocked; the repair C, which the merchant marks for repair on the supplier's quote); the
   hub dispatches the replacement or the repaired item to the supplier, which ships it and
   hands the tracking back.
 * **Reship** — the merchant decides to send the missing goods again
@@ -20,7 +20,6 @@ KINDS = {"exchanged": (3, "尺码不合适，想换大一码", ("intact", "A", "
          "repaired": (5, "商品故障，灯不亮了", ("damaged", "C", "switch broken, repairable")),
          "reshipped": (4, "少件/漏发，少了一个配件", None)}
 ROLES = tuple(KINDS)
-REPAIR_COST_MINOR = 800
 
 
 def play(scenario) -> None:
@@ -80,7 +79,6 @@ def _repair_it(env, case_id: int) -> None:
     with env.db.session() as s:
         latest = s.scalar(select(Inspection).where(Inspection.return_case_id == case_id)
                           .order_by(Inspection.id.desc()).limit(1))
-        latest.repair_cost_minor = REPAIR_COST_MINOR
         inspection.override_disposition(s, latest, "repair", "the supplier quoted ¥8.00 to "
                                         "replace the switch", "demo:merchant")
 

@@ -123,3 +123,14 @@ def test_no_supplier_for_the_goods_is_an_alert_not_a_lost_exchange(database, w):
         assert second(s, w) == []
         [alert] = open_alerts(s, w["merchant_id"], "after_sale_undispatched")
         assert "SKU mapping" in alert.message
+
+
+def test_a_reship_the_policy_approves_is_dispatched_at_once(database, w):
+    with database.session() as s:
+        row = versions.edit(s, w["merchant_id"], {**copy.deepcopy(DEFAULT), "auto_review": [
+            {"name": "lost_parcels", "outcome": "approve", "kinds": ["reship"]}]}, "user:1")
+        versions.publish(s, w["merchant_id"], row.version, "user:1")
+    apply(database, w["shop_id"], return_values(kind="reship", reason_code="shipping.lost"))
+    with database.session(readonly=True) as s:
+        [x] = second(s, w)
+        assert x.purpose == "reship" and x.status == "requested"

@@ -111,7 +111,8 @@ def test_on_its_way_shows_the_carrier_tracking_number_and_latest_events(client, 
     apply(database, courier, tracking_values("SFRET1", status="in_transit", at=utcnow()))
     _, html = page(client, token)
     assert now(html) == "on_its_way" and "寄回途中" in html
-    assert "SFRET1" in html and "顺丰速运" in html and "parcel in_transit" in html
+    assert "SFRET1" in html and "顺丰速运" in html and "运输中" in html
+    assert "parcel in_transit" not in html  # never the courier's free text (names, phones)
     assert ("current", "on_its_way") in steps(html) and "打包说明" not in html
     _, english = page(client, token, "en")
     assert "SF Express" in english and "on its way back" in english

@@ -175,12 +175,14 @@ def test_each_grade_suggests_its_disposition(app, database, w, case, receipt, di
 # -- what was shipped ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("barcode, matched", [
-    ("SKU-1", True), (" plat-sku-1 ", True), ("SUP-SKU-1", True), ("6900000000001", False),
-    (None, None),
+    ("SKU-1", True), (" plat-sku-1 ", True), ("SUP-SKU-1", True), ("6901234567892", True),
+    ("6900000000001", False), (None, None),
 ])
 def test_a_scanned_barcode_is_checked_against_what_was_shipped(app, database, w, barcode,
                                                                 matched):
-    case_id = new_case(database, w)
+    case_id = new_case(database, w, value=100)
+    with database.session() as s:  # the EAN printed on the goods, as the catalogue has it
+        s.scalar(select(Product)).barcode = "6901234567892"
     x = receive(database, case_id, barcode=barcode, serial="SN-0042")
     assert x.serial_matched is matched and x.serial == "SN-0042"
     with database.session(readonly=True) as s:
@@ -190,6 +192,24 @@ def test_a_scanned_barcode_is_checked_against_what_was_shipped(app, database, w,
         if wrong:
             assert wrong[0].details["barcode"] == barcode
             assert "sup-sku-1" in wrong[0].details["shipped"]
+
+
+def test_a_wrong_item_or_a_failed_condition_is_not_refunded_on_its_own(app, database, w):
+    from hub.models import OutboxMessage
+
+    wrong = new_case(database, w, reason="buyer.changed_mind")
+    opened = new_case(database, w, sku="SKU-2", reason="buyer.changed_mind")
+    with database.session() as s:
+        for case_id in (wrong, opened):
+            s.get(ReturnCase, case_id).kind = "return_refund"
+    receive(database, wrong, barcode="6900000000001")
+    receive(database, opened, checklist={"unopened": False})
+    with database.session(readonly=True) as s:
+        assert s.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.topic == "return_receipt")) is None
+        told = {(a.kind, a.entity_id): a.message for a in s.scalars(select(Alert))}
+        assert ("return_wrong_item", wrong) in told  # "check the goods before refunding"
+        assert "failing unopened" in told[("return_needs_decision", opened)]
 
 
 # -- override -------------------------------------------------------------------------------------

@@ -170,3 +170,37 @@ def test_an_approval_tells_the_buyer_how_to_pack_where_the_platform_takes_a_mess
     told = payload["instructions"]
     assert "气泡膜" in told and "bubble wrap" in told  # the fragile category's packing
     assert "李仓管 浙江省义乌市 8 号" in told and "Send it to" in told
+
+
+def test_suppliers_that_shipped_one_case_with_different_addresses_name_none(database, w):
+    from hub.domain.returns import instructions
+    from hub.models import ReturnCase
+
+    case_id = shipped_return(database, w)
+    with database.session() as s:
+        other = f.supplier(s, w["merchant_id"], "S2")
+        s.add_all([ReturnAddress(merchant_id=w["merchant_id"], supplier_id=w["supplier_id"],
+                                 name="a", address="杭州 1 号", platform_address_id="1"),
+                   ReturnAddress(merchant_id=w["merchant_id"], supplier_id=other.id,
+                                 name="b", address="广州 2 号", platform_address_id="2")])
+        s.flush()
+        case = s.get(ReturnCase, case_id)
+        assert instructions.address_for(s, case).platform_address_id == "1"
+        [x] = fulfilments(s, w["merchant_id"])
+        second = flow_copy(s, x, other.id)
+        assert second.shipped_at is not None
+        assert instructions.address_for(s, case) is None  # one parcel: no single address
+
+
+def flow_copy(s, fulfilment, supplier_id):
+    """A second supplier that shipped part of the same goods."""
+    from hub.models import Fulfilment, FulfilmentLine
+
+    twin = Fulfilment(merchant_id=fulfilment.merchant_id, order_id=fulfilment.order_id,
+                      supplier_id=supplier_id, status="shipped", shipped_at=fulfilment.shipped_at)
+    twin.lines = [FulfilmentLine(merchant_id=fulfilment.merchant_id,
+                                 order_line_id=fulfilment.lines[0].order_line_id, quantity=1)]
+    s.add(twin)
+    s.flush()
+    s.expire_all()
+    return twin

@@ -233,8 +233,8 @@ def test_fast_refund_at_the_couriers_pickup(database, w):
     apply(database, w["shop_id"], values)
     with database.session(readonly=True) as s:
         courier = s.scalar(select(f.Account.id).where(f.Account.kind == "courier"))
-    for _ in range(2):
-        apply(database, courier, tracking_values("SFRET1", status="in_transit"))
+    for _ in range(2):  # the pickup scan itself, twice
+        apply(database, courier, tracking_values("SFRET1", status="picked_up"))
     with database.session() as s:
         case = the_case(s, w["merchant_id"])
         receipts = [m for m in platform_messages(s, w["merchant_id"])
@@ -357,3 +357,20 @@ def test_a_buyers_earlier_returns_are_counted_by_the_hashed_platform_id(database
         assert rules == ["all", "all", "repeat_returner"]
         assert case.buyer_ref and "buyer-open-id-1" not in case.buyer_ref
         assert len(case.public_token) >= 32
+
+
+def test_a_default_category_without_instructions_still_has_the_built_in_ones():
+    p = policy(categories={"default": {"checklist": ["seal"]}})
+    terms = p.category("fragile")
+    assert terms["checklist"] == ["packaging", "breakage", "accessories", "function"]
+    assert "气泡膜" in terms["instructions"]["zh"]
+    assert p.category("general") == {"checklist": ["seal"],
+                                      "instructions": DEFAULT["categories"]["default"][
+                                          "instructions"]}
+
+
+def test_grading_thresholds_must_be_in_order():
+    with pytest.raises(ValidationError) as e:
+        validated({**copy.deepcopy(DEFAULT), "grading": {
+            "thresholds": {"A": 1.0, "B": 4.0, "C": 4.5}, "discount": {}, "repair_share": 0.3}})
+    assert "thresholds" in e.value.messages["grading"]

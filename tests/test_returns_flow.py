@@ -12,7 +12,7 @@ from hub.domain import fulfilment as flow
 from hub.domain.returns import inspection as receiving
 from hub.domain.tracking import shipments as tracking
 from hub.core.errors import ApiError, Conflict
-from hub.models import Inspection, ReturnCase, Supplier
+from hub.models import Inspection, Product, ReturnCase, Supplier
 from tests import factories as f
 from tests.supplier_helpers import (  # noqa: F401 (fixtures)
     apply, audit_of, courier_id, fake_connectors, fulfilments, messages,
@@ -120,6 +120,8 @@ def test_an_exchange_is_announced_too(app, database, w):
 def test_receipt_stores_photos_once_and_tells_the_platform(app, database, w, tmp_path):
     shipped(database, w)
     case_id = returned(database, w, status="return_in_transit")
+    with database.session() as s:  # the EAN on the goods, as scanners read it
+        s.add(Product(merchant_id=w["merchant_id"], sku="SKU-1", barcode="6901234567890"))
     with database.session() as s:
         inspection = receiving.confirm_return_receipt(
             s, s.get(ReturnCase, case_id), "supplier:1", "intact", notes="box sealed",

@@ -74,7 +74,7 @@ def edit(merchant_id, path, note, as_json):
 @policy_group.command("preview", help="What FILE would have decided on recent cases.")
 @merchant_option
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("--days", type=click.IntRange(1, 365), default=30)
+@click.option("--days", type=click.IntRange(1, 90), default=30)
 @json_option
 def preview(merchant_id, path, days, as_json):
     from hub.domain.policy import review

@@ -6,7 +6,8 @@ one in force (``published``) and retires the one before. ``PolicyDecision`` is e
 verdict a version gave on a case: the rule that fired and why, in Chinese and English.
 
 ``Product`` is the merchant's catalogue entry for a SKU: its category (what the policy's
-windows, exclusions, instructions and checklists are chosen by) and its resale value.
+windows, exclusions, instructions and checklists are chosen by), its resale value and the
+barcode printed on the goods (what an inspector scans).
 """
 from __future__ import annotations
 
@@ -62,3 +63,4 @@ class Product(Tenant, Base):
     value_minor: Mapped[Money]
     currency: Mapped[Currency]
     serialised: Mapped[bool] = mapped_column(default=False)
+    barcode: Mapped[str | None] = mapped_column(String(64))  # EAN/UPC on the goods

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from hub.core.db import MAX_INT
 
@@ -108,6 +108,12 @@ class Grading(_Strict):
     thresholds = fields.Dict(keys=fields.String(validate=validate.OneOf(GRADES[:3])),
                              values=fields.Float(validate=validate.Range(0, 5)),
                              required=True)
+
+    @validates_schema
+    def ordered(self, data, **kwargs):
+        found = [data["thresholds"].get(g) for g in GRADES[:3]]
+        if None in found or found != sorted(found, reverse=True):
+            raise ValidationError("give A, B and C, with A ≥ B ≥ C", "thresholds")
     discount = fields.Dict(keys=fields.String(validate=validate.OneOf(GRADES)),
                            values=fields.Float(validate=validate.Range(0, 1)), required=True)
     repair_share = fields.Float(required=True, validate=validate.Range(0, 1))
@@ -202,9 +208,12 @@ class Policy:
         return "merchant"
 
     def category(self, category: str) -> dict:
-        """The terms of ``category`` (instructions, checklist), the default's filling gaps."""
-        cats = {**DEFAULT["categories"], **self.document["categories"]}
-        return {**cats["default"], **cats.get(category, {})}
+        """The terms of ``category`` (instructions, checklist): the document's, else the
+        built-in ones for it, and the default category's (the document's, then the
+        built-in) filling what is left out."""
+        ours, built_in = self.document["categories"], DEFAULT["categories"]
+        return {**built_in["default"], **ours.get("default", {}),
+                **built_in.get(category, {}), **ours.get(category, {})}
 
     def conditions(self, category: str) -> list[str]:
         found = self.document["conditions"]

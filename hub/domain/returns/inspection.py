@@ -5,10 +5,12 @@ disposition the grade suggests.
 ``Inspection``: photos are validated (at most 6, each at most 5 MB, JPEG/PNG/WebP by their
 magic bytes) and stored content-addressed under ``var_dir/files/<aa>/<sha256>`` (the
 same photo twice is one file); the case becomes ``received`` (``inspected`` when it is
-graded). An acceptable condition (``intact``) of a ``return_refund`` tells the platform
+graded). An acceptable condition (``intact``) of a ``return_refund`` whose barcode is not
+the wrong item and whose checklist has no item answered ``false`` tells the platform
 (``hub.domain.pushes.platform_actions.confirm_return_receipt``, which refunds on
-Kuaishou); any other condition leaves the decision to the merchant (alert
-``return_needs_decision``), except for a repair, whose goods come back faulty by design. The goods enter the returns stock of ``location``
+Kuaishou), once per case; anything else leaves the decision to the merchant (alert
+``return_needs_decision``), except for a repair, whose goods come back faulty by design
+and are not booked into the returns stock (they go back to the buyer). The goods enter the returns stock of ``location``
 (``hub.domain.returns.stock``). Invalid input raises ``ApiError`` 422 having changed
 nothing; a repeated identical receipt returns the first inspection and books nothing.
 
@@ -18,7 +20,8 @@ return without a fault what it must come back with (``Policy.conditions``). The
 inspection keeps the answers as given (``{item: true | false | text | number}``).
 
 **What was shipped** — a scanned ``barcode`` is compared with what the case's lines
-shipped: their SKUs, the platform's SKU ids and the suppliers' SKUs (``SkuMapping``),
+shipped: their SKUs, the platform's SKU ids, the suppliers' SKUs (``SkuMapping``) and the
+catalogue's barcodes (``Product.barcode``, the EAN on the goods),
 case and surrounding spaces ignored. ``serial_matched`` is True or False (alert
 ``return_wrong_item`` on the case), None when nothing was scanned. A ``serial`` is kept
 as evidence; no serial is recorded at dispatch yet, so it is not compared.
@@ -51,7 +54,9 @@ from hub.domain.pushes import platform_actions
 from hub.domain.reasons import taxonomy
 from hub.domain.returns import grading, resolutions, stock
 from hub.domain.returns.states import BEFORE_RECEIPT, RETURN_CASE
-from hub.models import Inspection, OrderLine, ReturnCase, SkuMapping, alerts, audit
+from hub.models import (
+    Inspection, OrderLine, OutboxMessage, Product, ReturnCase, SkuMapping, alerts, audit,
+)
 from hub.pipeline.sync import lock
 
 CONDITIONS = ("intact", "damaged", "missing_parts", "wrong_item", "empty", "used")
@@ -201,6 +206,8 @@ def _shipped_codes(session: Session, case: ReturnCase) -> set[str]:
     if skus:
         codes |= set(session.scalars(select(SkuMapping.supplier_sku).where(
             SkuMapping.merchant_id == case.merchant_id, SkuMapping.sku.in_(skus))))
+        codes |= set(session.scalars(select(Product.barcode).where(
+            Product.merchant_id == case.merchant_id, Product.sku.in_(skus))))
     return {_code(x) for x in codes if x}
 
 
@@ -271,9 +278,12 @@ def confirm_return_receipt(session: Session, return_case: ReturnCase, actor: str
         resale_price_minor=price, repair_cost_minor=repair_cost_minor)
     session.add(inspection)
     session.flush()
-    stock.book(session, case, inspection, location, actor)
+    if case.kind != "repair":  # a repair's goods are the buyer's: they go back to them
+        stock.book(session, case, inspection, location, actor)
+    unmet = [item for item, answer in (checklist or {}).items() if answer is False]
     tell_platform = (condition in ACCEPTABLE and case.kind == "return_refund"
-                     and before in BEFORE_RECEIPT + ("received",))
+                     and before in BEFORE_RECEIPT + ("received",) and matched is not False
+                     and not unmet and not _receipt_confirmed(session, case))
     audit.record(session, case.merchant_id, actor, "return_case.received", "return_case",
                  case.id, {"inspection_id": inspection.id, "received_at": iso(now),
                            "condition": condition, "grade": grade, "photos": hashes,
@@ -289,18 +299,29 @@ def confirm_return_receipt(session: Session, return_case: ReturnCase, actor: str
                      "shipped": sorted(_shipped_codes(session, case))})
     if tell_platform:
         platform_actions.confirm_return_receipt(session, case, var_dir=var_dir)
-    elif condition not in ACCEPTABLE and case.kind != "repair":  # a repair comes back faulty
+    elif (condition not in ACCEPTABLE or unmet) and case.kind != "repair":  # faulty by design
         alerts.raise_alert(
             session, case.merchant_id, "return_needs_decision", "return_case", case.id,
-            f"Return {case.platform_return_id} arrived {condition}: decide whether to refund, "
-            "refund partly or dispute it.",
+            f"Return {case.platform_return_id} arrived {condition}"
+            + (f", failing {', '.join(unmet)}" if unmet else "")
+            + ": decide whether to refund, refund partly or dispute it.",
             details={"inspection_id": inspection.id, "condition": condition, "grade": grade,
-                     "notes": notes, "photos": hashes, "received_by": actor})
+                     "notes": notes, "photos": hashes, "received_by": actor,
+                     "checklist_failed": unmet})
     resolutions.after_progress(session, case)  # an exchange or repair back: send it on
     return inspection
 
 
 # -- the merchant's override -------------------------------------------------------------------
+
+def _receipt_confirmed(session: Session, case: ReturnCase) -> bool:
+    """Whether the platform was already told the goods are back (an earlier inspection,
+    or a fast refund): the receipt refunds, so it is sent once."""
+    return session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.merchant_id == case.merchant_id, OutboxMessage.entity == "return_case",
+        OutboxMessage.entity_id == case.id, OutboxMessage.topic == "return_receipt",
+        OutboxMessage.status != "dead").limit(1)) is not None
+
 
 def override_disposition(session: Session, inspection: Inspection, disposition: str,
                          reason: str, actor: str) -> Inspection:

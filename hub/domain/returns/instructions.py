@@ -1,9 +1,10 @@
 """Where the goods of a return go, and how to pack them.
 
 ``address_for(session, case)`` — the return address of whoever receives the goods: the
-supplier(s) that shipped them (``flow.receiving_suppliers``; their active address for the
-case's shop, else any of theirs, the default first), else the merchant's own warehouse
-address for the shop (the default first). None when nothing is on file: the platform's
+supplier that shipped them (``flow.receiving_suppliers``; its active address for the
+case's shop, else any of its, the default first; suppliers that shipped one case between
+them must share it), else the merchant's own warehouse address for the shop (the default
+first). None when nothing is on file: the platform's
 default address is used (an approval names none).
 
 ``for_case(session, case)`` — what the buyer is told on approval: the packing
@@ -24,8 +25,14 @@ from hub.models import ReturnAddress, ReturnCase
 
 def address_for(session: Session, case: ReturnCase) -> ReturnAddress | None:
     suppliers = flow.receiving_suppliers(session, case)
-    owner = ReturnAddress.supplier_id.in_([x.id for x in suppliers]) if suppliers \
-        else ReturnAddress.supplier_id.is_(None)
+    if len(suppliers) > 1:  # one parcel, one address: a split case has none of its own
+        found = {_best(session, case, ReturnAddress.supplier_id == x.id) for x in suppliers}
+        return found.pop() if len(found) == 1 else None
+    return _best(session, case, ReturnAddress.supplier_id == suppliers[0].id if suppliers
+                 else ReturnAddress.supplier_id.is_(None))
+
+
+def _best(session: Session, case: ReturnCase, owner) -> ReturnAddress | None:
     return session.scalar(select(ReturnAddress).where(
         ReturnAddress.merchant_id == case.merchant_id, ReturnAddress.active.is_(True), owner,
         or_(ReturnAddress.shop_account_id == case.shop_account_id,

@@ -84,7 +84,7 @@ def _parcel(session: Session, case: ReturnCase) -> dict | None:
             "carrier_en": known.get("name_en") or parcel.carrier,
             "tracking_number": parcel.tracking_number, "status": parcel.status,
             "events": [{"at": e.occurred_at, "status": e.status,
-                        "description": e.description, "location": e.location}
+                        "location": e.location}
                        for e in events]}
 
 

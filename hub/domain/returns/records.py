@@ -79,7 +79,8 @@ def _reason(session, account, v: ReturnValues) -> tuple[str, str, int | None]:
         return taxonomy.family_of(v.reason_code), "platform", None
     key = classifier.normalise(v.reason_text)
     corrected = session.scalar(select(ReasonCorrection.to_code).where(
-        ReasonCorrection.merchant_id == account.merchant_id, ReasonCorrection.text_key == key)
+        ReasonCorrection.merchant_id == account.merchant_id,
+        ReasonCorrection.text_key == key[:1000])
         .order_by(ReasonCorrection.id.desc()).limit(1))
     found = classifier.classify(v.reason_text, {key: corrected} if corrected else None)
     return found.code, found.source, round(found.confidence * 100)

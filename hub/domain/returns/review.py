@@ -5,7 +5,8 @@ buyer changed a refused request): the policy in force (``hub.domain.policy``) is
 evaluated on the case's facts and its verdict kept as a ``PolicyDecision`` (version,
 rule, why in Chinese and English, who pays the return freight; the freight payer is
 also set on the case). An ``approve`` verdict is acted on through
-``decisions.approve`` as actor ``policy:v<version>`` — except a ``refund_only`` whose
+``decisions.approve`` as actor ``policy:v<version>`` (a ``reship``, which the platform
+does not decide, is dispatched again: ``resolutions``) — except a ``refund_only`` whose
 goods are still held by a supplier: stop-ship approves it once they are stopped
 (``hub.domain.fulfilment.stopship``), so money never leaves before the goods are
 safe. An approval the hub cannot make (no return address, a decision already in
@@ -26,12 +27,13 @@ from hub.core.errors import ApiError
 from hub.domain.fulfilment import fulfilments_for
 from hub.domain.policy import review, versions
 from hub.domain.pushes import platform_actions
-from hub.domain.returns import decisions
+from hub.domain.returns import decisions, resolutions
 from hub.models import AuditEntry, Order, PolicyDecision, ReturnCase, alerts, audit
 from hub.pipeline.events import ReturnChanged, ShipmentTracked
 
 HELD = ("requested", "accepted", "cancel_requested")
-PICKED_UP = ("in_transit", "out_for_delivery", "delivered")
+PICKED_UP = ("picked_up", "in_transit", "in_customs", "out_for_delivery",
+             "available_for_pickup", "delivered")
 FAST_REFUND_ACTION = "return_case.fast_refund_requested"
 
 
@@ -43,6 +45,10 @@ def on_return_changed(session: Session, event: ReturnChanged) -> None:
     verdict = review.evaluate(policy, review.facts_of(session, case))
     case.freight_payer = verdict.freight_payer
     decision = _keep(session, case, verdict)
+    if verdict.outcome == "approve" and case.kind == "reship":  # the hub's decision alone
+        decision.acted = resolutions.dispatch_again(
+            session, case, f"policy:v{verdict.version}", quiet=True) is not None
+        return
     if verdict.outcome != "approve" or case.kind not in decisions.DECIDED_KINDS \
             or _held_by_supplier(session, case):
         return

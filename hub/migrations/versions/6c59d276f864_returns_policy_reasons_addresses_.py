@@ -35,6 +35,7 @@ def upgrade() -> None:
     sa.Column('value_minor', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('serialised', sa.Boolean(), nullable=False),
+    sa.Column('barcode', sa.String(length=64), nullable=True),
     sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_products_merchant_id_merchants')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_products')),

@@ -60,7 +60,7 @@ class PolicyEditIn(Schema):
 class PreviewIn(Schema):
     document = fields.Dict(load_default=None)
     version = Integer(load_default=None, validate=validate.Range(1, 1_000_000))
-    days = Integer(load_default=30, validate=validate.Range(1, 365))
+    days = Integer(load_default=30, validate=validate.Range(1, 90))
 
     @validates_schema
     def one_source(self, data, **kwargs):
@@ -82,6 +82,9 @@ class ProductIn(Schema):
     value_minor = Money(load_default=0, validate=validate.Range(0, 2**53))
     currency = fields.String(load_default="CNY", validate=validate.Regexp(r"^[A-Z]{3}$"))
     serialised = fields.Boolean(load_default=False)
+    barcode = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(1, 64), metadata={
+                                "description": "the EAN/UPC on the goods, what inspectors scan"})
 
 
 class ProductOut(Out):
@@ -92,6 +95,7 @@ class ProductOut(Out):
     value_minor = Money()
     currency = fields.String()
     serialised = fields.Boolean()
+    barcode = fields.String(allow_none=True)
 
 
 class PolicyDecisionOut(Out):
