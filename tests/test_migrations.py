@@ -187,3 +187,30 @@ def test_data_moves_with_the_resubscribe_and_open_alert_migration(fresh_url):
         assert str(due).startswith("2026-12-01 10:30:00") and "resubscribe_after" not in flags
     finally:
         engine.dispose()
+
+
+def test_cases_already_there_get_a_buyer_page_token(fresh_url):
+    """6c59d276f864: a case made before the buyer page gets its unguessable link too."""
+    migrate.upgrade(fresh_url, "b2f0c4e1a901")
+    engine = create_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO merchants (id, name, created_at) "
+                              "VALUES (1, 'm', CURRENT_TIMESTAMP)"))
+            conn.execute(text("INSERT INTO accounts (id, connector, kind, name, config, status, "
+                              "merchant_id, created_at, updated_at) VALUES (1, 'generic_shop', "
+                              "'platform', 's', 'x', 'active', 1, CURRENT_TIMESTAMP, "
+                              "CURRENT_TIMESTAMP)"))
+            for n in (1, 2):
+                conn.execute(text(
+                    "INSERT INTO return_cases (id, shop_account_id, platform_return_id, kind, "
+                    "reason_code, status, refund_minor, currency, flags, merchant_id, "
+                    f"created_at, updated_at) VALUES ({n}, 1, 'R{n}', 'return_refund', "
+                    "'other', 'requested', 100, 'CNY', '[]', 1, CURRENT_TIMESTAMP, "
+                    "CURRENT_TIMESTAMP)"))
+        migrate.upgrade(fresh_url)
+        with engine.connect() as conn:
+            tokens = conn.execute(text("SELECT public_token FROM return_cases")).scalars().all()
+        assert len(set(tokens)) == 2 and all(len(t) >= 32 for t in tokens)
+    finally:
+        engine.dispose()

@@ -167,6 +167,8 @@ def dispatch_again(session: Session, order: Order, quantities: dict[int, int], p
     lines = [line for line in order.lines if quantities.get(line.id)]
     if not lines:
         return None
+    if supplier_id is not None and not session.get(Supplier, supplier_id).active:
+        supplier_id = None  # the supplier that shipped them stopped: the best mapping's
     if supplier_id is None:
         best = _best_mappings(session, order.merchant_id, {line.sku for line in lines})
         found = next((best[line.sku][1] for line in lines if line.sku in best), None)

@@ -44,7 +44,7 @@ def edit(session: Session, merchant_id: int, document, actor: str,
          note: str | None = None) -> ReturnPolicy:
     """A new draft version of ``document`` (``ValidationError`` when it is not valid)."""
     clean = validated(document)
-    _lock(session, merchant_id)
+    lock_merchant(session, merchant_id)
     last = session.scalar(select(func.max(ReturnPolicy.version)).where(
         ReturnPolicy.merchant_id == merchant_id)) or 0
     row = ReturnPolicy(merchant_id=merchant_id, version=last + 1, status="draft",
@@ -56,7 +56,7 @@ def edit(session: Session, merchant_id: int, document, actor: str,
 
 
 def publish(session: Session, merchant_id: int, version: int, actor: str) -> ReturnPolicy:
-    _lock(session, merchant_id)
+    lock_merchant(session, merchant_id)
     row = get(session, merchant_id, version)
     if row.status == "published":
         return row
@@ -81,6 +81,7 @@ def categories_of(session: Session, merchant_id: int, skus) -> dict[str, str]:
     return {sku: found.get(sku, "general") for sku in skus}
 
 
-def _lock(session: Session, merchant_id: int) -> None:
-    """Versions are numbered and published one at a time per merchant."""
+def lock_merchant(session: Session, merchant_id: int) -> None:
+    """Versions are numbered and published, catalogue rows made, one at a time per
+    merchant."""
     session.execute(select(Merchant.id).where(Merchant.id == merchant_id).with_for_update())

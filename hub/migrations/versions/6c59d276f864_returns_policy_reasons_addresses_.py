@@ -14,6 +14,8 @@ Revision ID: 6c59d276f864
 Revises: b2f0c4e1a901
 Create Date: 2026-12-04 16:03:49.415318
 """
+import secrets
+
 from alembic import op
 import sqlalchemy as sa
 import hub.core.db
@@ -177,6 +179,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_return_cases_buyer_ref'), ['buyer_ref'], unique=False)
         batch_op.create_unique_constraint(batch_op.f('uq_return_cases_public_token'), ['public_token'])
         batch_op.create_foreign_key(batch_op.f('fk_return_cases_return_address_id_return_addresses'), 'return_addresses', ['return_address_id'], ['id'])
+
+    # every case already there gets its buyer-page link too
+    cases = sa.table('return_cases', sa.column('id'), sa.column('public_token'))
+    bind = op.get_bind()
+    for (case_id,) in bind.execute(sa.select(cases.c.id)).all():
+        bind.execute(cases.update().where(cases.c.id == case_id)
+                     .values(public_token=secrets.token_urlsafe(24)))
 
     # ### end Alembic commands ###
 
