@@ -231,6 +231,20 @@ def test_an_answer_without_a_waybill_is_an_alert(app, database, w, monkeypatch):
         assert labels.live_label(s, the_case(s, w["merchant_id"])) is None
 
 
+def test_a_waybill_after_the_buyer_shipped_their_own_is_not_a_second_parcel(app, database, w):
+    returned(database, w)  # booked
+    returned(database, w, status="return_in_transit", hours=3, return_carrier="sf",
+             return_tracking_number="SFOWN0000001")  # the buyer sent it themselves meanwhile
+    deliver(app)
+    with database.session() as s:
+        case = the_case(s, w["merchant_id"])
+        parcels = [x.tracking_number for x in shipments(s, w["merchant_id"])
+                   if x.direction == "return"]
+        assert parcels == ["SFOWN0000001"]
+        [alert] = open_alerts(s, w["merchant_id"], "return_label_failed")
+        assert alert.entity_id == case.id and "cancel the pickup" in alert.message
+
+
 # -- by hand ----------------------------------------------------------------------------------
 
 def test_the_api_books_an_approved_return_once(app, client, database, w):

@@ -26,8 +26,10 @@ issued (``connectors.capabilities.ReturnLabel`` in the push answer) is registere
 case's return shipment (``flow.register_return_parcel``: tracked and subscribed like the
 buyer's own), audited ``return_case.return_label_booked`` with the pickup code, window or
 label URL, and the supplier's return notice is worked out again with it
-(``flow.notify_return``). A dead booking, or an answer without a waybill: alert
-``return_label_failed`` on the case, in the courier's words.
+(``flow.notify_return``). A dead booking, an answer without a waybill, or a waybill that
+came after the case moved on (rejected, closed, or the buyer's own parcel registered):
+alert ``return_label_failed`` on the case, in the courier's words (the pickup is to be
+cancelled).
 """
 from __future__ import annotations
 
@@ -225,6 +227,11 @@ def on_label_settled(session: Session, event: MessageSettled) -> None:
     if label is None:
         _failed(session, case, "the courier answered the booking without a usable waybill",
                 {**details, "result": message.result})
+        return
+    if case.status not in APPROVED or flow.return_shipment(session, case) is not None:
+        _failed(session, case, f"the courier issued waybill {label.tracking_number}, but the "
+                f"return is {case.status} or already on another parcel: cancel the pickup "
+                "with the courier", {**details, **label.data()})
         return
     shipment = flow.register_return_parcel(session, case, label.carrier, label.tracking_number)
     audit.record(session, case.merchant_id, ACTOR, "return_case.return_label_booked",
