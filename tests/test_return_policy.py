@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 from datetime import timedelta
 
@@ -356,6 +357,8 @@ def test_a_buyers_earlier_returns_are_counted_by_the_hashed_platform_id(database
         case = the_case(s, w["merchant_id"], "R0")
         assert rules == ["all", "all", "repeat_returner"]
         assert case.buyer_ref and "buyer-open-id-1" not in case.buyer_ref
+        # keyed: trying every id without the hub's key finds nothing
+        assert case.buyer_ref != hashlib.sha256(b"test_shop:buyer-open-id-1").hexdigest()
         assert len(case.public_token) >= 32
 
 

@@ -204,3 +204,11 @@ def test_rotate_secrets_with_the_wrong_key_fails_clearly_and_changes_nothing(
     assert "HUB_OLD_SECRET_KEYS" in json.loads(result.output)["error"]
     assert "Traceback" not in result.output
     assert raw_config(database, account_id) == before
+
+
+def test_a_fingerprint_is_keyed_by_the_secret_key(keyring):
+    keyring.configure("first-secret-key-for-the-fingerprint-test")
+    one = keyring.fingerprint("kuaishou:buyer-1")
+    assert one == keyring.fingerprint("kuaishou:buyer-1") != keyring.fingerprint("kuaishou:buyer-2")
+    keyring.configure("another-secret-key-for-the-fingerprint-test")
+    assert keyring.fingerprint("kuaishou:buyer-1") != one

@@ -8,18 +8,19 @@ platform's code when the taxonomy has it (``hub.domain.reasons``), else the buye
 classified (``reason_source`` ``keyword`` | ``model`` | ``correction``, with its
 confidence). Older records are
 dropped by ``remote_updated_at``. A new case gets its buyer page's unguessable token; the
-buyer's platform id is stored hashed (``buyer_ref``: repeat returners are counted by it).
+buyer's platform id is stored as a keyed hash (``buyer_ref``: repeat returners are
+counted by it).
 
 A change publishes ``ReturnChanged`` (the return parcel and notice, and stop-ship,
 subscribe to it).
 """
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from sqlalchemy import select
 
+from hub.core import crypto
 from hub.domain.reasons import classifier, taxonomy
 from hub.domain.returns.states import platform_status
 from hub.models import Order, ReasonCorrection, ReturnCase, ReturnLine, audit
@@ -87,10 +88,11 @@ def _reason(session, account, v: ReturnValues) -> tuple[str, str, int | None]:
 
 
 def _buyer_key(account, buyer_ref: str | None) -> str | None:
-    """The platform's buyer id, hashed: enough to count a buyer's returns, no more."""
+    """The platform's buyer id as a keyed hash (``crypto.fingerprint``): enough to count a
+    buyer's returns, not reversible by trying ids."""
     if not buyer_ref:
         return None
-    return hashlib.sha256(f"{account.connector}:{buyer_ref}".encode()).hexdigest()
+    return crypto.fingerprint(f"{account.connector}:{buyer_ref}")
 
 
 def _lines(case: ReturnCase, order: Order | None, v: ReturnValues) -> None:
