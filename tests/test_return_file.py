@@ -205,3 +205,29 @@ def test_the_printable_page(app, client, database, w):
     assert "<script" not in html and "http://" not in html.split("</style>")[0]
     assert not [text for text in BUYER if text in html]
     assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_an_exchange_file_holds_its_second_dispatch_both_ways(app, client, database, w):
+    from hub.domain.returns import inspection
+
+    apply(database, w["shop_id"], order_values())
+    with database.session() as s:
+        [x] = fulfilments(s, w["merchant_id"])
+        flow.submit_tracking(s, x, "sf", "SF1234567890123", "supplier:1", None)
+    apply(database, w["shop_id"], return_values(kind="exchange", status="awaiting_return"))
+    with database.session() as s:
+        case = the_case(s, w["merchant_id"])
+        inspection.confirm_return_receipt(s, case, "supplier:1", "intact", grade="A")
+    with database.session() as s:
+        [second] = [x for x in fulfilments(s, w["merchant_id"]) if x.purpose == "exchange"]
+        flow.submit_tracking(s, second, "sf", "SF9876543210987", "supplier:1", None)
+        case_id = the_case(s, w["merchant_id"]).id
+    got = client.get(f"/api/v1/returns/{case_id}/file",
+                     headers=f.bearer(w["merchant_admin"])).get_json()
+    actions = [e["action"] for e in got["timeline"]]
+    assert "fulfilment.requested" in actions  # the replacement dispatched to the supplier
+    assert any(e["kind"] == "message" and e["action"] == "message.order_dispatch"
+               for e in got["timeline"])
+    assert [(p["direction"], p["tracking_number"]) for p in got["parcels"]] == [
+        ("outbound", "SF9876543210987")]
+

@@ -49,14 +49,18 @@ def casefile(session: Session, case: ReturnCase) -> dict:
     m = case.merchant_id
     since = min(t for t in (case.requested_at, case.created_at) if t)
     fulfilment_ids = _fulfilment_ids(session, case)
+    # an exchange's replacement, a reship, a repaired item: all of it is the case's
+    second_ids = list(session.scalars(select(Fulfilment.id).where(
+        Fulfilment.merchant_id == m, Fulfilment.return_case_id == case.id)))
     shipments = list(session.scalars(select(Shipment).where(
         Shipment.merchant_id == m, or_(
             and_(Shipment.return_case_id == case.id, Shipment.direction == "return"),
-            and_(Shipment.fulfilment_id.in_(fulfilment_ids),
+            and_(Shipment.fulfilment_id.in_(fulfilment_ids + second_ids),
                  Shipment.direction == "outbound"))).order_by(Shipment.id)))
-    parcels = [x for x in shipments if x.direction == "return"]
+    parcels = [x for x in shipments if x.direction == "return"
+               or x.fulfilment_id in second_ids]
     parcel_ids = [x.id for x in parcels]
-    outbound_ids = [x.id for x in shipments if x.direction == "outbound"]
+    outbound_ids = [x.id for x in shipments if x not in parcels]
     events = list(session.scalars(select(TrackingEvent).where(
         TrackingEvent.merchant_id == m, TrackingEvent.shipment_id.in_(parcel_ids))
         .order_by(TrackingEvent.occurred_at, TrackingEvent.id)))
@@ -66,12 +70,14 @@ def casefile(session: Session, case: ReturnCase) -> dict:
             _about(AuditEntry, "shipment", parcel_ids),
             and_(_about(AuditEntry, "fulfilment", fulfilment_ids), AuditEntry.at >= since,
                  _starts(AuditEntry.action, FULFILMENT_ACTIONS)),
+            _about(AuditEntry, "fulfilment", second_ids),
             and_(_about(AuditEntry, "shipment", outbound_ids), AuditEntry.at >= since,
                  _starts(AuditEntry.action, OUTBOUND_ACTIONS))))))
     messages = list(session.scalars(select(OutboxMessage).where(
         OutboxMessage.merchant_id == m, or_(
             _about(OutboxMessage, "return_case", [case.id]),
             _about(OutboxMessage, "shipment", parcel_ids),
+            _about(OutboxMessage, "fulfilment", second_ids),
             and_(_about(OutboxMessage, "fulfilment", fulfilment_ids),
                  OutboxMessage.created_at >= since,
                  OutboxMessage.topic.in_(FULFILMENT_TOPICS)),
@@ -126,7 +132,7 @@ def _fulfilment_ids(session: Session, case: ReturnCase) -> list[int]:
         select(Fulfilment.id, FulfilmentLine.order_line_id)
         .outerjoin(FulfilmentLine, FulfilmentLine.fulfilment_id == Fulfilment.id)
         .where(Fulfilment.merchant_id == case.merchant_id,
-               Fulfilment.order_id == case.order_id)).all()
+               Fulfilment.order_id == case.order_id, Fulfilment.purpose == "order")).all()
     wanted = {line.order_line_id for line in case.lines if line.order_line_id}
     picked = {fid for fid, line_id in rows if line_id in wanted}
     return sorted(picked or {fid for fid, _ in rows})
@@ -208,7 +214,7 @@ def _line(line) -> dict:
 
 
 def _parcel(shipment: Shipment, events) -> dict:
-    return {"id": shipment.id, "carrier": shipment.carrier,
+    return {"id": shipment.id, "direction": shipment.direction, "carrier": shipment.carrier,
             "tracking_number": shipment.tracking_number, "status": shipment.status,
             "raw_status": shipment.raw_status, "shipped_at": utc(shipment.shipped_at),
             "delivered_at": utc(shipment.delivered_at),

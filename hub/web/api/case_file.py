@@ -78,6 +78,8 @@ class FileTrackingOut(Out):
 
 class FileParcelOut(Out):
     id = Id()
+    direction = fields.String(metadata={
+        "enum": ["return", "outbound"], "description": "outbound: the case's second dispatch"})
     carrier = fields.String()
     tracking_number = fields.String()
     status = fields.String()
