@@ -15,7 +15,9 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from hub.domain import fulfilment as flow
-from hub.models import Account, AuditEntry, Fulfilment, Inspection, Shipment, Supplier
+from hub.models import (
+    Account, AuditEntry, Fulfilment, Inspection, ReturnCase, Shipment, Supplier,
+)
 from hub.domain.sheets.files import HEADERS, KEYS
 from jobs import deliver_outbox
 from tests import factories as f
@@ -391,3 +393,24 @@ def test_cli_export_and_import(app, database, w, tmp_path):
     assert statuses(database, w) == ["accepted", "requested", "requested"]
     missing = runner.invoke(args=["suppliers", "export", "999999", "--out", str(out)])
     assert missing.exit_code == 1 and "does not exist" in missing.output
+
+
+def test_a_return_the_courier_delivered_is_graded_from_the_sheet(app, client, database, w):
+    apply(database, w["shop_id"], order_values("P3", status="delivered",
+                                               updated=f.T0 + timedelta(days=3)))
+    apply(database, w["shop_id"], return_values("R3", "P3", kind="return_refund",
+                                                status="approved"))
+    with database.session() as s:  # the return parcel's delivery scan: received, no receipt
+        case = s.scalar(select(ReturnCase))
+        case.status, case_id = "received", case.id
+    sheet = csv_sheet([{"section": "return", "return_case_id": case_id, "answer": "received",
+                        "condition": "intact", "grade": "A"}])
+    answer = upload(client, w, sheet, name="a.csv")
+    assert answer.status_code == 200, answer.get_json()
+    with database.session(readonly=True) as s:
+        assert s.scalar(select(Inspection.grade)) == "A"
+        assert s.get(ReturnCase, case_id).status == "inspected"
+    again = upload(client, w, sheet, name="a.csv")  # the same row again: nothing new
+    assert again.status_code == 200
+    with database.session(readonly=True) as s:
+        assert len(s.scalars(select(Inspection)).all()) == 1

@@ -231,9 +231,9 @@ def _check_return(session, check, supplier: Supplier, row: dict) -> None:
     if any(_answered(x, check) for x in session.scalars(select(Inspection).where(
             Inspection.return_case_id == case.id, Inspection.condition == check.condition))):
         check.outcome = "unchanged"
-    else:
-        check.error("answer", f"return {case.id} is {case.status}: its receipt was "
-                    "recorded already")
+    elif case.status not in inspections.RECEIVABLE:
+        check.error("answer", f"return {case.id} is {case.status}: no goods are expected")
+    # else received by the courier's scan, or received and now graded: recorded
 
 
 def _check_inspection(session, check: RowCheck, case: ReturnCase, row: dict) -> None:
