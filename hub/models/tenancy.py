@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.core.db import Base, BigId, utcnow
 from hub.models.common import Code, Id, Tenant, fk
@@ -18,6 +18,13 @@ class Merchant(Base):
     id: Mapped[Id]
     name: Mapped[str]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def lock_merchant(session: Session, merchant_id: int) -> None:
+    """One writer at a time of what a merchant numbers or counts (policy versions, the
+    catalogue, the returns stock): its row locked to commit (PostgreSQL; SQLite writers
+    are serial already)."""
+    session.execute(select(Merchant.id).where(Merchant.id == merchant_id).with_for_update())
 
 
 class ApiToken(Tenant, Base):

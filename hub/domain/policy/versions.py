@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from hub.core.db import memo, utcnow
 from hub.core.errors import Conflict, NotFound
 from hub.domain.policy.document import DEFAULT_POLICY, Policy, validated
-from hub.models import Merchant, Product, ReturnPolicy, audit
+from hub.models import Product, ReturnPolicy, audit
+from hub.models.tenancy import lock_merchant
 
 
 def in_force(session: Session, merchant_id: int) -> Policy:
@@ -79,9 +80,3 @@ def categories_of(session: Session, merchant_id: int, skus) -> dict[str, str]:
     found = dict(session.execute(select(Product.sku, Product.category).where(
         Product.merchant_id == merchant_id, Product.sku.in_(skus))).all()) if skus else {}
     return {sku: found.get(sku, "general") for sku in skus}
-
-
-def lock_merchant(session: Session, merchant_id: int) -> None:
-    """Versions are numbered and published, catalogue rows made, one at a time per
-    merchant."""
-    session.execute(select(Merchant.id).where(Merchant.id == merchant_id).with_for_update())

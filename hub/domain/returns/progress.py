@@ -24,11 +24,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.domain.returns import flow, instructions
+from hub.domain.returns.decisions import GOODS_BACK
 from hub.models import Order, ReturnCase, TrackingEvent
 from mappings.tracking.carriers import carriers
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")  # secrets.token_urlsafe(24) is 32 of these
-GOODS_BACK = ("return_refund", "exchange", "repair")
 REFUNDED = ("refund_only", "return_refund")
 ENDED = ("rejected", "closed")
 PACKING = ("approved", "awaiting_return")  # on its way: packed already

@@ -42,7 +42,8 @@ from sqlalchemy.orm import Session
 from hub.core.db import MAX_INT
 from hub.core.errors import ApiError, Conflict
 from hub.domain.policy.document import DISPOSITIONS, GRADES
-from hub.models import Inspection, Merchant, ReturnCase, StockMovement
+from hub.models import Inspection, ReturnCase, StockMovement
+from hub.models.tenancy import lock_merchant
 
 DEFAULT_LOCATION = "warehouse:main"
 LOCATION = re.compile(r"^(supplier:[1-9][0-9]{0,18}|warehouse:[A-Za-z0-9_.-]{1,54})$")
@@ -123,11 +124,6 @@ def _held(session: Session, case: ReturnCase) -> dict[Key, int]:
 
 # -- writing -----------------------------------------------------------------------------------
 
-def _lock(session: Session, merchant_id: int) -> None:
-    """One writer of a merchant's returns stock at a time (PostgreSQL)."""
-    session.execute(select(Merchant.id).where(Merchant.id == merchant_id).with_for_update())
-
-
 def _row(session, merchant_id, location, sku, grade, from_state, to_state, quantity, actor,
          reason=None, case_id=None, inspection_id=None) -> StockMovement:
     row = StockMovement(merchant_id=merchant_id, location=location, sku=sku, grade=grade,
@@ -142,7 +138,7 @@ def book(session: Session, case: ReturnCase, inspection: Inspection, location: s
          actor: str) -> list[StockMovement]:
     """The goods of ``inspection`` in the returns stock of ``location`` (module doc; the
     caller checked ``location_errors``)."""
-    _lock(session, case.merchant_id)
+    lock_merchant(session, case.merchant_id)
     held = _held(session, case)
     grade, state = inspection.grade, inspection.disposition
     rows = []
@@ -171,7 +167,7 @@ def shift(session: Session, case: ReturnCase, inspection: Inspection, to_state: 
           actor: str, reason: str) -> int:
     """Move the units the case holds under the inspection's disposition to ``to_state``
     (an override); returns how many moved."""
-    _lock(session, case.merchant_id)
+    lock_merchant(session, case.merchant_id)
     moved = 0
     for (where, sku, grade, state), qty in _held(session, case).items():
         if (grade, state) != (inspection.grade, inspection.disposition):
@@ -208,7 +204,7 @@ def move(session: Session, merchant_id: int, location: str, sku: str, grade: str
         errors["reason"] = ["say why, in at most 500 characters"]
     if errors:
         raise _invalid(errors)
-    _lock(session, merchant_id)
+    lock_merchant(session, merchant_id)
     held = balance(session, merchant_id, location, sku, grade, from_state)
     if quantity > held:
         raise Conflict(f"{location} holds {held} of {sku} grade {grade or '-'} as "

@@ -19,6 +19,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from hub.domain.policy import review, versions
 from hub.models import PolicyDecision, Product, ReturnCase
+from hub.models.tenancy import lock_merchant
 from hub.web.context import request_session
 from hub.web.kit import api_blueprint as bp
 from hub.web.kit.endpoint import endpoint, principal
@@ -179,7 +180,7 @@ def put_product(sku, body):
     who, session = principal(), request_session()
     if not 0 < len(sku) <= 128:
         raise ValidationError("a SKU is 1 to 128 characters", "sku")
-    versions.lock_merchant(session, who.merchant_id)  # two first PUTs of a SKU: one row
+    lock_merchant(session, who.merchant_id)  # two first PUTs of a SKU: one row
     row = session.scalar(visible(Product, who).where(Product.sku == sku))
     if row is None:
         row = Product(merchant_id=who.merchant_id, sku=sku)
