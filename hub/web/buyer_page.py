@@ -13,15 +13,13 @@ headers, ``Cache-Control: no-store`` and ``X-Robots-Tag: noindex`` (the page als
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 from flask import Blueprint, render_template, request
 
+from hub.core.china import china_time, yuan
 from hub.domain.returns import progress
 from hub.web.context import request_session
 
 buyer_blueprint = Blueprint("buyer", __name__)
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
 LANGS = ("zh", "en")
 PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow",
            "Vary": "Accept-Language"}
@@ -83,19 +81,6 @@ WORDS = {
                           "exception": "problem", "returning": "coming back"},
     },
 }
-
-
-def yuan(minor: int | None, currency: str = "CNY") -> str:
-    """Fen as money for people: ``1234`` → ``¥12.34`` (another currency: ``USD 12.34``)."""
-    if minor is None:
-        return ""
-    sign, minor = ("-" if minor < 0 else ""), abs(int(minor))
-    amount = f"{minor // 100}.{minor % 100:02d}"
-    return f"{sign}¥{amount}" if currency == "CNY" else f"{sign}{currency} {amount}"
-
-
-def china_time(value: datetime | None) -> str:
-    return "" if value is None else value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
 def language() -> str:

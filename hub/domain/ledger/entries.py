@@ -32,6 +32,7 @@ from typing import NamedTuple
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from hub.core.china import CHINA
 from hub.core.db import MAX_ID, utcnow
 from hub.core.db import memo as transaction_memo
 from hub.core.errors import ApiError
@@ -39,7 +40,6 @@ from hub.domain.ledger.chain import NAMED_BY, Counterparty, entry_hash, genesis
 from hub.models import Account, LedgerEntry, Supplier
 from hub.models.ledger import ENTRY_TYPES
 
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
 SIGNS = {"goods_payable": 1, "platform_penalty": 1, "claim_deduction": -1,
          "courier_compensation": -1}  # write_off and correction go either way
 MAX_AMOUNT = 2 ** 53  # fen per entry (some 90 trillion yuan); exact as a JSON number too

@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 
 from connectors import registry
 from connectors.capabilities import Parcel
+from hub.core.china import CHINA
 from hub.core.db import memo, utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.core.wakeup import current_var_dir
@@ -59,7 +60,6 @@ from hub.pipeline.outbox import enqueue
 from mappings.tracking import monitoring_from_values, resubscribe_plan
 from mappings.tracking.monitoring import MAX_SUBSCRIPTIONS_PER_MONTH
 
-CHINA = timezone(timedelta(hours=8))
 INTERCEPT_KINDS = ("return_to_sender", "modify_address")
 TOO_LATE = ("delivered", "returned", "cancelled")     # no interception, no re-subscription
 ACTOR = "hub:tracking"

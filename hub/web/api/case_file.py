@@ -13,16 +13,15 @@ merchant: another merchant's case is a 404.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
 
 from flask import render_template
 from marshmallow import fields
 
+from hub.core.china import ZONE, china_time, yuan
 from hub.core.db import utcnow
 from hub.domain.returns.casefile import casefile
 from hub.domain.returns.progress import buyer_link
 from hub.models import Merchant, ReturnCase
-from hub.web.buyer_page import yuan
 from hub.web.context import hub, request_session
 from hub.web.kit import api_blueprint as bp
 from hub.web.kit.endpoint import endpoint, principal
@@ -32,8 +31,6 @@ from hub.web.kit.scope import get_visible
 
 ROLES = {"merchant_admin", "operator", "finance"}
 TAGS = ["returns"]
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
-SHOWN_ZONE = "Asia/Shanghai (UTC+08:00)"
 
 
 def _time(**kw):
@@ -127,12 +124,6 @@ def return_file(return_id):
     return _file(return_id)
 
 
-def china_time(iso: str | None) -> str:
-    if not iso:
-        return "—"
-    return datetime.fromisoformat(iso).astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def shown(value) -> str:
     """A detail's value as text: lists one item a line, objects as compact JSON."""
     if isinstance(value, list) and all(isinstance(x, str) for x in value):
@@ -150,5 +141,5 @@ def return_file_html(return_id):
     merchant = request_session().get(Merchant, principal().merchant_id)
     return render_template(
         "return_file.html", file=document, merchant=merchant.name if merchant else "",
-        zone=SHOWN_ZONE, printed=china_time(utcnow().isoformat()), when=china_time,
+        zone=ZONE, printed=china_time(utcnow(), seconds=True), when=lambda at: china_time(at, seconds=True),
         shown=shown, money=yuan)
