@@ -8,6 +8,7 @@
     answers     accept, reject, ship (the answers of every channel)
     updates     a channel's answer as values (``FulfilmentUpdateValues``)
     ownership   what is a supplier's own (fulfilments, return lines, parcels), as SQL
+    payables    the goods' contract cost owed to the supplier once they ship (the ledger)
 
 The service functions other rooms and the web call are these names, imported from the
 package: ``from hub.domain import fulfilment``.

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from hub.core.db import iso, utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.core.wakeup import current_var_dir
+from hub.domain.fulfilment import payables
 from hub.domain.pushes import platform_actions
 from hub.domain.tracking import shipments as tracking
 from hub.models import Fulfilment, OutboxMessage, Shipment, audit
@@ -89,6 +90,8 @@ def record_shipment(session: Session, fulfilment: Fulfilment, carrier: str, numb
         direction="outbound", order_id=fulfilment.order_id, fulfilment_id=fulfilment.id,
         var_dir=var_dir)
     now = utcnow()
+    if fulfilment.shipped_at is None:  # the goods left: the merchant owes their cost
+        payables.goods_dispatched(session, fulfilment, actor)
     fulfilment.shipped_at = fulfilment.shipped_at or now
     audit.record(session, fulfilment.merchant_id, actor, "fulfilment.tracking_submitted",
                  "fulfilment", fulfilment.id,
