@@ -24,6 +24,7 @@ Where the order matters:
 from __future__ import annotations
 
 from hub.domain.fulfilment import allocation, stopship, updates
+from hub.domain.liability import claims, triggers as liability
 from hub.domain.orders.records import apply_order
 from hub.domain.pushes import platform_actions, supplier_notices
 from hub.domain.returns import decisions, flow as returns, labels, resolutions, review
@@ -32,7 +33,8 @@ from hub.domain.tracking import effects, shipments
 from hub.domain.tracking.records import apply_tracking, preload_shipments
 from hub.pipeline import events, sync
 from hub.pipeline.events import (
-    ExpectedReturn, MessageSettled, OrderChanged, ReturnChanged, ShipmentTracked,
+    ExpectedReturn, MessageSettled, OrderChanged, ReturnChanged, ReturnInspected,
+    ShipmentTracked,
 )
 from hub.values import FulfilmentUpdateValues, OrderValues, ReturnValues, TrackingValues
 
@@ -54,12 +56,16 @@ def wire() -> None:
     on(ReturnChanged, review.on_return_changed)
     on(ReturnChanged, resolutions.on_return_changed)
     on(ReturnChanged, labels.on_return_changed)
+    on(ReturnChanged, liability.on_return_changed)
+    on(ReturnInspected, liability.on_return_inspected)
     on(ShipmentTracked, effects.on_shipment_tracked)
     on(ShipmentTracked, returns.on_shipment_tracked)
     on(ShipmentTracked, stopship.on_shipment_tracked)
     on(ShipmentTracked, review.on_shipment_tracked)
     on(ShipmentTracked, resolutions.on_shipment_tracked)
+    on(ShipmentTracked, liability.on_shipment_tracked)
     on(ExpectedReturn, returns.on_expected_return)
+    on(ExpectedReturn, liability.on_expected_return)
     on(MessageSettled, platform_actions.on_tracking_settled,
        keys=("shipment", "tracking_correction"))
     on(MessageSettled, supplier_notices.on_notice_settled, keys=supplier_notices.TOPICS)
@@ -69,3 +75,4 @@ def wire() -> None:
     on(MessageSettled, stopship.on_intercept_settled, keys=("intercept",))
     on(MessageSettled, decisions.on_decision_settled, keys=decisions.DECISION_TOPICS)
     on(MessageSettled, labels.on_label_settled, keys=(labels.TOPIC,))
+    on(MessageSettled, claims.on_notice_settled, keys=(supplier_notices.CLAIM_NOTICE,))

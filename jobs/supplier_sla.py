@@ -10,6 +10,8 @@ One batch (``run(app, owner)``, every 60 s):
   the supplier answers (``hub.domain.fulfilment.answers`` / ``hub.domain.fulfilment.stopship``).
 * ``hub.domain.fulfilment.sweep_interceptions``: the backstop for interceptions that failed
   without a tracking change reaching the listener.
+* ``hub.domain.liability.claims.escalate_overdue``: a claim whose answer is overdue is an
+  alert ``claim_overdue`` to the merchant (and the supplier), once.
 
 Each escalation is claimed by a conditional ``UPDATE ... WHERE escalated_at IS NULL``
 in the transaction that raises the alert, so two workers never escalate the same
@@ -25,6 +27,7 @@ from sqlalchemy import and_, or_, select, update
 
 from hub.core.db import iso, utcnow
 from hub.domain import fulfilment
+from hub.domain.liability import claims
 from hub.models import Fulfilment, Order, Supplier, alerts, audit
 
 log = logging.getLogger(__name__)
@@ -82,9 +85,11 @@ def run(app, owner: str) -> int:
                 done += escalate(s, fulfilment_id, now)
         except Exception:  # one bad row must not stop the others
             log.exception("escalation failed", extra={"fulfilment_id": fulfilment_id})
-    try:
-        with db.session() as s:
-            done += fulfilment.sweep_interceptions(s)
-    except Exception:
-        log.exception("interception sweep failed")
+    for sweep, what in ((fulfilment.sweep_interceptions, "interception sweep"),
+                        (lambda s: claims.escalate_overdue(s, now), "claim escalation")):
+        try:
+            with db.session() as s:
+                done += sweep(s)
+        except Exception:
+            log.exception(f"{what} failed")
     return done

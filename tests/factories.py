@@ -4,9 +4,12 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import select
+
+from hub.domain.liability import claims, decisions
 from hub.parties import auth
 from hub.models import (
-    Account, Fulfilment, Inspection, Merchant, Order, OrderLine, ReturnAddress, ReturnCase,
+    Account, Claim, Fulfilment, Inspection, Merchant, Order, OrderLine, ReturnAddress, ReturnCase,
     ReturnLine, Shipment, SkuMapping, Supplier, TrackingEvent,
 )
 
@@ -190,7 +193,11 @@ def world(s, name="M"):
                         received_at=T0, condition="intact", notes=f"inspection-{name}")
     s.add(looked)
     s.flush()
-    return {"merchant": m, "return_address": where, "inspection": looked, "shop": sh, "supplier": sup, "sku_mapping": mapping, "order": o,
+    decision = decisions.decide(s, m.id, "late_shipment", o.fulfilments[0].id, "test")
+    [owed] = s.scalars(select(Claim).where(Claim.decision_id == decision.id))
+    claims.send(s, owed, "test")
+    return {"merchant": m, "return_address": where, "inspection": looked,
+            "decision": decision, "claim": owed, "shop": sh, "supplier": sup, "sku_mapping": mapping, "order": o,
             "fulfilment": o.fulfilments[0], "channel": channel, "notice": notice,
             "return": r, "shipment": out, "return_shipment": back, "outbox_message": message,
             "inbox_event": event, "quarantined": rejected, "alert": warning, "tokens": tokens}

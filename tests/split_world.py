@@ -5,7 +5,8 @@ allocated by SKU mapping, both shipped (an outbound parcel each). Return ``share
 back both lines (one return parcel); ``w[side]["return_case"]`` takes back that side's
 line only, with its own parcel. Each side also has an order of its own, a SKU mapping, a
 channel with a notice, an alert and a token. What only one side may read is listed in
-its ``markers``: the other side must never see them.
+its ``markers``: the other side must never see them. Each side's shipped fulfilment has a
+claim sent to its supplier (a late shipment).
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from hub.domain import fulfilment as flow
-from hub.models import Account, ApiToken, Fulfilment, Order, OrderLine, ReturnCase, ReturnLine
+from hub.domain.liability import claims
+from hub.domain.liability.decisions import decide
+from hub.models import Account, ApiToken, Claim, Fulfilment, Order, OrderLine, ReturnCase, ReturnLine
 from tests import factories as f
 
 
@@ -78,7 +81,10 @@ def split_world(s) -> dict:
                                             "marker": f"NOTICE-{side}-SECRET"})
         alert = f.alert(s, m.id, supplier_id=sup.id, message=f"ALERT-{side}-SECRET",
                         kind=f"test_{side}")
-        mine.update(fulfilment=fulfilment.id, shipment=out.id, return_case=case.id,
+        decision = decide(s, m.id, "late_shipment", fulfilment.id, "test")
+        [owed] = s.scalars(select(Claim).where(Claim.decision_id == decision.id))
+        claims.send(s, owed, "test")
+        mine.update(fulfilment=fulfilment.id, shipment=out.id, return_case=case.id, claim=owed.id,
                     return_shipment=back.id, notice=notice.id, alert=alert.id,
                     supplier_id=sup.id, order_line=line[f"SKU-{side}"].id,
                     markers=[f"SKU-{side}", f"P-{side}-ALONE", f"REF-{side}-SECRET",

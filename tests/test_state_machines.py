@@ -8,7 +8,9 @@ import pytest
 
 from hub.core.states import IllegalMove
 from hub.domain.fulfilment.states import FULFILMENT
+from hub.domain.liability.claims import CLAIM
 from hub.domain.returns.states import RETURN_CASE
+from hub.models.liability import CLAIM_STATUSES
 from hub.models.orders import FULFILMENT_STATUSES
 from hub.models.returns import RETURN_STATUSES
 from hub.values import TrackingEventValues
@@ -46,6 +48,37 @@ def test_every_fulfilment_pair(state, event):
         assert refused.value.status == 409 and state in refused.value.message
     else:
         assert FULFILMENT.next(state, event) == expected
+
+
+# -- claim (written out from the lifecycle in hub.domain.liability.claims) -----------------
+_ANSWERS = {"accept": "accepted", "accept_part": "partly_accepted", "dispute": "disputed",
+            "withdraw": "withdrawn", "write_off": "written_off"}
+CLAIM_MOVES = {
+    ("draft", "send"): "sent", ("draft", "withdraw"): "withdrawn",
+    ("draft", "write_off"): "written_off", ("sent", "acknowledge"): "acknowledged",
+    **{("sent", e): to for e, to in _ANSWERS.items()},
+    **{("acknowledged", e): to for e, to in _ANSWERS.items()},
+    **{("disputed", e): to for e, to in _ANSWERS.items() if e != "dispute"},
+    ("accepted", "settle"): "settled", ("partly_accepted", "settle"): "settled",
+}
+CLAIM_EVENTS = ("send", "acknowledge", *_ANSWERS, "settle")
+
+
+def test_the_claim_table_has_every_status_and_event():
+    assert set(CLAIM.states) == set(CLAIM_STATUSES)
+    assert set(CLAIM.events) == set(CLAIM_EVENTS)
+
+
+@pytest.mark.parametrize("state", CLAIM_STATUSES)
+@pytest.mark.parametrize("event", CLAIM_EVENTS)
+def test_every_claim_pair(state, event):
+    expected = CLAIM_MOVES.get((state, event))
+    assert CLAIM.can(state, event) is (expected is not None)
+    if expected is None:
+        with pytest.raises(IllegalMove):
+            CLAIM.next(state, event)
+    else:
+        assert CLAIM.next(state, event) == expected
 
 
 # -- return case -----------------------------------------------------------------------------

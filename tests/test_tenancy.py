@@ -53,7 +53,8 @@ PARAM_TARGET = {"order_id": "order", "return_id": "return", "shipment_id": "ship
                 "outbox_message_id": "outbox_message", "inbox_event_id": "inbox_event",
                 "alert_id": "alert", "fulfilment_id": "fulfilment", "notice_id": "notice",
                 "version": "policy", "shop_id": "shop", "address_id": "return_address",
-                "inspection_id": "inspection"}
+                "inspection_id": "inspection", "decision_id": "decision",
+                "claim_id": "claim"}
 
 
 def _api_rules(app):
@@ -94,6 +95,11 @@ def test_merchant_a_cannot_touch_merchant_b(app, client, database, two_worlds):
               "MoveIn": {"location": "warehouse:main", "sku": "SKU-1", "grade": "A",
                          "from_state": "restock", "to_state": None, "quantity": 1,
                          "reason": "walker"},
+              "DecideIn": {"event": "return", "subject_id": w["ids"]["return"][1]},
+              "OverrideIn": {"liable": [{"party": "merchant", "share": 1}],
+                             "reason": "walker"},
+              "CourierFileIn": {"carrier": "sf"}, "ClaimAnswerIn": {"outcome": "accept"},
+              "NoteIn": {}, "WriteOffIn": {"note": "walker"},
               "KuaishouLinkIn": {"name": "walker", "app_key": "ks1", "app_secret": "walker-app-secret-0001",
                                  "sign_secret": "secret"}}
     walked = 0
@@ -184,9 +190,9 @@ def _other_ids(w, side) -> dict:
             "supplier_id": o["supplier_id"], "mapping_id": o["mapping"],
             "account_id": o["channel"], "outbox_message_id": o["notice"],
             "inbox_event_id": 1, "alert_id": o["alert"], "fulfilment_id": o["fulfilment"],
-            "notice_id": o["notice"], "token_id": o["token_id"],
+            "notice_id": o["notice"], "token_id": o["token_id"], "claim_id": o["claim"],
             # staff-only endpoints: a supplier token is refused whatever the id
-            "version": 1, "shop_id": 1, "address_id": 1, "inspection_id": 1}
+            "version": 1, "shop_id": 1, "address_id": 1, "inspection_id": 1, "decision_id": 1}
 
 
 def _merchant_rows(database, merchant_id):
@@ -206,7 +212,7 @@ def test_suppliers_of_a_split_order_cannot_touch_each_others_rows(app, client, d
               "TrackingIn": {"carrier": "sf", "tracking_number": "SF1234567890123"},
               "TrackingCorrectionIn": {"carrier": "sf", "tracking_number": "SF1234567890123",
                                        "reason": "wrong label"},
-              "StopShipIn": {"accepted": True}}
+              "StopShipIn": {"accepted": True}, "ClaimAnswerIn": {"outcome": "accept"}}
     walked = 0
     for rule in _api_rules(app):
         params = ID_PARAM.findall(rule.rule)

@@ -20,6 +20,7 @@ SUBSCRIBERS = {
         "hub.domain.returns.review.on_return_changed",
         "hub.domain.returns.resolutions.on_return_changed",
         "hub.domain.returns.labels.on_return_changed",
+        "hub.domain.liability.triggers.on_return_changed",
     ],
     "shipment_tracked": [
         "hub.domain.tracking.effects.on_shipment_tracked",
@@ -27,8 +28,11 @@ SUBSCRIBERS = {
         "hub.domain.fulfilment.stopship.on_shipment_tracked",
         "hub.domain.returns.review.on_shipment_tracked",
         "hub.domain.returns.resolutions.on_shipment_tracked",
+        "hub.domain.liability.triggers.on_shipment_tracked",
     ],
-    "expected_return": ["hub.domain.returns.flow.on_expected_return"],
+    "expected_return": ["hub.domain.returns.flow.on_expected_return",
+                        "hub.domain.liability.triggers.on_expected_return"],
+    "return_inspected": ["hub.domain.liability.triggers.on_return_inspected"],
     "message_settled": [
         "hub.domain.pushes.platform_actions.on_tracking_settled ['shipment', 'tracking_correction']",
         "hub.domain.pushes.supplier_notices.on_notice_settled "
@@ -41,6 +45,7 @@ SUBSCRIBERS = {
         "['refund_approve', 'refund_reject', 'return_approve', 'return_decision', "
         "'return_receipt']",
         "hub.domain.returns.labels.on_label_settled ['return_label']",
+        "hub.domain.liability.claims.on_notice_settled ['claim_notice']",
     ],
 }
 

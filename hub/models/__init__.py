@@ -3,6 +3,7 @@ from hub.core import ids  # noqa: F401 (rows get their ids when added: hub.core.
 from hub.core.db import Base
 from hub.models.alerts import Alert
 from hub.models.ledger import LedgerEntry
+from hub.models.liability import Claim, LiabilityDecision
 from hub.models.logistics import Shipment, TrackingEvent
 from hub.models.orders import Fulfilment, FulfilmentLine, Order, OrderLine
 from hub.models.parties import Account, Binding, SkuMapping, Supplier
@@ -21,5 +22,5 @@ __all__ = [
     "TrackingEvent", "ReturnCase", "ReturnLine", "InboxEvent", "QuarantinedRequest",
     "OutboxMessage", "DeliveryAttempt", "PollState", "Alert", "Inspection", "ReturnAddress",
     "ReasonCorrection", "StockMovement", "ReturnPolicy", "PolicyDecision", "Product",
-    "LedgerEntry",
+    "LedgerEntry", "LiabilityDecision", "Claim",
 ]

@@ -21,7 +21,9 @@ from typing import Callable, ClassVar
 
 from sqlalchemy.orm import Session
 
-from hub.models import Account, Fulfilment, Order, OutboxMessage, ReturnCase, Shipment
+from hub.models import (
+    Account, Fulfilment, Inspection, Order, OutboxMessage, ReturnCase, Shipment,
+)
 from hub.values import OrderValues, ReturnValues, TrackingValues
 
 
@@ -85,6 +87,15 @@ class ShipmentTracked(Event):
     @property
     def status_changed(self) -> bool:
         return self.previous_status != self.status
+
+
+@dataclass(frozen=True)
+class ReturnInspected(Event):
+    """A return's goods were received and inspected (``inspection``: what was found)."""
+
+    name: ClassVar[str] = "return_inspected"
+    case: ReturnCase
+    inspection: Inspection
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ published version gets, the usual terms of a Chinese shop platform)::
     categories      {category: {instructions: {zh, en}, checklist: [item]}}  ``default`` too
     grading         {thresholds: {A, B, C}, discount: {A, B, C, D}, repair_share}
     exchange_dispatch  on_receipt | on_approval: when an exchange's replacement is sent
+    liability       who pays when something costs money (``hub.domain.policy.liability``)
 
 A rule: ``{name, outcome: approve | manual, kinds?, families?, codes?, shops?,
 categories?, max_refund_minor?, shipped?, min_photos?, min_returns_90d?, zh?, en?}``.
@@ -27,6 +28,7 @@ import copy
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from hub.core.db import MAX_INT
+from hub.domain.policy.liability import Section
 
 FAMILIES = ("quality", "fulfilment", "shipping", "buyer", "pricing", "other")
 KINDS = ("refund_only", "return_refund", "exchange", "reship", "repair")
@@ -135,6 +137,7 @@ class DocumentSchema(_Strict):
     grading = fields.Nested(Grading, load_default=lambda: copy.deepcopy(DEFAULT["grading"]))
     exchange_dispatch = fields.String(load_default="on_receipt",
                                       validate=validate.OneOf(("on_receipt", "on_approval")))
+    liability = fields.Nested(Section, load_default=dict)
 
 
 DEFAULT = {
@@ -230,6 +233,10 @@ class Policy:
     @property
     def grading(self) -> dict:
         return self.document["grading"]
+
+    @property
+    def liability(self) -> dict:
+        return self.document.get("liability", {})  # versions written before it: none
 
     @property
     def exchange_dispatch(self) -> str:

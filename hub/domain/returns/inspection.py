@@ -57,6 +57,7 @@ from hub.domain.returns.states import BEFORE_RECEIPT, RETURN_CASE
 from hub.models import (
     Inspection, OrderLine, OutboxMessage, Product, ReturnCase, SkuMapping, alerts, audit,
 )
+from hub.pipeline import events
 from hub.pipeline.sync import lock
 
 CONDITIONS = ("intact", "damaged", "missing_parts", "wrong_item", "empty", "used")
@@ -309,6 +310,7 @@ def confirm_return_receipt(session: Session, return_case: ReturnCase, actor: str
                      "notes": notes, "photos": hashes, "received_by": actor,
                      "checklist_failed": unmet})
     resolutions.after_progress(session, case)  # an exchange or repair back: send it on
+    events.publish(session, events.ReturnInspected(case, inspection))
     return inspection
 
 

@@ -8,6 +8,7 @@ from datetime import timezone
 from marshmallow import ValidationError, fields, validate
 
 from hub.core.db import MAX_ID, MAX_INT
+from hub.domain.policy import liability
 
 
 class Integer(fields.Integer):
@@ -46,7 +47,8 @@ class UtcTime(fields.AwareDateTime):
 
 class ContractTerms(fields.Dict):
     """A supplier's ``contract_terms``: free keys, but ``stop_ship_sla_hours`` is a number of
-    hours in (0, 720], ``receives_returns`` a boolean, and every number anywhere in them
+    hours in (0, 720], ``receives_returns`` a boolean, ``liability`` the supplier's
+    liability terms (``hub.domain.policy.liability``), and every number anywhere in them
     finite and within 64 bits (errors are keyed by the term)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -59,6 +61,11 @@ class ContractTerms(fields.Dict):
                 f"must be a number of hours above 0 and at most {STOP_SHIP_SLA_MAX_HOURS}"]
         if "receives_returns" in terms and not isinstance(terms["receives_returns"], bool):
             errors["receives_returns"] = ["must be true or false"]
+        if "liability" in terms:  # the supplier's own liability terms (hub.domain.policy)
+            try:
+                terms["liability"] = liability.validated(terms["liability"])
+            except ValidationError as e:
+                errors["liability"] = e.messages
         for key, item in terms.items():
             if key not in errors and not _numbers_sane(item):
                 errors[key] = [f"numbers must be finite and within ±{MAX_ID}"]

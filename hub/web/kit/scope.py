@@ -20,7 +20,8 @@ from hub.core.db import MAX_ID
 from hub.core.errors import NotFound
 from hub.domain.fulfilment import ownership as own
 from hub.models import (
-    Alert, Fulfilment, Order, OrderLine, OutboxMessage, ReturnCase, ReturnLine, Shipment, Supplier,
+    Alert, Claim, Fulfilment, LedgerEntry, Order, OrderLine, OutboxMessage, ReturnCase,
+    ReturnLine, Shipment, Supplier,
 )
 from hub.parties.auth import Principal
 
@@ -60,6 +61,11 @@ def _supplier_rows(model, supplier_id: int):
         return Fulfilment.supplier_id == supplier_id
     if model is OutboxMessage:
         return _supplier_notices(supplier_id)
+    if model is Claim:  # claimed from it, once sent
+        return and_(Claim.supplier_id == supplier_id, Claim.status != "draft")
+    if model is LedgerEntry:  # its own account with the merchant
+        return and_(LedgerEntry.counterparty_kind == "supplier",
+                    LedgerEntry.counterparty_id == supplier_id)
     raise NotFound("not found")  # anything else is not for supplier tokens
 
 

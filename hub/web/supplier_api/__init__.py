@@ -9,6 +9,8 @@ on an order split between suppliers. The routes live on the hub's one API bluepr
     fulfilments.py  GET /supplier/fulfilments[/<id>], POST .../accept | reject | tracking |
                     stop-ship
     receipts.py     POST /supplier/returns/<id>/receipt (multipart or JSON, with photos)
+    claims.py       GET /supplier/claims[/<id>[/evidence]], POST .../acknowledge | answer;
+                    GET /supplier/balance
     docs.py         the protocol page for suppliers, ``/docs/suppliers``
 
 The answers go through the domain services (``hub.domain.fulfilment.allocation``, ``hub.domain.fulfilment.stopship``,
@@ -16,4 +18,4 @@ The answers go through the domain services (``hub.domain.fulfilment.allocation``
 included, is the page ``/docs/suppliers``. A notice whose webhook dies (410 Gone, a refused
 signature, retries exhausted) is alerted by ``hub.domain.pushes.supplier_notices``.
 """
-from hub.web.supplier_api import docs, fulfilments, notices, receipts  # noqa: F401
+from hub.web.supplier_api import claims, docs, fulfilments, notices, receipts  # noqa: F401

@@ -1,0 +1,230 @@
+"""What a liability decision is made from: the subject's records, read as facts and evidence.
+
+``gather(session, merchant_id, event, subject_id, given) -> Case`` reads one subject (a
+return case for ``return``; a shipment or a fulfilment for a parcel's events; a
+fulfilment otherwise) and its order, fulfilment, supplier and outbound parcel, all
+scoped to the merchant, and returns:
+
+* ``facts``: what rules match on (``hub.domain.policy.liability``): ``event``, the
+  reason's ``family`` and ``code``, the last inspection's ``condition``, ``grade`` and
+  ``packaging_ok`` (its checklist's ``packaging`` answer), ``insured`` (freight insurance
+  on the return, or a declared value given), ``in_time`` (the order reached the
+  supplier at least its SLA before the platform's ship-by), ``stop`` (``accepted``,
+  ``shipped_after_accept``, ``refused``, ``late``: how a stop-ship went).
+* ``evidence``: the timeline entries and photo hashes those facts come from, in words
+  (``{at, source, zh, en, sha256?}``), oldest first.
+* the goods the event is about (``lines``: sku, quantity, unit cost, unit price).
+
+``terms_for``: the liability terms for a supplier (``hub.domain.policy.liability``).
+``given``: what the caller adds that no record holds: ``insured_value_minor`` (a declared
+value), ``platform_penalty_minor`` (the penalty the platform levied), ``note``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.core.errors import ApiError, NotFound
+from hub.domain.policy import versions
+from hub.domain.policy.liability import Terms
+from hub.domain.reasons.taxonomy import family_of
+from hub.models import (
+    Fulfilment, FulfilmentLine, Inspection, Order, OrderLine, ReturnCase, Shipment,
+    SkuMapping, Supplier,
+)
+
+SUBJECTS = {"return": "return_case", "lost_parcel": "shipment", "damaged_parcel": "shipment"}
+
+
+@dataclass
+class Case:
+    event: str
+    subject: str  # return_case:12 | fulfilment:7 | shipment:3
+    order: Order | None = None
+    fulfilment: Fulfilment | None = None
+    supplier: Supplier | None = None
+    shipment: Shipment | None = None  # the outbound parcel
+    return_case: ReturnCase | None = None
+    facts: dict = field(default_factory=dict)
+    evidence: list = field(default_factory=list)
+    lines: list = field(default_factory=list)  # [{sku, quantity, unit_cost, unit_price}]
+    given: dict = field(default_factory=dict)
+
+    def note(self, at, source: str, zh: str, en: str, **more) -> None:
+        if at is not None:
+            self.evidence.append({"at": at.isoformat(), "source": source, "zh": zh, "en": en,
+                                  **more})
+
+    @property
+    def carrier(self) -> str | None:
+        return self.shipment.carrier if self.shipment is not None else None
+
+    @property
+    def currency(self) -> str:
+        return self.order.currency if self.order is not None else "CNY"
+
+
+def terms_for(session: Session, merchant_id: int, supplier: Supplier | None):
+    """The terms deciding a merchant's cases with ``supplier``, and the policy version."""
+    policy = versions.in_force(session, merchant_id)
+    contract = (supplier.contract_terms or {}).get("liability") if supplier else None
+    return Terms(policy.liability, contract), policy.version
+
+
+def subject_kind(event: str) -> str:
+    return SUBJECTS.get(event, "fulfilment")
+
+
+def gather(session: Session, merchant_id: int, event: str, subject_id: int,
+           given: dict | None = None) -> Case:
+    kind = subject_kind(event)
+    model = {"return_case": ReturnCase, "shipment": Shipment, "fulfilment": Fulfilment}[kind]
+    row = session.get(model, subject_id)
+    if row is None or row.merchant_id != merchant_id:
+        raise NotFound(f"no {kind.replace('_', ' ')} {subject_id}")
+    case = Case(event, f"{kind}:{subject_id}", given=dict(given or {}))
+    if kind == "return_case":
+        case.return_case = row
+        case.order = session.get(Order, row.order_id) if row.order_id else None
+        case.fulfilment = _order_fulfilment(session, case.order)
+    elif kind == "shipment":
+        case.shipment = row
+        case.fulfilment = session.get(Fulfilment, row.fulfilment_id) if row.fulfilment_id \
+            else None
+        case.order = session.get(Order, row.order_id) if row.order_id else None
+    else:
+        case.fulfilment = row
+    if case.fulfilment is not None:
+        case.order = case.order or session.get(Order, case.fulfilment.order_id)
+        case.supplier = session.get(Supplier, case.fulfilment.supplier_id)
+        case.shipment = case.shipment or _outbound(session, case.fulfilment)
+    if case.order is None:
+        raise ApiError(f"{case.subject} has no order: nothing to decide on", status=409,
+                       code="conflict")
+    case.facts = {"event": event}
+    if case.return_case is not None:
+        _return_facts(session, case)
+    _order_facts(case)
+    if case.fulfilment is not None:
+        _stop_facts(case)
+    case.facts["insured"] = bool(case.facts.get("insured")
+                                 or case.given.get("insured_value_minor"))
+    case.lines = _lines(session, case)
+    case.evidence.sort(key=lambda x: x["at"])
+    return case
+
+
+def _order_fulfilment(session: Session, order: Order | None) -> Fulfilment | None:
+    if order is None:
+        return None
+    return session.scalar(select(Fulfilment).where(
+        Fulfilment.merchant_id == order.merchant_id, Fulfilment.order_id == order.id,
+        Fulfilment.purpose == "order").order_by(Fulfilment.id).limit(1))
+
+
+def _outbound(session: Session, fulfilment: Fulfilment) -> Shipment | None:
+    return session.scalar(select(Shipment).where(
+        Shipment.merchant_id == fulfilment.merchant_id,
+        Shipment.fulfilment_id == fulfilment.id, Shipment.direction == "outbound")
+        .order_by(Shipment.id.desc()).limit(1))
+
+
+def _return_facts(session: Session, case: Case) -> None:
+    rc = case.return_case
+    case.facts.update(family=family_of(rc.reason_code), code=rc.reason_code,
+                      insured=rc.freight_payer == "platform")
+    words = f"“{rc.reason_text}”" if rc.reason_text else ""
+    case.note(rc.requested_at or rc.created_at, "platform",
+              f"买家申请{rc.kind}，原因 {rc.reason_code} {words}",
+              f"the buyer asked for {rc.kind}, reason {rc.reason_code} {words}".strip())
+    inspection = session.scalar(select(Inspection).where(
+        Inspection.merchant_id == rc.merchant_id, Inspection.return_case_id == rc.id)
+        .order_by(Inspection.id.desc()).limit(1))
+    if inspection is None:
+        return
+    packaging = (inspection.checklist or {}).get("packaging")
+    case.facts.update(condition=inspection.condition, grade=inspection.grade,
+                      packaging_ok=packaging if isinstance(packaging, bool) else None)
+    case.note(inspection.received_at, inspection.inspected_by,
+              f"验货：状态 {inspection.condition}，等级 {inspection.grade or '—'}"
+              + ("，包装不合格" if packaging is False else ""),
+              f"inspection: {inspection.condition}, grade {inspection.grade or '—'}"
+              + (", packaging inadequate" if packaging is False else ""),
+              inspection_id=inspection.id)
+    for digest in inspection.photos or []:
+        case.note(inspection.received_at, inspection.inspected_by, "验货照片", "inspection photo",
+                  sha256=digest)
+
+
+def _order_facts(case: Case) -> None:
+    order, f, parcel = case.order, case.fulfilment, case.shipment
+    case.note(order.paid_at, "platform", f"订单 {order.platform_order_id} 付款",
+              f"order {order.platform_order_id} paid")
+    if order.ship_by is not None:
+        case.note(order.ship_by, "platform", "平台承诺发货时限", "the platform's ship-by time")
+    if f is None:
+        return
+    supplier = case.supplier
+    case.note(f.requested_at, "hub", f"订单发送给供应商 {supplier.code}",
+              f"order sent to supplier {supplier.code}")
+    case.note(f.accepted_at, f"supplier:{supplier.id}", "供应商接单", "the supplier accepted")
+    case.note(f.shipped_at, f"supplier:{supplier.id}", "供应商回传运单号",
+              "the supplier reported its waybill")
+    reached = f.requested_at
+    case.facts["in_time"] = (order.ship_by is None or reached is None
+                             or reached + timedelta(hours=supplier.sla_hours) <= order.ship_by)
+    if parcel is None:
+        return
+    case.note(parcel.shipped_at, "courier", f"{parcel.carrier} {parcel.tracking_number} 揽收",
+              f"{parcel.carrier} {parcel.tracking_number} picked up")
+    case.note(parcel.delivered_at, "courier", "签收", "delivered")
+    case.note(parcel.last_event_at, "courier", f"最新物流状态 {parcel.status}",
+              f"latest tracking status {parcel.status}")
+
+
+def _stop_facts(case: Case) -> None:
+    f, parcel = case.fulfilment, case.shipment
+    if f.cancel_requested_at is None:
+        return
+    source = f"supplier:{f.supplier_id}"
+    case.note(f.cancel_requested_at, "hub", f"请求截单：{f.cancel_reason or ''}",
+              f"stop-ship requested: {f.cancel_reason or ''}")
+    picked = parcel.shipped_at if parcel is not None else None
+    if f.status == "cancelled":
+        case.note(f.cancel_answered_at, source, "供应商同意截单", "the supplier accepted the stop")
+        late_pickup = picked is not None and f.cancel_answered_at is not None \
+            and picked > f.cancel_answered_at
+        case.facts["stop"] = "shipped_after_accept" if late_pickup else "accepted"
+    elif f.status == "cancel_rejected":
+        case.note(f.cancel_answered_at, source, f"供应商拒绝截单：{f.cancel_reject_reason or ''}",
+                  f"the supplier refused the stop: {f.cancel_reject_reason or ''}")
+        case.facts["stop"] = "refused"
+    else:
+        case.facts["stop"] = "late"  # asked after shipping, or never answered
+
+
+def _lines(session: Session, case: Case) -> list[dict]:
+    """The goods: a return's lines, else the fulfilment's, with cost and price per unit."""
+    if case.return_case is not None:
+        wanted = [(x.sku, x.quantity, x.order_line_id) for x in case.return_case.lines]
+    elif case.fulfilment is not None:
+        wanted = [(ol.sku, fl.quantity, ol.id) for fl, ol in session.execute(
+            select(FulfilmentLine, OrderLine).join(
+                OrderLine, OrderLine.id == FulfilmentLine.order_line_id).where(
+                FulfilmentLine.fulfilment_id == case.fulfilment.id))]
+    else:
+        wanted = [(x.sku, x.quantity, x.id) for x in case.order.lines]
+    prices = {x.id: x.unit_price_minor for x in case.order.lines}
+    by_sku = {x.sku: x.unit_price_minor for x in case.order.lines}
+    costs = {}
+    if case.supplier is not None:
+        costs = dict(session.execute(select(SkuMapping.sku, SkuMapping.unit_cost_minor).where(
+            SkuMapping.merchant_id == case.order.merchant_id,
+            SkuMapping.supplier_id == case.supplier.id,
+            SkuMapping.sku.in_([w[0] for w in wanted]))).all())
+    return [{"sku": sku, "quantity": qty,
+             "unit_price": prices.get(line_id, by_sku.get(sku, 0)),
+             "unit_cost": costs.get(sku)} for sku, qty, line_id in wanted]

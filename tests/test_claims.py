@@ -1,0 +1,205 @@
+"""Compensation claims through their lifecycle over the APIs (``hub.web.api.claims``,
+``hub.web.supplier_api.claims``), the claim notice on the supplier's channel, a carrier's
+claims file, overdue escalation, the goods payable on dispatch, and the ledger they write
+(``hub.domain.liability.claims``)."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.cj.push import ClaimPayload
+from hub.core.db import utcnow
+from hub.domain import fulfilment, ledger
+from hub.domain.liability import claims
+from hub.models import (
+    Account, Alert, Claim, Fulfilment, LedgerEntry, LiabilityDecision, Merchant, OutboxMessage, ReturnCase,
+    SkuMapping, Supplier,
+)
+from tests import factories as f
+from tests.test_inspection import make_case, receive, w  # noqa: F401 (fixture)
+
+COST, FREIGHT = 1200, 800
+
+
+def claimed_case(database, w, reason="quality.defect", channel=True) -> int:  # noqa: F811
+    """A return whose inspection made a decision and a draft claim to the supplier."""
+    with database.session() as s:
+        sup = s.get(Supplier, w["supplier_id"])
+        if channel and sup.channel_account_id is None:
+            f.supplier_channel(s, sup)
+        case = make_case(s, s.get(Merchant, w["merchant_id"]), s.get(Account, w["shop_id"]),
+                         sup, reason=reason)
+        for mapping in s.scalars(select(SkuMapping)):
+            mapping.unit_cost_minor = COST
+        case_id = case.id
+    receive(database, case_id, "damaged", grade="D")
+    with database.session() as s:
+        return s.scalar(select(Claim.id).join(LiabilityDecision).where(
+            LiabilityDecision.return_case_id == case_id))
+
+
+def entries(database, kind=None):
+    with database.session() as s:
+        stmt = select(LedgerEntry.counterparty_kind, LedgerEntry.entry_type,
+                      LedgerEntry.amount_minor).order_by(LedgerEntry.id)
+        if kind:
+            stmt = stmt.where(LedgerEntry.entry_type == kind)
+        return [tuple(x) for x in s.execute(stmt)]
+
+
+def test_a_supplier_sees_a_claim_once_sent_and_answers_it_in_part(client, database, w):  # noqa: F811
+    claim_id = claimed_case(database, w)
+    sup, admin = w["supplier"], w["admin"]
+    assert client.get("/api/v1/supplier/claims", headers=sup).get_json()["data"] == []
+    assert client.get(f"/api/v1/supplier/claims/{claim_id}", headers=sup).status_code == 404
+    sent = client.post(f"/api/v1/claims/{claim_id}/send", headers=admin).get_json()
+    assert sent["status"] == "sent" and sent["amount_minor"] == COST + FREIGHT
+    assert {x["cost"]: x["amount_minor"] for x in sent["lines"]} == {
+        "goods": COST, "return_freight": FREIGHT}
+    with database.session() as s:  # the notice on the supplier's channel, CJ-readable
+        notice = s.scalar(select(OutboxMessage).where(OutboxMessage.topic == "claim_notice"))
+        assert notice.entity == "claim" and notice.entity_id == claim_id
+        assert notice.payload["amount_minor"] == COST + FREIGHT
+        loaded = ClaimPayload().load({**notice.payload, "supplier_reference": "CJ1"})
+        assert loaded["claim_id"] == str(claim_id) and loaded["message"]
+    mine = client.get("/api/v1/supplier/claims", headers=sup).get_json()["data"]
+    assert [x["id"] for x in mine] == [claim_id]
+    ack = client.post(f"/api/v1/supplier/claims/{claim_id}/acknowledge", headers=sup)
+    assert ack.get_json()["status"] == "acknowledged"
+    assert client.post(f"/api/v1/supplier/claims/{claim_id}/acknowledge",
+                       headers=sup).status_code == 200  # again: unchanged
+    too_much = client.post(f"/api/v1/supplier/claims/{claim_id}/answer", headers=sup,
+                           json={"outcome": "accept", "amount_minor": COST + FREIGHT + 1})
+    assert too_much.status_code == 422 and entries(database, "claim_deduction") == []
+    part = client.post(f"/api/v1/supplier/claims/{claim_id}/answer", headers=sup,
+                       json={"outcome": "accept", "amount_minor": 1500}).get_json()
+    assert part["status"] == "partly_accepted" and part["accepted_minor"] == 1500
+    again = client.post(f"/api/v1/supplier/claims/{claim_id}/answer", headers=sup,
+                        json={"outcome": "dispute", "reason": "late"})
+    assert again.status_code == 409
+    assert entries(database, "claim_deduction") == [("supplier", "claim_deduction", -1500)]
+    settled = client.post(f"/api/v1/claims/{claim_id}/settle", headers=w["finance"],
+                          json={"note": "deducted from December"}).get_json()
+    assert settled["status"] == "settled"
+    assert entries(database, "write_off")[-1] == ("merchant", "write_off",
+                                                  COST + FREIGHT - 1500)
+    # make_case marks the goods shipped without a parcel recorded: no payable booked
+    balance = client.get("/api/v1/supplier/balance", headers=sup).get_json()["balances"]
+    assert [(b["counterparty_id"], b["balance_minor"]) for b in balance] == [
+        (w["supplier_id"], -1500)]
+    with database.session() as s:
+        assert ledger.verify(s) == []
+
+
+def test_a_dispute_needs_a_reason_alerts_the_merchant_and_can_be_written_off(
+        client, database, w):  # noqa: F811
+    claim_id = claimed_case(database, w)
+    client.post(f"/api/v1/claims/{claim_id}/send", headers=w["admin"])
+    bare = client.post(f"/api/v1/supplier/claims/{claim_id}/answer", headers=w["supplier"],
+                       json={"outcome": "dispute"})
+    assert bare.status_code == 422 and "reason" in bare.get_json()["error"]["details"]
+    disputed = client.post(f"/api/v1/supplier/claims/{claim_id}/answer",
+                           headers=w["supplier"],
+                           json={"outcome": "dispute", "reason": "packed well",
+                                 "evidence": ["https://example.test/photo.jpg"]}).get_json()
+    assert disputed["status"] == "disputed"
+    assert disputed["dispute_evidence"] == ["https://example.test/photo.jpg"]
+    with database.session() as s:
+        alert = s.scalar(select(Alert).where(Alert.kind == "claim_disputed"))
+        assert alert.resolved_at is None and "packed well" in alert.message
+    assert client.post(f"/api/v1/claims/{claim_id}/write-off", headers=w["operator"],
+                       json={"note": "x"}).status_code == 403  # finance or an admin
+    off = client.post(f"/api/v1/claims/{claim_id}/write-off", headers=w["admin"],
+                      json={"note": "not worth arguing"}).get_json()
+    assert off["status"] == "written_off"
+    assert entries(database, "write_off")[-1] == ("merchant", "write_off", COST + FREIGHT)
+    with database.session() as s:
+        assert s.scalar(select(Alert.resolved_at).where(Alert.kind == "claim_disputed"))
+    assert client.post(f"/api/v1/claims/{claim_id}/settle", headers=w["admin"],
+                       json={}).status_code == 409
+
+
+def test_a_lost_parcel_is_claimed_from_the_courier_through_its_claims_file(
+        client, database, w):  # noqa: F811
+    with database.session() as s:
+        m = s.get(Merchant, w["merchant_id"])
+        case = make_case(s, m, s.get(Account, w["shop_id"]), s.get(Supplier, w["supplier_id"]))
+        [x] = s.scalars(select(SkuMapping))
+        x.unit_cost_minor = COST
+        order_id = s.get(ReturnCase, case.id).order_id
+        fid = s.scalar(select(Fulfilment.id).where(Fulfilment.order_id == order_id))
+        parcel = f.shipment(s, m.id, order_id, fulfilment_id=fid, tracking="SF123456789012")
+        parcel_id = parcel.id
+    decided = client.post("/api/v1/liability/decisions", headers=w["operator"],
+                          json={"event": "lost_parcel", "subject_id": parcel_id}).get_json()
+    assert decided["rule"] == "lost_parcel_reported"
+    courier = next(x for x in decided["shares"] if x["party"] == "courier")
+    cap = 3 * FREIGHT
+    assert courier["amount_minor"] == min(cap, COST + FREIGHT) and courier["carrier"] == "sf"
+    again = client.post("/api/v1/liability/decisions", headers=w["operator"],
+                        json={"event": "lost_parcel", "subject_id": parcel_id}).get_json()
+    assert again["id"] == decided["id"]
+    made = client.post("/api/v1/claims/courier-file", headers=w["finance"],
+                       json={"carrier": "sf"})
+    assert made.status_code == 200 and made.headers["X-Claims"] == "1"
+    rows = list(csv.DictReader(io.StringIO(made.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [(r["tracking_number"], int(r["amount_minor"])) for r in rows] == [
+        ("SF123456789012", courier["amount_minor"])]
+    empty = client.post("/api/v1/claims/courier-file", headers=w["finance"],
+                        json={"carrier": "sf"})
+    assert empty.headers["X-Claims"] == "0"  # sent once
+    claim_id = int(rows[0]["claim_id"])
+    accepted = client.post(f"/api/v1/claims/{claim_id}/answer", headers=w["finance"],
+                           json={"outcome": "accept"}).get_json()
+    assert accepted["status"] == "accepted"
+    assert entries(database, "courier_compensation") == [
+        ("courier", "courier_compensation", -courier["amount_minor"])]
+
+
+def test_an_overdue_answer_is_escalated_once(database, w):  # noqa: F811
+    claim_id = claimed_case(database, w)
+    with database.session() as s:
+        claims.send(s, s.get(Claim, claim_id), "tester")
+    later = utcnow() + timedelta(days=8)  # answer_days 7 by default
+    with database.session() as s:
+        assert claims.escalate_overdue(s, utcnow()) == 0
+        assert claims.escalate_overdue(s, later) == 1
+    with database.session() as s:
+        assert claims.escalate_overdue(s, later) == 0
+        [alert] = s.scalars(select(Alert).where(Alert.kind == "claim_overdue"))
+        assert (alert.entity, alert.entity_id) == ("claim", claim_id)
+        claim = s.get(Claim, claim_id)
+        claims.answer(s, claim, "accept", "supplier:1")
+    with database.session() as s:
+        assert s.scalar(select(Alert.resolved_at).where(Alert.kind == "claim_overdue"))
+
+
+def test_the_goods_payable_is_booked_once_when_the_first_parcel_is_recorded(database, w):  # noqa: F811
+    with database.session() as s:
+        m = s.get(Merchant, w["merchant_id"])
+        sup = s.get(Supplier, w["supplier_id"])
+        f.sku_mapping(s, m.id, sup.id, "SKU-9").unit_cost_minor = 2500
+        order = f.order(s, m.id, w["shop_id"], sku="SKU-9", qty=2)
+        [x] = fulfilment.allocate(s, order)
+        fulfilment.accept(s, x, "supplier:1")
+        fulfilment.submit_tracking(s, x, "sf", "SF100000000001", "supplier:1")
+        fulfilment.submit_tracking(s, x, "sf", "SF100000000001", "supplier:1")  # again
+    assert entries(database, "goods_payable") == [("supplier", "goods_payable", 5000)]
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(LedgerEntry)) == 1
+
+
+@pytest.mark.parametrize("step", ["send", "settle"])
+def test_a_step_out_of_order_is_a_409_and_changes_nothing(client, database, w, step):  # noqa: F811
+    claim_id = claimed_case(database, w)
+    if step == "send":
+        client.post(f"/api/v1/claims/{claim_id}/send", headers=w["admin"])
+    resp = client.post(f"/api/v1/claims/{claim_id}/{step}", headers=w["admin"],
+                       json={} if step == "settle" else None)
+    assert resp.status_code == 409
+    with database.session() as s:
+        assert s.get(Claim, claim_id).status == ("sent" if step == "send" else "draft")
