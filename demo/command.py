@@ -30,6 +30,12 @@ What happens, in order (each step waits, at most ``STEP_S`` seconds, for what it
    ``return_needs_decision``).
 7. **Every other kind** (``demo.after_sales``): an exchange, a repair and a reship, each
    on an order of its own, sent again by the supplier.
+8. **Who pays**, all along: each inspected return is decided by the liability table (a
+   quality fault: the supplier pays the goods at contract cost and the return freight),
+   the failed stop-ship is decided, and the supplier's claims go out at once
+   (``demo.world.LIABILITY``); the sandbox supplier accepts the small ones and disputes
+   the large ones. The summary counts decisions by rule, claims by status and the
+   supplier's balance in the ledger.
 
 The summary (``demo.report``) lists every order with its key times and amounts, the
 totals and the steps that happened; ``--json`` prints it as one JSON object. A step that

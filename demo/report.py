@@ -99,12 +99,29 @@ def _hub_rows(env) -> dict:
         audit = [(a.action, a.entity, a.entity_id, a.at) for a in rows(AuditEntry)]
         alerts = [{"kind": a.kind, "severity": a.severity, "message": a.message}
                   for a in rows(Alert)]
+        liability = _liability(s, env.ids["merchant"], rows)
         inbox_failed = len(list(rows(InboxEvent, InboxEvent.status == "failed")))
         outbox_dead = len(list(rows(OutboxMessage, OutboxMessage.status == "dead")))
     return {"orders": orders, "fulfilments": fulfilments, "shipments": shipments,
             "cases": cases, "inspections": inspections, "audit": audit, "alerts": alerts,
-            "inbox_failed": inbox_failed, "outbox_dead": outbox_dead,
+            "inbox_failed": inbox_failed, "outbox_dead": outbox_dead, "liability": liability,
             "returns": _returns(kinds, verdicts, inspections, second, held, audit)}
+
+
+def _liability(s, merchant_id: int, rows) -> dict:
+    """Who paid: decisions by rule, claims by status, and each supplier's balance."""
+    from hub.domain import ledger
+    from hub.models import Claim, LiabilityDecision, Supplier
+
+    codes = {x.id: x.code for x in rows(Supplier)}
+    balances = ledger.balances(s, merchant_id)
+    return {"decisions_by_rule": _count(d.rule for d in rows(LiabilityDecision)),
+            "claims_by_status": _count(c.status for c in rows(Claim)),
+            "claimed_minor": sum(c.amount_minor for c in rows(Claim)),
+            "accepted_minor": sum(c.accepted_minor or 0 for c in rows(Claim)),
+            "supplier_balances": {codes.get(b["counterparty_id"], b["counterparty_id"]):
+                                  b["balance_minor"] for b in balances
+                                  if b["counterparty_kind"] == "supplier"}}
 
 
 def _count(values) -> dict:
@@ -227,7 +244,7 @@ def collect(env, scenario) -> dict:
         orders[-1]["outcome"] = _outcome(orders[-1])
     return {"ok": True, "steps": list(scenario.steps), "orders": orders,
             "totals": _totals(hub, orders, decisions, deliveries),
-            "returns": hub["returns"],
+            "returns": hub["returns"], "liability": hub["liability"],
             "alerts": hub["alerts"], "stop_ship_latency_ms": _latency(list(latencies.values())),
             "hub_url": env.hub_url, "var_dir": str(env.var_dir) if env.keep else None}
 
@@ -338,6 +355,15 @@ def render(summary: dict) -> str:
         ("dispositions", _listed(r["dispositions"])),
         ("sent again (exchange, repair, reship)", _listed(r["second_dispatches"])),
         ("units in the returns stock", r["returns_stock_units"]),
+    ]
+    who = summary["liability"]
+    rows += [
+        ("liability decisions by rule", _listed(who["decisions_by_rule"])),
+        ("claims by status", _listed(who["claims_by_status"])),
+        ("  claimed / accepted", f"{yuan(who['claimed_minor'])} / "
+                                 f"{yuan(who['accepted_minor'])}"),
+        ("supplier balances (> 0: owed to it)", ", ".join(
+            f"{code} {yuan(v)}" for code, v in who["supplier_balances"].items()) or "-"),
     ]
     width = max(len(r[0]) for r in rows)
     out.append("Totals")

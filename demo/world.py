@@ -10,6 +10,9 @@ MESSAGE_KEY = "AAECAwQFBgcICQoLDA0ODw=="
 PRODUCTS = [("MUG-01", "陶瓷马克杯 ceramic mug", 3990), ("TEE-02", "纯棉T恤 cotton T-shirt", 5900),
             ("LAMP-03", "LED 台灯 desk lamp", 12900)]
 SHIPPING_FEE = 600
+COST_SHARE = 60  # the supplier's contract cost, in percent of the price
+# who pays: the default table, with claims sent to the supplier as soon as decided
+LIABILITY = {"claims": {"auto_send": True, "answer_days": 3}}
 CATEGORIES = {"MUG-01": "fragile", "TEE-02": "apparel", "LAMP-03": "large"}
 # the demo merchant's return policy: small returns, exchanges and repairs approved at once
 # (refunds before shipment are approved by stop-ship once the supplier stops the goods)
@@ -124,9 +127,10 @@ def provision(db, ks, *, ks_url: str, courier_url: str, supplier_url: str,
             s.flush()
         mapped = set(s.scalars(select(SkuMapping.sku).where(
             SkuMapping.merchant_id == m, SkuMapping.supplier_id == supplier.id)))
-        for sku, _title, _price in PRODUCTS:
+        for sku, _title, price in PRODUCTS:
             if sku not in mapped:
-                s.add(SkuMapping(merchant_id=m, sku=sku, supplier_id=supplier.id))
+                s.add(SkuMapping(merchant_id=m, sku=sku, supplier_id=supplier.id,
+                                 unit_cost_minor=price * COST_SHARE // 100))
         _returns_set_up(s, m, shop_account.id, supplier.id, ks("GET", f"/shops/{seller_id}"),
                         actor)
         for old in s.scalars(select(ApiToken).where(
@@ -167,6 +171,7 @@ def _returns_set_up(s, merchant_id: int, shop_id: int, supplier_id: int, shop: d
                             address=shop["returnAddress"], is_default=True, source="platform"))
     if versions.in_force(s, merchant_id).version == 0:
         draft = versions.edit(s, merchant_id, {**copy.deepcopy(DEFAULT),
-                                               "auto_review": AUTO_REVIEW}, actor,
+                                               "auto_review": AUTO_REVIEW,
+                                               "liability": LIABILITY}, actor,
                               "the demo's policy")
         versions.publish(s, merchant_id, draft.version, actor)

@@ -107,6 +107,13 @@ def test_the_demo_plays_the_whole_scenario(demo_run):
         "dispositions": {"repair": 1, "restock": 2},
         "second_dispatches": {"exchange:shipped": 1, "repair:shipped": 1, "reship:shipped": 1},
         "returns_stock_units": 2}  # the return and the exchange; a repair goes back
+    # who pays: the quality faults charged to the supplier (claims sent at once), the size
+    # exchange to the buyer, the two stop-ships the supplier refused to the merchant
+    who = summary["liability"]
+    assert who["decisions_by_rule"] == {"quality_defect": 2, "changed_mind": 1,
+                                        "stop_ship_refused_or_late": 2}
+    assert sum(who["claims_by_status"].values()) == 2
+    assert list(who["supplier_balances"]) == ["SBX"]
     latency = summary["stop_ship_latency_ms"]
     assert latency["count"] == 3 and all(v > 0 for v in latency["values"])
     steps = " | ".join(s["step"] for s in summary["steps"])
