@@ -203,3 +203,40 @@ def test_a_step_out_of_order_is_a_409_and_changes_nothing(client, database, w, s
     assert resp.status_code == 409
     with database.session() as s:
         assert s.get(Claim, claim_id).status == ("sent" if step == "send" else "draft")
+
+
+def test_a_return_of_a_split_order_is_charged_to_the_supplier_that_shipped_its_line(database):
+    from hub.domain.liability.decisions import decide
+    from tests.split_world import split_world
+
+    with database.session() as s:
+        w = split_world(s)
+        for side in ("X", "Y"):
+            case = s.get(ReturnCase, w[side]["return_case"])
+            case.reason_code = "quality.defect"
+            decision = decide(s, w["merchant"], "return", case.id, "tester")
+            assert decision.supplier_id == w[side]["supplier_id"]
+            assert [x.get("supplier_id") for x in decision.shares] == [w[side]["supplier_id"]]
+
+
+def test_a_capped_courier_sharing_a_loss_is_claimed_its_share_less_the_cap(database, w):  # noqa: F811
+    from hub.domain.liability.decisions import split
+    from hub.domain.liability.facts import gather, terms_for
+
+    with database.session() as s:
+        m = s.get(Merchant, w["merchant_id"])
+        case = make_case(s, m, s.get(Account, w["shop_id"]), s.get(Supplier, w["supplier_id"]))
+        fid = s.scalar(select(Fulfilment.id).where(Fulfilment.order_id == case.order_id))
+        parcel = f.shipment(s, m.id, case.order_id, fulfilment_id=fid)
+        facts = gather(s, m.id, "lost_parcel", parcel.id)
+        terms = terms_for(s, m.id, facts.supplier)[0]
+        amounts = {"goods": 10000, "outbound_freight": FREIGHT}
+        rows = split(terms, facts, [("courier", 0.5), ("merchant", 0.5)], amounts)
+        courier = next(r for r in rows if r["party"] == "courier")
+        assert courier["amount_minor"] == 3 * FREIGHT and courier["before_cap_minor"] == 5400
+        assert sum(r["amount_minor"] for r in rows) == 10800
+        decision = LiabilityDecision(amounts=amounts, total_minor=10800, shares=rows)
+        lines = claims._lines(decision, courier)
+        assert lines == [{"cost": "goods", "amount_minor": 5000},
+                         {"cost": "outbound_freight", "amount_minor": 400},
+                         {"cost": "courier_cap", "amount_minor": 3 * FREIGHT - 5400}]

@@ -53,7 +53,7 @@ class LiabilityDecision(Tenant, Base):
     total_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[Currency]
     facts: Mapped[dict] = mapped_column(JSON)  # what the rule was matched on
-    evidence: Mapped[list] = mapped_column(JSON)  # [{at, source, what, sha256?}]
+    evidence: Mapped[list] = mapped_column(JSON)  # [{at, source, zh, en, sha256?}]
     status: Mapped[Code] = mapped_column(default="in_force")
     overrides_id: Mapped[int | None] = fk("liability_decisions.id", nullable=True,
                                           index=False)

@@ -86,11 +86,9 @@ def open_for(session: Session, decision: LiabilityDecision, terms, actor: str) -
 
 
 def _lines(decision: LiabilityDecision, row: dict) -> list[dict]:
-    """The party's part of each cost (what a cap took off is a line of its own)."""
+    """The party's part of each cost; what a courier's cap took off is a line of its own."""
     total = decision.total_minor or 1
-    share = row["amount_minor"] + max(0, sum(
-        x["amount_minor"] for x in decision.shares if x.get("note") ==
-        "beyond the courier's cap")) if row["party"] == "courier" else row["amount_minor"]
+    share = row.get("before_cap_minor", row["amount_minor"])
     lines, left = [], share
     items = [(k, v) for k, v in decision.amounts.items() if v]
     for n, (cost, amount) in enumerate(items):
@@ -150,6 +148,7 @@ def answer(session: Session, claim: Claim, outcome: str, actor: str,
     if outcome not in OUTCOMES:
         errors["outcome"] = [f"one of {', '.join(OUTCOMES)}"]
     if amount_minor is not None and not (isinstance(amount_minor, int)
+                                         and not isinstance(amount_minor, bool)
                                          and 0 < amount_minor <= claim.amount_minor):
         errors["amount_minor"] = [f"whole fen above 0, at most the {claim.amount_minor} claimed"]
     if outcome == "dispute" and not (isinstance(reason, str) and reason.strip()):

@@ -20,7 +20,8 @@ shop's platform account; what a supplier or courier owes becomes a claim
 An override is a new decision (rule ``override``) with the merchant's split and reason;
 the original is kept, ``overridden``. Its ledger entries are reversed by corrections,
 its open claims withdrawn, and the new decision booked and claimed. A decision whose
-claim was already accepted is not overridden (409): correct the claim instead.
+claim was already accepted or written off is not overridden (409): correct the claim
+instead.
 """
 from __future__ import annotations
 
@@ -93,10 +94,11 @@ def override(session: Session, decision: LiabilityDecision, liable, reason: str,
                        "force", details={"status": decision.status})
     settled = session.scalar(select(Claim.id).where(
         Claim.decision_id == decision.id,
-        Claim.status.in_(("accepted", "partly_accepted", "settled"))).limit(1))
+        Claim.status.in_(("accepted", "partly_accepted", "settled", "written_off")))
+        .limit(1))
     if settled is not None:
-        raise Conflict(f"claim {settled} of decision {decision.id} was accepted: correct the "
-                       "claim instead", details={"claim_id": settled})
+        raise Conflict(f"claim {settled} of decision {decision.id} was accepted or written "
+                       "off: correct the claim instead", details={"claim_id": settled})
     given = {k: decision.facts.get(k) for k in GIVEN if decision.facts.get(k) is not None}
     kind, subject_id = decision.subject.split(":")
     case = gather(session, decision.merchant_id, decision.event, int(subject_id), given)
@@ -166,13 +168,13 @@ def split(terms: Terms, case: Case, liable, amounts: dict) -> list[dict]:
             row["carrier"] = case.carrier
             row["cap_minor"] = cap = _cap(terms, case)
             if amount > cap:
-                row["amount_minor"] = cap
+                row["amount_minor"], row["before_cap_minor"] = cap, amount
                 rows.append({"party": "merchant", "share": 0, "amount_minor": amount - cap,
                              "note": "beyond the courier's cap"})
         rows.append(row)
     merged: dict = {}
     for row in rows:
-        key = (row["party"], row.get("supplier_id"), row.get("carrier"))
+        key = (row["party"], row.get("supplier_id"), row.get("carrier"), row.get("note"))
         if key in merged:
             merged[key]["amount_minor"] += row["amount_minor"]
             merged[key]["share"] += row["share"]

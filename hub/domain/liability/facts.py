@@ -89,7 +89,7 @@ def gather(session: Session, merchant_id: int, event: str, subject_id: int,
     if kind == "return_case":
         case.return_case = row
         case.order = session.get(Order, row.order_id) if row.order_id else None
-        case.fulfilment = _order_fulfilment(session, case.order)
+        case.fulfilment = _order_fulfilment(session, case.order, row)
     elif kind == "shipment":
         case.shipment = row
         case.fulfilment = session.get(Fulfilment, row.fulfilment_id) if row.fulfilment_id \
@@ -117,12 +117,21 @@ def gather(session: Session, merchant_id: int, event: str, subject_id: int,
     return case
 
 
-def _order_fulfilment(session: Session, order: Order | None) -> Fulfilment | None:
+def _order_fulfilment(session: Session, order: Order | None,
+                      case: ReturnCase) -> Fulfilment | None:
+    """The fulfilment that shipped the case's lines (an order split between suppliers
+    has one per supplier), else the order's first."""
     if order is None:
         return None
-    return session.scalar(select(Fulfilment).where(
+    line_ids = [x.order_line_id for x in case.lines if x.order_line_id]
+    holding = select(FulfilmentLine.fulfilment_id).where(
+        FulfilmentLine.order_line_id.in_(line_ids)) if line_ids else None
+    stmt = select(Fulfilment).where(
         Fulfilment.merchant_id == order.merchant_id, Fulfilment.order_id == order.id,
-        Fulfilment.purpose == "order").order_by(Fulfilment.id).limit(1))
+        Fulfilment.purpose == "order").order_by(Fulfilment.id).limit(1)
+    found = session.scalar(stmt.where(Fulfilment.id.in_(holding))) if holding is not None \
+        else None
+    return found or session.scalar(stmt)
 
 
 def _outbound(session: Session, fulfilment: Fulfilment) -> Shipment | None:
@@ -138,7 +147,7 @@ def _return_facts(session: Session, case: Case) -> None:
                       insured=rc.freight_payer == "platform")
     words = f"“{rc.reason_text}”" if rc.reason_text else ""
     case.note(rc.requested_at or rc.created_at, "platform",
-              f"买家申请{rc.kind}，原因 {rc.reason_code} {words}",
+              f"买家申请{rc.kind}，原因 {rc.reason_code} {words}".strip(),
               f"the buyer asked for {rc.kind}, reason {rc.reason_code} {words}".strip())
     inspection = session.scalar(select(Inspection).where(
         Inspection.merchant_id == rc.merchant_id, Inspection.return_case_id == rc.id)
