@@ -34,8 +34,9 @@ What happens, in order (each step waits, at most ``STEP_S`` seconds, for what it
    quality fault: the supplier pays the goods at contract cost and the return freight),
    the failed stop-ship is decided, and the supplier's claims go out at once
    (``demo.world.LIABILITY``); the sandbox supplier accepts the small ones and disputes
-   the large ones. The summary counts decisions by rule, claims by status and the
-   supplier's balance in the ledger.
+   the large ones. A parcel the courier loses is reported by the merchant and claimed from
+   the courier through its claims file (``demo.liability``). The summary counts decisions
+   by rule, claims by status and the supplier's balance in the ledger.
 
 The summary (``demo.report``) lists every order with its key times and amounts, the
 totals and the steps that happened; ``--json`` prints it as one JSON object. A step that
@@ -52,7 +53,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from demo import after_sales
+from demo import after_sales, liability
 from demo.env import DemoEnv, StepTimeout
 from demo.world import PRODUCTS
 
@@ -83,7 +84,8 @@ class Scenario:
     def __init__(self, env: DemoEnv, n: int, say=print):
         self.env, self.say = env, say
         self.orders = [{"role": role, "product": PRODUCTS[i % len(PRODUCTS)]}
-                       for i, role in enumerate(plan(n) + list(after_sales.ROLES))]
+                       for i, role in enumerate(plan(n) + list(after_sales.ROLES)
+                                                 + list(liability.ROLES))]
         self.started = time.time()
         self.steps: list[dict] = []
 
@@ -95,6 +97,7 @@ class Scenario:
         self.ship_the_rest()
         self.returns()
         after_sales.play(self)
+        liability.play(self)
 
     def of(self, *roles) -> list[dict]:
         return [o for o in self.orders if o["role"] in roles]

@@ -26,6 +26,7 @@ ROLE_TITLES = {
     "exchanged": "delivered, then exchanged (the supplier sends a replacement)",
     "repaired": "delivered, then repaired by the supplier and sent back",
     "reshipped": "delivered with a part missing, then sent again (补发)",
+    "lost": "shipped, then lost by the courier (claimed from it)",
 }
 KINDS = {10: "refund only", 1: "return and refund", 3: "exchange", 4: "reship", 5: "repair"}
 

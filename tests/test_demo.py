@@ -81,20 +81,20 @@ def test_the_demo_plays_the_whole_scenario(demo_run):
     summary, _ = demo_run
     assert summary["ok"] is True
     paths = [o["path"] for o in summary["orders"]]
-    assert paths == demo.plan(ORDERS) + ["exchanged", "repaired", "reshipped"]
+    assert paths == demo.plan(ORDERS) + ["exchanged", "repaired", "reshipped", "lost"]
     assert summary["totals"] == {
-        "orders": 8, "order_value": demo_report.yuan(sum(o["amount_minor"]
+        "orders": 9, "order_value": demo_report.yuan(sum(o["amount_minor"]
                                                           for o in summary["orders"])),
-        "dispatched": 8, "accepted": 8,
+        "dispatched": 9, "accepted": 9,
         "stop_ships": 3, "stop_ships_accepted": 1, "stop_ships_rejected": 2,
         "interceptions_ok": 1, "interceptions_failed": 1, "expected_returns": 2,
-        "shipments_pushed_to_platform": 7, "parcels_delivered": 6, "returns_received": 3,
+        "shipments_pushed_to_platform": 8, "parcels_delivered": 6, "returns_received": 3,
         "platform_refunds_approved": 2,
         "refunded": demo_report.yuan(sum(o["refund"]["amount_minor"] for o in summary["orders"]
                                          if o["path"] in ("stopped", "returned"))),
-        "alerts_raised": 3,
+        "alerts_raised": 4,
         "alerts_by_kind": {"interception_failed": 1, "stop_ship_failed": 1,
-                           "parcel_returning": 1},
+                           "parcel_returning": 1, "parcel_problem": 1},  # the lost parcel
         "inbox_failed": 0, "outbox_dead": 0}
     # every kind of after-sale through the policy, inspection and disposition
     assert summary["returns"] == {
@@ -108,11 +108,14 @@ def test_the_demo_plays_the_whole_scenario(demo_run):
         "second_dispatches": {"exchange:shipped": 1, "repair:shipped": 1, "reship:shipped": 1},
         "returns_stock_units": 2}  # the return and the exchange; a repair goes back
     # who pays: the quality faults charged to the supplier (claims sent at once), the size
-    # exchange to the buyer, the two stop-ships the supplier refused to the merchant
+    # exchange to the buyer, the two stop-ships the supplier refused to the merchant, the
+    # lost parcel to the courier (up to its cap: three times the 800 fen freight)
     who = summary["liability"]
     assert who["decisions_by_rule"] == {"quality_defect": 2, "changed_mind": 1,
-                                        "stop_ship_refused_or_late": 2}
-    assert sum(who["claims_by_status"].values()) == 2
+                                        "stop_ship_refused_or_late": 2,
+                                        "lost_parcel_reported": 1}
+    assert sum(who["claims_by_status"].values()) == 3
+    assert who["claims_by_status"]["accepted"] >= 1 and who["accepted_minor"] >= 3 * 800
     assert list(who["supplier_balances"]) == ["SBX"]
     latency = summary["stop_ship_latency_ms"]
     assert latency["count"] == 3 and all(v > 0 for v in latency["values"])
@@ -146,6 +149,9 @@ def test_every_order_ends_where_its_path_leads(demo_run):
                                                    else "succeeded")
             assert ship["status"] == ("delivered" if o["path"] == "too_late" else "returned")
             assert refund["paid"] is False and refund["hub_status"] == "requested"
+        elif o["path"] == "lost":  # stalled at the courier: 超时未更新
+            assert f["status"] == "shipped" and ship["status"] == "exception"
+            assert refund is None
         else:
             assert f["status"] == "shipped" and ship["status"] == "delivered"
             assert ship["subscription_status"] == "done"
