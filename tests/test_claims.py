@@ -240,3 +240,55 @@ def test_a_capped_courier_sharing_a_loss_is_claimed_its_share_less_the_cap(datab
         assert lines == [{"cost": "goods", "amount_minor": 5000},
                          {"cost": "outbound_freight", "amount_minor": 400},
                          {"cost": "courier_cap", "amount_minor": 3 * FREIGHT - 5400}]
+
+
+# -- concurrent transactions (PostgreSQL) ----------------------------------------------------
+
+def test_two_transactions_deciding_one_subject_make_one_decision(database, w):  # noqa: F811
+    if not database.is_postgres:
+        pytest.skip("a race of concurrent writers needs PostgreSQL")
+    from hub.domain.liability.decisions import decide
+    from tests.race import race
+
+    with database.session() as s:
+        order = f.order(s, w["merchant_id"], w["shop_id"], supplier_id=w["supplier_id"])
+        fid = order.fulfilments[0].id
+    found = []
+
+    def second():
+        with database.session() as s:
+            found.append(decide(s, w["merchant_id"], "late_shipment", fid, "racer").id)
+
+    race(database, lambda s: found.append(
+        decide(s, w["merchant_id"], "late_shipment", fid, "holder").id), second)
+    with database.session() as s:
+        ids = list(s.scalars(select(LiabilityDecision.id)))
+        assert ids == [found[0]] and found == [found[0], found[0]]  # the second waited
+        assert s.scalar(select(func.count()).select_from(Claim)) == 1
+
+
+def test_two_answers_racing_on_one_claim_one_wins(database, w):  # noqa: F811
+    if not database.is_postgres:
+        pytest.skip("a race of concurrent writers needs PostgreSQL")
+    from hub.core.errors import Conflict
+    from tests.race import race
+
+    claim_id = claimed_case(database, w)
+    with database.session() as s:
+        claims.send(s, s.get(Claim, claim_id), "tester")
+    refused = []
+
+    def dispute():
+        with database.session() as s:
+            try:
+                claims.answer(s, s.get(Claim, claim_id), "dispute", "supplier:1", reason="no")
+            except Conflict as e:
+                refused.append(e)
+
+    race(database, lambda s: claims.answer(s, s.get(Claim, claim_id), "accept",
+                                           "supplier:1"), dispute)
+    assert len(refused) == 1
+    with database.session() as s:
+        assert s.get(Claim, claim_id).status == "accepted"
+    assert entries(database, "claim_deduction") == [
+        ("supplier", "claim_deduction", -(COST + FREIGHT))]
