@@ -1,15 +1,16 @@
 """The ``spreadsheet`` supplier channel: nothing travels over the network.
 
-A supplier on this channel gets its order dispatches, stop-ship requests and return
-notices as a sheet (XLSX or CSV) that the merchant sends it or that it downloads with its
-own token, and answers by filling the sheet in and importing it (``hub.domain.sheets.files``,
-``GET/POST /api/v1/suppliers/<id>/sheet...``, ``hub suppliers export|import``).
+A supplier on this channel gets its order dispatches, stop-ship requests, return notices
+and compensation claims as a sheet (XLSX or CSV) that the merchant sends it or that it
+downloads with its own token, and answers by filling the sheet in and importing it
+(``hub.domain.sheets.files``, ``GET/POST /api/v1/suppliers/<id>/sheet...``,
+``hub suppliers export|import``).
 
 ``push`` therefore only marks the notice as awaiting export: the outbox message becomes
 ``sent`` with ``result.data = {"awaiting_export": true, "topic": ...}``. The export itself
-is built from the current state of the supplier's fulfilments and returns, so a notice
-that no longer needs an answer (a stop-ship already answered) is not exported, and a lost
-file is simply exported again.
+is built from the current state of the supplier's fulfilments, returns and open claims, so
+a notice that no longer needs an answer (a stop-ship already answered, a claim accepted)
+is not exported, and a lost file is simply exported again.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from connectors.base import Connector, ConnectorError, ErrorClass, PushResult
 
-TOPICS = ("order_dispatch", "stop_ship", "return_notice")
+TOPICS = ("order_dispatch", "stop_ship", "return_notice", "claim_notice")
 
 
 class SpreadsheetConfig(Schema):

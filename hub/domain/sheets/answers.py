@@ -4,25 +4,29 @@
 
 Every row is checked against the current state before anything changes (``check_rows``):
 the section and answer are known values (English or the Chinese words in ``*_WORDS``); the
-fulfilment or return case belongs to this supplier (a return case holds lines of its
-fulfilments and none of another supplier's, whose receipt is the merchant's:
-``hub.domain.fulfilment.ownership``); the answer fits the section (a reject has a reason; a
-tracking number has its carrier; a return's grade is A–D, its scores four numbers 0–5 in
-halves that agree with the grade and the condition); carrier and tracking number pass the
-domain's ``hub.domain.fulfilment.validate_tracking`` (known carrier, the carrier's pattern, not
-used by another order or a return); no tracking number appears twice in the sheet and no
-fulfilment or return is answered twice; and the answer still makes sense for the record
-(an order rejected meanwhile cannot be accepted). An answer the record already reflects is
-``unchanged`` (so importing the same sheet again changes nothing); a row without any
-answer is ``skipped``. Every problem is reported with its row number and column.
+fulfilment, return case or claim belongs to this supplier (a return case holds lines of
+its fulfilments and none of another supplier's, whose receipt is the merchant's:
+``hub.domain.fulfilment.ownership``; a claim was sent to it); the answer fits the section
+(a reject has a reason; a tracking number has its carrier; a return's grade is A–D, its
+scores four numbers 0–5 in halves that agree with the grade and the condition; a claim's
+accepted amount is yuan with at most two decimals, above 0 and at most the claim, a
+dispute has a reason); carrier and tracking number pass the domain's
+``hub.domain.fulfilment.validate_tracking`` (known carrier, the carrier's pattern, not used by
+another order or a return); no tracking number appears twice in the sheet and no
+fulfilment, return or claim is answered twice; and the answer still makes sense for the
+record (an order rejected meanwhile cannot be accepted, a claim accepted cannot be
+disputed). An answer the record already reflects is ``unchanged`` (so importing the same
+sheet again changes nothing); a row without any answer is ``skipped``. Every problem is
+reported with its row number and column.
 
 ``apply="all"`` (the default) applies nothing when any row has an error (``ApiError`` 422
 ``sheet_has_errors`` with the report as details). ``apply="valid"`` applies the rows
 without errors. Either way the rows are applied through the domain services
-(``hub.domain.fulfilment``, ``hub.domain.returns.inspection``), one savepoint each, in the
-caller's one transaction; a row the domain refuses at that moment (a race) becomes an
-error — under ``all`` everything is then undone. Notices about an answered record are
-marked acknowledged. The caller commits.
+(``hub.domain.fulfilment``, ``hub.domain.returns.inspection``,
+``hub.domain.liability.claims``), one savepoint each, in the caller's one transaction; a
+row the domain refuses at that moment (a race) becomes an error — under ``all``
+everything is then undone. Notices about an answered record are marked acknowledged. The
+caller commits.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from hub.core.db import utcnow
 from hub.core.errors import ApiError
 from hub.domain import fulfilment
 from hub.domain.returns import inspection as inspections
+from hub.domain.sheets import claims as claim_sheet
 from hub.domain.sheets.checks import MODES, RowCheck, check_rows
 from hub.domain.sheets.files import read_sheet
 from hub.models import Fulfilment, OutboxMessage, ReturnCase, Supplier, audit
@@ -56,6 +61,10 @@ def _acknowledge(session, supplier: Supplier, entity: str, entity_id: int, actor
 
 
 def _apply(session, supplier: Supplier, c: RowCheck, actor: str, var_dir) -> None:
+    if c.section == "claim":
+        claim_sheet.apply(session, c, actor)
+        _acknowledge(session, supplier, "claim", c.claim_id, actor)
+        return
     if c.action == "receive":
         case = session.get(ReturnCase, c.return_case_id)
         session.refresh(case, with_for_update=True)

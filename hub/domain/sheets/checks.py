@@ -1,5 +1,6 @@
 """Checking a filled-in supplier sheet, row by row, before anything changes
-(``check_rows``; the rules are listed in ``hub.domain.sheets.answers``)."""
+(``check_rows``; the rules are listed in ``hub.domain.sheets.answers``; a claim's answer is
+checked in ``hub.domain.sheets.claims``)."""
 from __future__ import annotations
 
 import re
@@ -14,12 +15,14 @@ from hub.domain.fulfilment import ownership
 from hub.domain.returns import grading, inspection as inspections
 from hub.domain.returns.inspection import CONDITIONS, GRADES
 from hub.domain.returns.states import BEFORE_RECEIPT
+from hub.domain.sheets import claims as claim_sheet
 from hub.domain.sheets.files import ANSWER_KEYS
 from hub.models import Fulfilment, Inspection, ReturnCase, Supplier
 
 SECTION_WORDS = {"dispatch": "dispatch", "发货": "dispatch", "订单": "dispatch",
                  "stop_ship": "stop_ship", "stop-ship": "stop_ship", "停发": "stop_ship",
-                 "截单": "stop_ship", "return": "return", "退货": "return"}
+                 "截单": "stop_ship", "return": "return", "退货": "return",
+                 "claim": "claim", "索赔": "claim"}
 DISPATCH_WORDS = {"accept": "accept", "accepted": "accept", "接单": "accept", "接受": "accept",
                   "reject": "reject", "rejected": "reject", "拒单": "reject", "拒绝": "reject",
                   "correct": "correct", "更正": "correct"}   # a wrong tracking number
@@ -28,6 +31,9 @@ STOP_WORDS = {"accepted": "accepted", "accept": "accepted", "同意": "accepted"
               "拒绝": "rejected", "已发货": "rejected"}
 RETURN_WORDS = {"received": "received", "receive": "received", "已收货": "received",
                 "收到": "received"}
+CLAIM_WORDS = {"accept": "accept", "accepted": "accept", "同意": "accept", "接受": "accept",
+               "dispute": "dispute", "disputed": "dispute", "reject": "dispute",
+               "拒绝": "dispute", "申诉": "dispute", "异议": "dispute"}
 CONDITION_WORDS = {"完好": "intact", "破损": "damaged", "缺件": "missing_parts",
                    "错发": "wrong_item", "空包": "empty", "已使用": "used"}
 SCIENTIFIC = re.compile(r"^\d(\.\d+)?e\+?\d+$", re.I)
@@ -41,8 +47,9 @@ class RowCheck:
     section: str | None = None
     fulfilment_id: int | None = None
     return_case_id: int | None = None
+    claim_id: int | None = None
     action: str | None = None    # accept | reject | ship | correct | stop_accepted | stop_rejected
-    #                              | receive
+    #                              | receive | claim_accept | claim_dispute
     outcome: str = "ready"       # ready | unchanged | skipped | error | applied | not_applied
     errors: list = field(default_factory=list)
     carrier: str | None = None
@@ -53,15 +60,17 @@ class RowCheck:
     scores: dict | None = None
     barcode: str | None = None
     notes: str | None = None
+    amount_minor: int | None = None  # a claim's accepted part, in fen (None: all of it)
 
     def error(self, column: str, message: str) -> None:
         self.errors.append({"column": column, "message": message})
         self.outcome = "error"
 
     def public(self) -> dict:
-        keep = ("row", "section", "fulfilment_id", "return_case_id", "action", "outcome",
-                "errors")
-        return {k: v for k, v in asdict(self).items() if k in keep}
+        keep = ("row", "section", "fulfilment_id", "return_case_id", "claim_id", "action",
+                "outcome", "errors")
+        return {k: v for k, v in asdict(self).items()
+                if k in keep and (k != "claim_id" or v is not None)}
 
 
 def _int(check: RowCheck, row: dict, key: str) -> int | None:
@@ -236,6 +245,15 @@ def _check_return(session, check, supplier: Supplier, row: dict) -> None:
     # else received by the courier's scan, or received and now graded: recorded
 
 
+def _check_claim(session, check: RowCheck, supplier: Supplier, row: dict) -> None:
+    claim = claim_sheet.claim_of(session, check, supplier)
+    if claim is None:
+        return
+    answer = _word(check, row.get("answer", ""), CLAIM_WORDS, "answer", "answer")
+    if answer is not None:
+        claim_sheet.check_answer(check, claim, answer, row)
+
+
 def _check_inspection(session, check: RowCheck, case: ReturnCase, row: dict) -> None:
     """The grade, the scores (four numbers in ``grading.DIMENSIONS`` order), the barcode."""
     grade, scores = row.get("grade", "").strip().upper() or None, row.get("scores", "").strip()
@@ -281,18 +299,20 @@ def check_rows(session: Session, supplier: Supplier, rows: list[dict]) -> list[R
         check.section = SECTION_WORDS.get(row.get("section", "").strip().lower())
         check.fulfilment_id = _int(check, row, "fulfilment_id")
         check.return_case_id = _int(check, row, "return_case_id")
+        check.claim_id = _int(check, row, "claim_id")
         if not any(row.get(k) for k in ANSWER_KEYS):
             if check.outcome != "error":
                 check.outcome = "skipped"
             continue
         if check.section is None:
             check.error("section", f"section {row.get('section', '')[:30]!r} is not dispatch, "
-                        "stop_ship or return")
+                        "stop_ship, return or claim")
             continue
         if check.outcome == "error":
             continue
-        if check.section == "return":
-            _check_return(session, check, supplier, row)
+        if check.section in ("return", "claim"):
+            (_check_return if check.section == "return" else _check_claim)(
+                session, check, supplier, row)
             continue
         f = _fulfilment(session, check, supplier)
         if f is not None:
@@ -309,8 +329,9 @@ def _cross_check(checks: list[RowCheck]) -> None:
         if c.tracking_number:
             by_number.setdefault(c.tracking_number, []).append(c)
         if c.action:
-            target = f"return {c.return_case_id}" if c.section == "return" \
-                else f"fulfilment {c.fulfilment_id}"
+            target = {"return": f"return {c.return_case_id}",
+                      "claim": f"claim {c.claim_id}"}.get(c.section,
+                                                          f"fulfilment {c.fulfilment_id}")
             by_target.setdefault(target, []).append(c)
     for number, same in by_number.items():
         if len(same) > 1:

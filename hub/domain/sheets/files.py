@@ -1,6 +1,6 @@
 """Supplier sheets: what a supplier must answer, as XLSX or CSV, and reading a filled one.
 
-    rows = pending_rows(session, supplier)            # dispatches, stop-ships, returns
+    rows = pending_rows(session, supplier)            # dispatches, stop-ships, returns, claims
     data = to_xlsx(rows) | to_csv(rows)               # bytes to download
     table = read_sheet(data, filename)                # [{"_row": 2, "section": ...}, ...]
 
@@ -20,7 +20,11 @@ built from the current state, so exporting again is always safe:
   inspection (``grade`` A–D, or ``scores``: four numbers 0–5 for packaging, appearance,
   function and completeness, which give the grade; the scanned ``barcode``) and
   ``notes`` — except on a case that also holds another supplier's goods (its notice says
-  so), whose receipt is the merchant's. Photos are uploaded through the supplier API.
+  so), whose receipt is the merchant's. Photos are uploaded through the supplier API;
+* ``claim`` — the supplier's open compensation claims (``sent``, ``acknowledged``,
+  ``disputed``: ``hub.domain.sheets.claims``), with the amount in yuan and fen and why in
+  Chinese: answer ``accept`` (all, or ``accepted_amount`` yuan of it) or ``dispute`` with
+  a ``reason``.
 
 Buyer details are the masked texts only. Cells an export writes are plain text, never
 formulas: a value starting with ``= + - @`` is prefixed with ``'`` (CSV injection), and the
@@ -47,23 +51,27 @@ from hub.core.errors import ApiError
 from hub.domain import fulfilment
 from hub.domain.fulfilment import ownership
 from hub.domain.returns.flow import return_shipment
+from hub.domain.sheets.claims import claim_rows
 from hub.models import Fulfilment, Order, ReturnCase, Supplier
 
 COLUMNS = (
     ("section", "类型"), ("fulfilment_id", "履约单号"), ("return_case_id", "售后单号"),
-    ("platform_order_id", "平台订单号"), ("status", "状态"), ("answer_by", "回复截止"),
-    ("ship_by", "最晚发货"), ("items", "商品"), ("notice", "说明"), ("buyer", "收件人(脱敏)"),
-    ("return_tracking", "退回运单"), ("answer", "回复"), ("reason", "原因"),
+    ("claim_id", "索赔单号"), ("platform_order_id", "平台订单号"), ("status", "状态"),
+    ("answer_by", "回复截止"), ("ship_by", "最晚发货"), ("items", "商品"), ("notice", "说明"),
+    ("buyer", "收件人(脱敏)"), ("return_tracking", "退回运单"), ("event", "索赔事件"),
+    ("amount", "索赔金额(元)"), ("amount_minor", "索赔金额(分)"), ("currency", "币种"),
+    ("answer", "回复"), ("reason", "原因"), ("accepted_amount", "同意金额(元)"),
     ("carrier", "快递公司"), ("tracking_number", "运单号"), ("condition", "货品状况"),
     ("grade", "等级"), ("scores", "评分 包装/外观/功能/完整"), ("barcode", "条码"),
     ("notes", "备注"),
 )
 KEYS = tuple(key for key, _ in COLUMNS)
-ANSWER_KEYS = ("answer", "reason", "carrier", "tracking_number", "condition", "grade",
-               "scores", "barcode", "notes")
+ANSWER_KEYS = ("answer", "reason", "accepted_amount", "carrier", "tracking_number",
+               "condition", "grade", "scores", "barcode", "notes")
 INSPECTION_KEYS = ("grade", "scores", "barcode")  # a sheet exported before them still reads
+CLAIM_KEYS = ("claim_id", "accepted_amount")      # so does one exported before claims
 REQUIRED_KEYS = ("section", "fulfilment_id", "return_case_id") + tuple(
-    k for k in ANSWER_KEYS if k not in INSPECTION_KEYS)
+    k for k in ANSWER_KEYS if k not in INSPECTION_KEYS + CLAIM_KEYS)
 HEADERS = tuple(f"{key} ({label})" for key, label in COLUMNS)
 SHEET_NAME = "answers"
 MAX_BYTES = 1024 * 1024
@@ -76,10 +84,10 @@ _RISKY = ("=", "+", "-", "@", "\t", "\r")
 SHARED_NOTICE = "(also holds another supplier's goods: the merchant confirms its receipt)"
 HELP = (
     "How to answer / 填写说明",
-    "Fill in only the columns answer, reason, carrier, tracking_number, condition, grade, "
-    "scores, barcode, notes; keep the other columns and the header row as they are. 只填写 "
-    "answer、reason、carrier、tracking_number、condition、grade、scores、barcode、notes 列，"
-    "其余列和表头请勿修改。",
+    "Fill in only the columns answer, reason, accepted_amount, carrier, tracking_number, "
+    "condition, grade, scores, barcode, notes; keep the other columns and the header row as "
+    "they are. 只填写 answer、reason、accepted_amount、carrier、tracking_number、condition、"
+    "grade、scores、barcode、notes 列，其余列和表头请勿修改。",
     "dispatch (发货): answer accept | reject (reject needs a reason); once shipped fill in "
     "carrier (e.g. sf, zto, 顺丰速运) and tracking_number. 接单填 accept，拒单填 reject 并写原因；"
     "发货后填写快递公司和运单号。",
@@ -91,6 +99,10 @@ HELP = (
     "notes. Photos: upload them through the supplier API. 收到退货填 received，并填写货品状况；"
     "等级 A-D，或评分：包装/外观/功能/完整 四项 0-5 分（可半分），如 5,4.5,5,5；扫描的条码；备注。"
     "照片请通过供应商接口上传。",
+    "claim (索赔): answer accept to pay it: all of it (leave accepted_amount empty) or part of "
+    "it (accepted_amount in yuan, at most two decimals, e.g. 12.50); or dispute with a reason. "
+    "A disputed claim can still be accepted later. 同意赔付填 accept（全额则 accepted_amount "
+    "留空，部分同意则填写金额，单位元，最多两位小数）；有异议填 dispute 并写明原因。",
     "Leave a row's answer empty to answer it later. Each tracking number may appear once. "
     "Importing the same sheet again changes nothing. 暂不回复的行留空即可；运单号不可重复。",
 )
@@ -117,7 +129,8 @@ def _items(session: Session, f: Fulfilment) -> str:
 
 
 def pending_rows(session: Session, supplier: Supplier) -> list[dict]:
-    """Every row the supplier has to answer now, dispatches first (by deadline)."""
+    """Every row the supplier has to answer now, dispatches first (by deadline), claims
+    last."""
 
     fulfilments = list(session.scalars(
         select(Fulfilment).where(Fulfilment.merchant_id == supplier.merchant_id,
@@ -142,7 +155,7 @@ def pending_rows(session: Session, supplier: Supplier) -> list[dict]:
             "buyer": _buyer(order)})
     if (supplier.contract_terms or {}).get("receives_returns", True):
         rows += _return_rows(session, supplier)
-    return rows
+    return rows + claim_rows(session, supplier)
 
 
 def _return_rows(session: Session, supplier: Supplier) -> list[dict]:
@@ -217,7 +230,7 @@ def to_xlsx(rows: list[dict]) -> bytes:
         if key in ANSWER_KEYS:
             sheet.cell(1, n).fill = fill
     answers = DataValidation(type="list", allow_blank=True,
-                             formula1='"accept,reject,accepted,rejected,received"')
+                             formula1='"accept,reject,accepted,rejected,received,dispute"')
     conditions = DataValidation(type="list", allow_blank=True,
                                 formula1='"intact,damaged,missing_parts,wrong_item,empty,used"')
     grades = DataValidation(type="list", allow_blank=True, formula1='"A,B,C,D"')
