@@ -292,3 +292,27 @@ def test_two_answers_racing_on_one_claim_one_wins(database, w):  # noqa: F811
         assert s.get(Claim, claim_id).status == "accepted"
     assert entries(database, "claim_deduction") == [
         ("supplier", "claim_deduction", -(COST + FREIGHT))]
+
+
+def test_an_override_withdraws_a_sent_claim_and_tells_the_supplier(client, database, w):  # noqa: F811
+    claim_id = claimed_case(database, w)
+    client.post(f"/api/v1/claims/{claim_id}/send", headers=w["admin"])
+    with database.session() as s:
+        decision_id = s.get(Claim, claim_id).decision_id
+    new = client.post(f"/api/v1/liability/decisions/{decision_id}/override",
+                      headers=w["admin"], json={"liable": [{"party": "merchant", "share": 1}],
+                                                "reason": "goodwill: we keep the supplier"})
+    assert new.status_code == 201 and new.get_json()["rule"] == "override"
+    with database.session() as s:
+        assert s.get(Claim, claim_id).status == "withdrawn"
+        notices = list(s.scalars(select(OutboxMessage).where(
+            OutboxMessage.topic == "claim_notice", OutboxMessage.entity_id == claim_id)
+            .order_by(OutboxMessage.id)))
+        # the first, not yet delivered, is superseded by the withdrawal
+        assert [(m.status, m.payload["status"]) for m in notices] == [
+            ("superseded", "sent"), ("pending", "withdrawn")]
+        assert s.scalar(select(func.count()).select_from(Claim).where(
+            Claim.status == "draft")) == 0  # the merchant bears it: nothing to claim
+    assert entries(database, "write_off")[-1] == ("merchant", "write_off", COST + FREIGHT)
+    ack = client.post(f"/api/v1/supplier/claims/{claim_id}/acknowledge", headers=w["supplier"])
+    assert ack.status_code == 200 and ack.get_json()["status"] == "withdrawn"

@@ -9,7 +9,7 @@ used. A merchant's override is a new decision naming the one it overrides
 (``overrides_id``); the original stays, ``status`` ``overridden``.
 
 A ``Claim`` asks one liable supplier or courier for its share: lines, amount, evidence,
-and its lifecycle (``hub.domain.claims.states``) with the time of every step.
+and its lifecycle (``hub.domain.liability.claims.CLAIM``) with the time of every step.
 """
 from __future__ import annotations
 

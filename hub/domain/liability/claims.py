@@ -57,8 +57,13 @@ CLAIM = Machine("claim", {
 })
 OPEN = ("draft", "sent", "acknowledged", "disputed")
 OUTCOMES = ("accept", "dispute")
-REASONS = {"quality": "quality", "wrong_item": "wrong", "missing_item": "missing",
-           "damaged": "damaged", "lost": "lost", "late": "late", "fake": "fake"}
+# the notice's ``reason``: a word a channel matches its own reasons with (CJ's dispute
+# reason names); the default table's rules, else ``other``
+REASONS = {"quality_defect": "quality", "wrong_item": "wrong", "missing_item": "missing",
+           "damaged_poor_packaging": "damaged", "damaged_in_transit": "damaged",
+           "damaged_parcel_reported": "damaged", "lost_parcel": "lost",
+           "lost_parcel_reported": "lost", "late_shipment_supplier": "late",
+           "fake_shipment": "fake", "fake_shipment_reported": "fake"}
 ALERT = "claim_overdue"
 
 
@@ -132,7 +137,8 @@ def _terms(session: Session, claim: Claim):
 
 
 def acknowledge(session: Session, claim: Claim, actor: str) -> Claim:
-    if claim.status == "acknowledged":
+    """Idempotent: a claim acknowledged or answered already is returned as it is."""
+    if claim.status not in ("sent", "draft"):
         return claim
     _move(session, claim, "acknowledge", actor)
     claim.acknowledged_at = utcnow()
@@ -211,11 +217,19 @@ def write_off(session: Session, claim: Claim, actor: str, note: str) -> Claim:
 
 
 def withdraw_all(session: Session, decision: LiabilityDecision, note: str, actor: str) -> None:
+    """Close the decision's open claims; a supplier that was sent one is told (its notice
+    not yet delivered is superseded by this one, ``status: withdrawn``)."""
     for claim in session.scalars(select(Claim).where(
             Claim.decision_id == decision.id, Claim.status.in_(OPEN))):
         _move(session, claim, "withdraw", actor, note=note)
         claim.closed_at, claim.close_note = utcnow(), note
         _resolve_alerts(session, claim)
+        if claim.counterparty_kind == "supplier" and claim.sent_at is not None:
+            supplier_notices.send(session, session.get(Supplier, claim.supplier_id),
+                                  supplier_notices.CLAIM_NOTICE, "claim", claim.id,
+                                  {**payload(session, claim, decision),
+                                   "message": f"已撤回 withdrawn: {note}"},
+                                  f"claim:{claim.id}:withdrawn")
 
 
 def on_notice_settled(session: Session, event: MessageSettled) -> None:
@@ -290,8 +304,8 @@ def payload(session: Session, claim: Claim, decision: LiabilityDecision) -> dict
              for x in decision.facts.get("goods", [])]
     return {
         "claim_id": str(claim.id), "decision_id": decision.id, "event": decision.event,
-        "rule": decision.rule, "reason": next((v for k, v in REASONS.items()
-                                               if k in decision.rule), "other"),
+        "rule": decision.rule, "reason": REASONS.get(decision.rule, "other"),
+        "status": claim.status,
         "fulfilment_id": fulfilment.id if fulfilment else None,
         "supplier_reference": fulfilment.supplier_reference if fulfilment else None,
         "platform_order_id": order.platform_order_id if order else None,
