@@ -3,7 +3,7 @@
     hub suppliers export SUPPLIER_ID --format xlsx|csv --out FILE [--json]
     hub suppliers import SUPPLIER_ID FILE [--apply-valid] [--json]
 
-``export`` writes the supplier's pending dispatches, stop-ships and returns
+``export`` writes the supplier's pending dispatches, stop-ships, returns and claims
 (``hub.domain.sheets.files``). ``import`` checks every row of a filled-in sheet and applies it
 (``hub.domain.sheets.answers``): by default nothing when any row has an error (exit 1, the
 per-row errors printed), with ``--apply-valid`` the rows without errors. Changes are
@@ -31,7 +31,7 @@ def _supplier(session, supplier_id: int, as_json: bool):
     return supplier
 
 
-@click.command("export", help="Write a supplier's pending dispatches, stop-ships and returns "
+@click.command("export", help="Write a supplier's pending dispatches, stop-ships, returns and claims "
                               "as a sheet to fill in.")
 @click.argument("supplier_id", type=int)
 @click.option("--format", "kind", type=click.Choice(["xlsx", "csv"]), default="xlsx",

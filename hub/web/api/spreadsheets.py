@@ -1,7 +1,7 @@
 """Supplier sheets over the API (``hub.domain.sheets.files``, ``hub.domain.sheets.answers``).
 
 * ``GET  /api/v1/suppliers/<id>/sheet.xlsx`` and ``.../sheet.csv`` — what the supplier has
-  to answer now (dispatches, stop-ships, returns), as a download;
+  to answer now (dispatches, stop-ships, returns, claims), as a download;
 * ``POST /api/v1/suppliers/<id>/sheet?apply=all|valid`` — import a filled-in sheet, sent as
   ``multipart/form-data`` field ``file`` (or as the raw body with an XLSX/CSV content
   type). Every row is checked; ``all`` (default) applies nothing if any row has an error
