@@ -31,8 +31,8 @@ def _supplier(session, supplier_id: int, as_json: bool):
     return supplier
 
 
-@click.command("export", help="Write a supplier's pending dispatches, stop-ships, returns and claims "
-                              "as a sheet to fill in.")
+@click.command("export", help="Write a supplier's pending dispatches, stop-ships, returns "
+                              "and claims as a sheet to fill in.")
 @click.argument("supplier_id", type=int)
 @click.option("--format", "kind", type=click.Choice(["xlsx", "csv"]), default="xlsx",
               show_default=True)

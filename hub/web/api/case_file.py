@@ -141,5 +141,6 @@ def return_file_html(return_id):
     merchant = request_session().get(Merchant, principal().merchant_id)
     return render_template(
         "return_file.html", file=document, merchant=merchant.name if merchant else "",
-        zone=ZONE, printed=china_time(utcnow(), seconds=True), when=lambda at: china_time(at, seconds=True),
+        zone=ZONE, printed=china_time(utcnow(), seconds=True),
+        when=lambda at: china_time(at, seconds=True),
         shown=shown, money=yuan)
