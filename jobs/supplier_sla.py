@@ -12,6 +12,8 @@ One batch (``run(app, owner)``, every 60 s):
   without a tracking change reaching the listener.
 * ``hub.domain.liability.claims.escalate_overdue``: a claim whose answer is overdue is an
   alert ``claim_overdue`` to the merchant (and the supplier), once.
+* ``hub.domain.liability.triggers.sweep_fake_shipments``: a reported waybill no courier
+  scanned in time is decided as a fake shipment.
 
 Each escalation is claimed by a conditional ``UPDATE ... WHERE escalated_at IS NULL``
 in the transaction that raises the alert, so two workers never escalate the same
@@ -27,7 +29,7 @@ from sqlalchemy import and_, or_, select, update
 
 from hub.core.db import iso, utcnow
 from hub.domain import fulfilment
-from hub.domain.liability import claims
+from hub.domain.liability import claims, triggers
 from hub.models import Fulfilment, Order, Supplier, alerts, audit
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,8 @@ def run(app, owner: str) -> int:
         except Exception:  # one bad row must not stop the others
             log.exception("escalation failed", extra={"fulfilment_id": fulfilment_id})
     for sweep, what in ((fulfilment.sweep_interceptions, "interception sweep"),
-                        (lambda s: claims.escalate_overdue(s, now), "claim escalation")):
+                        (lambda s: claims.escalate_overdue(s, now), "claim escalation"),
+                        (lambda s: triggers.sweep_fake_shipments(s, now), "fake shipments")):
         try:
             with db.session() as s:
                 done += sweep(s)

@@ -22,9 +22,9 @@ value), ``platform_penalty_minor`` (the penalty the platform levied), ``note``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.core.errors import ApiError, NotFound
@@ -33,10 +33,11 @@ from hub.domain.policy.liability import Terms
 from hub.domain.reasons.taxonomy import family_of
 from hub.models import (
     Fulfilment, FulfilmentLine, Inspection, Order, OrderLine, ReturnCase, Shipment,
-    SkuMapping, Supplier,
+    SkuMapping, Supplier, TrackingEvent,
 )
 
 SUBJECTS = {"return": "return_case", "lost_parcel": "shipment", "damaged_parcel": "shipment"}
+NOT_PICKED_UP = ("pending", "info_received", "unknown", "expired", "cancelled")
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Case:
     evidence: list = field(default_factory=list)
     lines: list = field(default_factory=list)  # [{sku, quantity, unit_cost, unit_price}]
     given: dict = field(default_factory=dict)
+    picked_up_at: datetime | None = None  # the outbound parcel's first courier scan
 
     def note(self, at, source: str, zh: str, en: str, **more) -> None:
         if at is not None:
@@ -107,7 +109,7 @@ def gather(session: Session, merchant_id: int, event: str, subject_id: int,
     case.facts = {"event": event}
     if case.return_case is not None:
         _return_facts(session, case)
-    _order_facts(case)
+    _order_facts(session, case)
     if case.fulfilment is not None:
         _stop_facts(case)
     case.facts["insured"] = bool(case.facts.get("insured")
@@ -168,7 +170,14 @@ def _return_facts(session: Session, case: Case) -> None:
                   sha256=digest)
 
 
-def _order_facts(case: Case) -> None:
+def first_scan(session: Session, parcel: Shipment):
+    """When the courier first had the parcel: its earliest event past ``NOT_PICKED_UP``."""
+    return session.scalar(select(func.min(TrackingEvent.occurred_at)).where(
+        TrackingEvent.merchant_id == parcel.merchant_id,
+        TrackingEvent.shipment_id == parcel.id, TrackingEvent.status.not_in(NOT_PICKED_UP)))
+
+
+def _order_facts(session: Session, case: Case) -> None:
     order, f, parcel = case.order, case.fulfilment, case.shipment
     case.note(order.paid_at, "platform", f"订单 {order.platform_order_id} 付款",
               f"order {order.platform_order_id} paid")
@@ -187,8 +196,9 @@ def _order_facts(case: Case) -> None:
                              or reached + timedelta(hours=supplier.sla_hours) <= order.ship_by)
     if parcel is None:
         return
-    case.note(parcel.shipped_at, "courier", f"{parcel.carrier} {parcel.tracking_number} 揽收",
-              f"{parcel.carrier} {parcel.tracking_number} picked up")
+    case.picked_up_at = first_scan(session, parcel)
+    case.note(case.picked_up_at, "courier", f"{parcel.carrier} {parcel.tracking_number} 揽收",
+              f"{parcel.carrier} {parcel.tracking_number} picked up (the courier's first scan)")
     case.note(parcel.delivered_at, "courier", "签收", "delivered")
     case.note(parcel.last_event_at, "courier", f"最新物流状态 {parcel.status}",
               f"latest tracking status {parcel.status}")
@@ -201,7 +211,7 @@ def _stop_facts(case: Case) -> None:
     source = f"supplier:{f.supplier_id}"
     case.note(f.cancel_requested_at, "hub", f"请求截单：{f.cancel_reason or ''}",
               f"stop-ship requested: {f.cancel_reason or ''}")
-    picked = parcel.shipped_at if parcel is not None else None
+    picked = case.picked_up_at
     if f.status == "cancelled":
         case.note(f.cancel_answered_at, source, "供应商同意截单", "the supplier accepted the stop")
         late_pickup = picked is not None and f.cancel_answered_at is not None \

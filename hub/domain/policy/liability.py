@@ -9,6 +9,7 @@ The policy document's ``liability`` (versioned with the rest of it) and a suppli
     penalties      {late_shipment, fake_shipment}  the platform's penalty when none is given
     couriers       {carrier | default: {uninsured_multiple, interception_fee_minor}}
     claims         {auto_send, answer_days}  send a decision's claims at once; days to answer
+    fake_after_hours  a reported waybill with no courier scan this long is a fake shipment
 
 A rule: ``{name, events, families?, codes?, conditions?, grades?, packaging_ok?, insured?,
 in_time?, stop?, liable: [{party, share}], costs: [cost], zh, en}``. Every optional key is
@@ -25,6 +26,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from hub.core.db import MAX_INT
 from hub.models.liability import COSTS, EVENTS, PARTIES
 
+MIN_FAKE_AFTER_HOURS = 24
 CONDITIONS = ("intact", "damaged", "missing_parts", "wrong_item", "empty", "used")
 STOPS = ("accepted", "shipped_after_accept", "refused", "late")
 _list = dict(validate=validate.Length(max=50))
@@ -88,6 +90,8 @@ class Section(_Strict):
     rules = fields.List(fields.Nested(Rule), validate=validate.Length(max=100))
     goods_value = fields.String(validate=validate.OneOf(("cost", "price")))
     freight_minor = fields.Integer(**_money)
+    fake_after_hours = fields.Integer(validate=validate.Range(MIN_FAKE_AFTER_HOURS, 720),
+                                      strict=True)
     penalties = fields.Nested(Penalties)
     couriers = fields.Dict(keys=fields.String(validate=validate.Length(1, 64)),
                            values=fields.Nested(CourierTerms), validate=validate.Length(max=100))
@@ -104,7 +108,7 @@ _GOODS_BOTH = ["goods", "outbound_freight", "return_freight"]
 _STOP = ["stop_ship", "interception_fee"]
 _STOP_COSTS = ["interception_fee", "outbound_freight", "return_freight"]
 DEFAULT = {
-    "goods_value": "cost", "freight_minor": 800,
+    "goods_value": "cost", "freight_minor": 800, "fake_after_hours": 48,
     "penalties": {"late_shipment": 500, "fake_shipment": 2000},
     "couriers": {"default": {"uninsured_multiple": 3, "interception_fee_minor": 500}},
     "claims": {"auto_send": False, "answer_days": 7},
@@ -203,8 +207,9 @@ class Terms:
                       + [(r, "default") for r in DEFAULT["rules"]])
         layers = (DEFAULT, policy, contract)
         pick = {k: next(x[k] for x in reversed(layers) if k in x)
-                for k in ("goods_value", "freight_minor")}
+                for k in ("goods_value", "freight_minor", "fake_after_hours")}
         self.goods_value, self.freight_minor = pick["goods_value"], pick["freight_minor"]
+        self.fake_after_hours = pick["fake_after_hours"]
         self.penalties = {**DEFAULT["penalties"], **policy.get("penalties", {}),
                           **contract.get("penalties", {})}
         self.claims = {**DEFAULT["claims"], **policy.get("claims", {}),
