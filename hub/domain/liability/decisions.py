@@ -146,9 +146,11 @@ def price(terms: Terms, case: Case, costs) -> dict:
         elif cost == "interception_fee":  # only where the courier was asked to intercept
             asked = case.shipment is not None and case.shipment.interception_status != "none"
             out[cost] = terms.courier(case.carrier)["interception_fee_minor"] if asked else 0
-        else:
+        else:  # a return's penalty is the one its reason names (fulfilment.fake_shipment)
+            penalised = case.event if case.event != "return" \
+                else (case.facts.get("code") or "").rpartition(".")[2]
             out[cost] = case.given.get("platform_penalty_minor",
-                                       terms.penalties.get(case.event, 0))
+                                       terms.penalties.get(penalised, 0))
     return out
 
 

@@ -214,11 +214,16 @@ class Terms:
                           **contract.get("penalties", {})}
         self.claims = {**DEFAULT["claims"], **policy.get("claims", {}),
                        **contract.get("claims", {})}
-        self._couriers = {**DEFAULT["couriers"], **policy.get("couriers", {})}
+        self._couriers = [x.get("couriers", {}) for x in layers]
 
     def courier(self, carrier: str | None) -> dict:
-        base = {**DEFAULT["couriers"]["default"], **self._couriers.get("default", {})}
-        return {**base, **self._couriers.get(carrier or "", {})}
+        """A carrier's terms: each layer's ``default`` then its entry for the carrier, the
+        contract's over the policy's over the defaults."""
+        found: dict = {}
+        for couriers in self._couriers:
+            found.update(couriers.get("default", {}))
+            found.update(couriers.get(carrier or "", {}))
+        return found
 
     def rule_for(self, facts: dict) -> tuple[dict, str]:
         return next((rule, source) for rule, source in self.rules if matches(rule, facts))
