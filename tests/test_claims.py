@@ -16,8 +16,8 @@ from hub.core.db import utcnow
 from hub.domain import fulfilment, ledger
 from hub.domain.liability import claims
 from hub.models import (
-    Account, Alert, Claim, Fulfilment, LedgerEntry, LiabilityDecision, Merchant, OutboxMessage, ReturnCase,
-    SkuMapping, Supplier,
+    Account, Alert, Claim, Fulfilment, LedgerEntry, LiabilityDecision, Merchant,
+    OutboxMessage, ReturnCase, SkuMapping, Supplier,
 )
 from tests import factories as f
 from tests.test_inspection import make_case, receive, w  # noqa: F401 (fixture)
@@ -51,7 +51,8 @@ def entries(database, kind=None):
         return [tuple(x) for x in s.execute(stmt)]
 
 
-def test_a_supplier_sees_a_claim_once_sent_and_answers_it_in_part(client, database, w):  # noqa: F811
+def test_a_supplier_sees_a_claim_once_sent_and_answers_it_in_part(client, database,
+                                                                 w):  # noqa: F811
     claim_id = claimed_case(database, w)
     sup, admin = w["supplier"], w["admin"]
     assert client.get("/api/v1/supplier/claims", headers=sup).get_json()["data"] == []
@@ -178,7 +179,8 @@ def test_an_overdue_answer_is_escalated_once(database, w):  # noqa: F811
         assert s.scalar(select(Alert.resolved_at).where(Alert.kind == "claim_overdue"))
 
 
-def test_the_goods_payable_is_booked_once_when_the_first_parcel_is_recorded(database, w):  # noqa: F811
+def test_the_goods_payable_is_booked_once_when_the_first_parcel_is_recorded(database,
+                                                                           w):  # noqa: F811
     with database.session() as s:
         m = s.get(Merchant, w["merchant_id"])
         sup = s.get(Supplier, w["supplier_id"])
@@ -219,7 +221,8 @@ def test_a_return_of_a_split_order_is_charged_to_the_supplier_that_shipped_its_l
             assert [x.get("supplier_id") for x in decision.shares] == [w[side]["supplier_id"]]
 
 
-def test_a_capped_courier_sharing_a_loss_is_claimed_its_share_less_the_cap(database, w):  # noqa: F811
+def test_a_capped_courier_sharing_a_loss_is_claimed_its_share_less_the_cap(database,
+                                                                          w):  # noqa: F811
     from hub.domain.liability.decisions import split
     from hub.domain.liability.facts import gather, terms_for
 
@@ -294,7 +297,8 @@ def test_two_answers_racing_on_one_claim_one_wins(database, w):  # noqa: F811
         ("supplier", "claim_deduction", -(COST + FREIGHT))]
 
 
-def test_an_override_withdraws_a_sent_claim_and_tells_the_supplier(client, database, w):  # noqa: F811
+def test_an_override_withdraws_a_sent_claim_and_tells_the_supplier(client, database,
+                                                                  w):  # noqa: F811
     claim_id = claimed_case(database, w)
     client.post(f"/api/v1/claims/{claim_id}/send", headers=w["admin"])
     with database.session() as s:

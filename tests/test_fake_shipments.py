@@ -37,7 +37,8 @@ def decided(database):
                 for d in s.scalars(select(LiabilityDecision))]
 
 
-def test_a_waybill_never_scanned_is_a_fake_shipment_after_the_terms_hours(database, w):  # noqa: F811
+def test_a_waybill_never_scanned_is_a_fake_shipment_after_the_terms_hours(database,
+                                                                         w):  # noqa: F811
     fid = reported(database, w, "SF1000000000991")
     now = utcnow()
     with database.session() as s:

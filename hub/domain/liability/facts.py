@@ -8,7 +8,7 @@ scoped to the merchant, and returns:
 * ``facts``: what rules match on (``hub.domain.policy.liability``): ``event``, the
   reason's ``family`` and ``code``, the last inspection's ``condition``, ``grade`` and
   ``packaging_ok`` (its checklist's ``packaging`` answer), ``insured`` (freight insurance
-  on the return, or a declared value given), ``in_time`` (the order reached the
+  on the return; a declared value only caps a courier), ``in_time`` (the order reached the
   supplier at least its SLA before the platform's ship-by), ``stop`` (``accepted``,
   ``shipped_after_accept``, ``refused``, ``late``: how a stop-ship went).
 * ``evidence``: the timeline entries and photo hashes those facts come from, in words
@@ -112,8 +112,7 @@ def gather(session: Session, merchant_id: int, event: str, subject_id: int,
     _order_facts(session, case)
     if case.fulfilment is not None:
         _stop_facts(case)
-    case.facts["insured"] = bool(case.facts.get("insured")
-                                 or case.given.get("insured_value_minor"))
+    case.facts["insured"] = bool(case.facts.get("insured"))  # freight insurance (运费险)
     case.lines = _lines(session, case)
     case.evidence.sort(key=lambda x: x["at"])
     return case

@@ -6,7 +6,8 @@ shipment, a penalty the platform levied).
   condition, packaging); so is a refund-only case refunded for a fault (quality,
   fulfilment, shipping), whose goods never come back (``return_changed``).
 * ``shipment_tracked``: an outbound parcel whose first courier scan (``facts.first_scan``)
-  came after the platform's ship-by time is a late shipment; an interception that succeeded is a stop-ship decided.
+  came after the platform's ship-by time is a late shipment; an interception that
+  succeeded is a stop-ship decided.
 * ``expected_return``: a parcel that could not be stopped is a stop-ship decided.
 * ``sweep_fake_shipments`` (the ``supplier_sla`` job): a waybill the supplier reported
   that no courier scanned within the terms' ``fake_after_hours`` is a fake shipment.
