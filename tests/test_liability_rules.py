@@ -155,12 +155,12 @@ def rule(name, events, liable, costs, **when) -> dict:
 
 # -- 1. every row of the default table -----------------------------------------------------
 
-def a_return(reason, *, condition=None, checklist=None, **kwargs):
+def a_return(reason, *, condition=None, checklist=None, grade=None, **kwargs):
     def setup(s, w):
         case = returned(s, w, reason, **kwargs)
         if condition is not None:  # the inspection decides by itself; decide() finds it
             inspections.confirm_return_receipt(s, case, "supplier:1", condition,
-                                               checklist=checklist)
+                                               checklist=checklist, grade=grade)
         return "return", case.id
     return setup
 
@@ -277,6 +277,12 @@ TABLE = [  # setup, rule, amounts, [(party, amount)]
      [("supplier", COST + 2 * FREIGHT)]),
     (a_return("quality.defect"), "quality_defect", {"goods": COST, "return_freight": FREIGHT},
      [("supplier", COST + FREIGHT)]),
+    (a_return("quality.defect", condition="damaged", grade="C"), "quality_defect",
+     {"goods": COST, "return_freight": FREIGHT}, [("supplier", COST + FREIGHT)]),
+    (a_return("quality.defect", condition="intact", grade="A"), "quality_not_confirmed",
+     {"return_freight": FREIGHT}, [("merchant", FREIGHT)]),  # no fault found: not claimed
+    (a_return("quality.defect", condition="intact", grade="B"), "quality_defect",
+     {"goods": COST, "return_freight": FREIGHT}, [("supplier", COST + FREIGHT)]),
     (a_return("quality.defect", kind="refund_only"), "quality_defect",
      {"goods": COST, "return_freight": 0}, [("supplier", COST)]),  # nothing comes back
     (a_return("fulfilment.out_of_stock"), "supplier_fault", {"return_freight": FREIGHT},

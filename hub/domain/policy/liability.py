@@ -168,6 +168,11 @@ DEFAULT = {
               "供应商漏发，货款和运费由供应商承担",
               "the supplier left an item out: it pays the goods and the freights",
               codes=["fulfilment.missing_item"]),
+        _rule("quality_not_confirmed", ["return"], [("merchant", 1)], ["return_freight"],
+              "买家反映质量问题，但验货完好（A级），退货运费由商家承担，不向供应商索赔",
+              "a quality complaint whose goods came back intact (grade A): the merchant "
+              "bears the return freight; nothing is claimed from the supplier",
+              families=["quality"], conditions=["intact"], grades=["A"]),
         _rule("quality_defect", ["return"], [("supplier", 1)], ["goods", "return_freight"],
               "商品质量问题，货款和退货运费由供应商承担",
               "a quality defect: the supplier pays the goods and the return freight",
