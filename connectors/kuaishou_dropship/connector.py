@@ -3,6 +3,7 @@
     channel = KuaishouDropship(ctx)
     channel.push("order_dispatch", payload, key)   # allocate to factory_code (push.py)
     channel.push("stop_ship", payload, key)        # cancel the allocation (push.py)
+    channel.push("return_notice" | "claim_notice", ...)  # forwarded: false, with why
     channel.streams()                              # "allocations" (streams.py)
     channel.map_record(record)                     # FulfilmentUpdateValues (mapping.py)
 
@@ -26,7 +27,7 @@ from connectors.kuaishou_dropship.api import DropshipApi
 from connectors.kuaishou_dropship.mapping import MappingError, map_allocation
 from connectors.kuaishou_dropship.streams import ENTITY, AllocationStream
 
-TOPICS = ("order_dispatch", "stop_ship", "return_notice")
+TOPICS = ("order_dispatch", "stop_ship", "return_notice", "claim_notice")
 
 
 def _iso_datetime(value: str) -> None:
@@ -120,6 +121,8 @@ class KuaishouDropship(Connector):
                                     int(self.config.get("lookup_days") or 29))
         if topic == "return_notice":
             return pushes.return_notice()
+        if topic == "claim_notice":
+            return pushes.claim_notice()
         raise ConnectorError(ErrorClass.FAIL_DATA, f"kuaishou_dropship cannot push {topic!r}; "
                              f"topics: {', '.join(TOPICS)}")
 

@@ -1,5 +1,5 @@
 """Pushes to a 厂家代发 factory: allocate (``order_dispatch``), cancel the allocation
-(``stop_ship``), and ``return_notice`` (not carried by this channel).
+(``stop_ship``), and ``return_notice`` and ``claim_notice`` (not carried by this channel).
 
 ``order_dispatch``: the platform made a 代发 order (``dropshippingOrderCode``, not the
 ``oid``) for the trade order; it is found with ``order.merchant.list`` in a window
@@ -162,3 +162,13 @@ def return_notice() -> PushResult:
         "forwarded": False,
         "why": "厂家代发 has no return-notice call: the buyer's return runs through the "
                "platform's after-sale flow; export the supplier sheet to tell the factory"})
+
+
+def claim_notice() -> PushResult:
+    """厂家代发 has no claims (售后/赔付) call between merchant and factory: the factory
+    answers the claim on the hub's supplier API (or its sheet)."""
+    return PushResult(response_excerpt="not forwarded", data={
+        "forwarded": False,
+        "why": "厂家代发 has no claims call (no 售后/赔付 between merchant and factory in "
+               "open.dropshipping.*): the factory answers the claim on the hub's supplier "
+               "API (/api/v1/supplier/claims) or its supplier sheet"})

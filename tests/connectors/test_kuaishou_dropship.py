@@ -253,8 +253,17 @@ def test_return_notices_are_not_forwarded_and_say_why(channel):
     assert result.data["forwarded"] is False and "after-sale" in result.data["why"]
 
 
+def test_claim_notices_are_not_forwarded_and_point_at_the_supplier_api(channel, rsps):
+    """厂家代发 has no claims call: nothing is sent to Kuaishou, and the factory answers on
+    the hub's supplier API (the hub records the claim ``not_forwarded``)."""
+    result = channel.push("claim_notice", {"claim_id": "9", "status": "sent",
+                                           "amount_minor": 2000}, "claim:9")
+    assert result.data["forwarded"] is False and result.external_id is None
+    assert "/api/v1/supplier/claims" in result.data["why"] and len(rsps.calls) == 0
+
+
 @pytest.mark.parametrize("topic,payload", [
-    ("claim_notice", {}), ("order_dispatch", {"fulfilment_id": 1}),
+    ("shipment", {}), ("order_dispatch", {"fulfilment_id": 1}),
     ("stop_ship", {"fulfilment_id": "x", "platform_order_id": "1"}),
 ])
 def test_unknown_topics_and_bad_payloads_are_fail_data(channel, topic, payload):
