@@ -2,7 +2,8 @@
 
 The page is ``templates/supplier_docs.html``; the examples it shows are built here so the
 tests can check them: ``VERIFY_EXAMPLE`` is executed against a real signed delivery, and
-the payload examples use the notice shapes of ``hub.domain.pushes.supplier_notices``.
+the payload examples use the notice shapes of ``hub.domain.pushes.supplier_notices`` (the
+``claim_notice`` one: ``hub.domain.liability.claims.payload``).
 """
 from __future__ import annotations
 
@@ -62,6 +63,31 @@ EXAMPLES = {
         "shipment_id": 88, "fulfilment_id": 41, "return_case_id": 7, "carrier": "sf",
         "tracking_number": "SF1234567890123", "status": "delivered",
         "occurred_at": "2026-11-05T03:10:00+00:00"},
+    "claim_notice": {
+        "claim_id": "93", "decision_id": 52, "event": "return", "rule": "quality_defect",
+        "reason": "quality", "status": "sent", "fulfilment_id": 41,
+        "supplier_reference": "F-20261101-0007", "platform_order_id": "2611011234567890",
+        "amount_minor": 2000, "currency": "CNY",
+        "costs": [{"cost": "goods", "amount_minor": 1200},
+                  {"cost": "return_freight", "amount_minor": 800}],
+        "message": "商品质量问题，货款和退货运费由供应商承担。费用：货款 ¥12.00，退货运费 ¥8.00。"
+                   "承担：供应商 ¥20.00。\na quality defect: the supplier pays the goods and "
+                   "the return freight. Costs: goods ¥12.00, return freight ¥8.00. Paid by: "
+                   "supplier ¥20.00.",
+        "why_zh": "商品质量问题，货款和退货运费由供应商承担。费用：货款 ¥12.00，退货运费 ¥8.00。"
+                  "承担：供应商 ¥20.00。",
+        "why_en": "a quality defect: the supplier pays the goods and the return freight. "
+                  "Costs: goods ¥12.00, return freight ¥8.00. Paid by: supplier ¥20.00.",
+        "answer_by": "2026-11-15T09:30:00+00:00",
+        "lines": [{"sku": "TEE-RED-M", "quantity": 1, "supplier_sku": "F-1002-M"}],
+        "evidence": [
+            {"at": "2026-11-05T03:10:00+00:00", "source": "platform",
+             "en": "the buyer asked for return_refund, reason quality.defect"},
+            {"at": "2026-11-08T09:30:00+00:00", "source": "supplier:3",
+             "en": "inspection: damaged, grade D"},
+            {"at": "2026-11-08T09:30:00+00:00", "source": "supplier:3",
+             "en": "inspection photo",
+             "sha256": "9f2c4e1a7b3d5f60812a4c6e8b0d2f4a6c8e0b2d4f6a8c0e2b4d6f8a0c2e4b6d"}]},
 }
 TOPIC_TEXT = {
     "order_dispatch": "a new order for you to ship; accept or reject it by answer_by, then "
@@ -71,6 +97,10 @@ TOPIC_TEXT = {
     "return_notice": "goods are coming back to you (tracking once the buyer ships); confirm "
                      "receipt with the condition and photos when the parcel arrives",
     "tracking_notice": "a parcel you shipped, or a return on its way to you, changed status",
+    "claim_notice": "the merchant claims compensation from you (status sent): acknowledge "
+                    "it, then accept all or part of it or dispute it by answer_by (see "
+                    "Claims below); a second notice with status withdrawn means the "
+                    "merchant took the claim back and it needs no answer",
 }
 
 
@@ -82,7 +112,9 @@ def envelope_example(topic: str) -> str:
 
 @docs_blueprint.get("/docs/suppliers")
 def supplier_docs():
+    from hub.domain.liability.claims import REASONS
     from hub.domain.returns.inspection import CONDITIONS, GRADES, MAX_PHOTO_BYTES, MAX_PHOTOS
+    from hub.models.liability import COSTS, EVENTS
 
     settings = hub().settings
     base = (settings.public_url or request.host_url).rstrip("/")
@@ -90,4 +122,6 @@ def supplier_docs():
         "supplier_docs.html", base=base, verify_example=VERIFY_EXAMPLE,
         topics=[(t, TOPIC_TEXT[t], envelope_example(t)) for t in EXAMPLES],
         max_attempts=settings.outbox_max_attempts, max_photos=MAX_PHOTOS,
-        max_photo_mib=MAX_PHOTO_BYTES // (1024 * 1024), conditions=CONDITIONS, grades=GRADES)
+        max_photo_mib=MAX_PHOTO_BYTES // (1024 * 1024), conditions=CONDITIONS, grades=GRADES,
+        claim_events=EVENTS, claim_costs=COSTS,
+        claim_reasons=list(dict.fromkeys(REASONS.values())))
