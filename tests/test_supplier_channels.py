@@ -1,14 +1,17 @@
 """Supplier channel answers reaching the domain (``hub.domain.fulfilment.updates``): CJ webhooks
 through the receiver and the inbox, Kuaishou 厂家代发 allocations and cancellations
 through the outbox and its push-answer hooks, and ``FulfilmentUpdateValues`` applied by
-``hub.pipeline.sync.apply`` — idempotently, and changing nothing for an unknown order."""
+``hub.pipeline.sync.apply`` — idempotently, and changing nothing for an unknown order; a
+claim notice through the outbox to CJ as a dispute (``businessDisputeId``)."""
 from __future__ import annotations
 
 import json
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 import responses
+from responses import matchers
 from sqlalchemy import func, select
 
 from connectors.base import ConnectorError, ErrorClass
@@ -277,3 +280,84 @@ def test_an_answer_that_cannot_be_recorded_raises_an_alert(app, database, w, mon
         assert s.get(Fulfilment, fid).status == "rejected"
         assert s.scalar(select(OutboxMessage.status).where(
             OutboxMessage.account_id == account)) == "sent"
+
+
+# -- CJ: a compensation claim through the outbox, as a dispute -------------------------------------
+
+CJ_API = "https://cj.test/api2.0/v1"
+
+
+def cj_ok(data):
+    return {"code": 200, "result": True, "message": "Success", "data": data, "requestId": "r"}
+
+
+def test_the_hubs_claim_notice_becomes_a_cj_dispute_and_a_repeat_counts_as_done(
+        app, database, monkeypatch):
+    """The real notice (``claims.send`` → ``claims.payload``, stored as JSON in the outbox)
+    loads through ``connectors.cj.push.ClaimPayload``: the dispute is keyed
+    ``HUB-Fclaim-<claim id>``, names the CJ order (the fulfilment's ``supplier_reference``),
+    the claimed line by its CJ variant id (the SKU mapping's ``supplier_sku``) and CJ's
+    reason whose name holds the hub's ``reason``. The first create's answer is lost; the
+    retry's create is refused as existing, which counts as done, and the claim keeps the
+    dispute id as its reference."""
+    from hub.domain.liability import claims
+    from hub.models import Claim, LiabilityDecision
+    from hub.web.supplier_api.docs import EXAMPLES
+    from tests import factories as f
+    from tests.test_claims import claimed_case
+
+    monkeypatch.setattr("connectors.http.HttpAdapter.sleep", staticmethod(lambda s: None))
+    with database.session() as s:
+        m = f.merchant(s)
+        ids = {"merchant_id": m.id, "shop_id": f.shop(s, m.id).id,
+               "supplier_id": f.supplier(s, m.id).id}
+    claim_id = claimed_case(database, ids, channel=False)  # a quality defect: goods + freight
+    account = cj_channel(database, ids)
+    with database.session() as s:
+        claim = s.get(Claim, claim_id)
+        decision = s.get(LiabilityDecision, claim.decision_id)
+        s.get(Fulfilment, decision.fulfilment_id).supplier_reference = "CJ-ORDER-1"  # CJ's id
+        claims.send(s, claim, "test")
+    with database.session(readonly=True) as s:
+        [notice] = messages(s, ids["merchant_id"], "claim_notice")
+        payload, amount = notice.payload, s.get(Claim, claim_id).amount_minor
+    assert notice.account_id == account and payload["reason"] == "quality"
+    assert payload["lines"] == [{"sku": "SKU-1", "quantity": 1, "supplier_sku": "SUP-SKU-1"}]
+    assert set(payload) == set(EXAMPLES["claim_notice"])  # as /docs/suppliers shows it
+
+    dispute_id = f"HUB-Fclaim-{claim_id}"
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        rsps.add(responses.GET, f"{CJ_API}/disputes/disputeProducts",
+                 match=[matchers.query_param_matcher({"orderId": "CJ-ORDER-1"})],
+                 json=cj_ok([{"lineItemId": "L-1", "cjVariantId": "SUP-SKU-1", "quantity": 1,
+                              "price": "12.00", "canChoose": True}]))
+        rsps.add(responses.POST, f"{CJ_API}/disputes/disputeConfirmInfo",
+                 json=cj_ok({"maxAmount": "12.00", "disputeReasonList": [
+                     {"disputeReasonId": 3, "reasonName": "Wrong item"},
+                     {"disputeReasonId": 4, "reasonName": "Quality problem"}]}))
+        create = f"{CJ_API}/disputes/create"
+        rsps.add(responses.POST, create, body=requests.ConnectionError("answer lost"))
+        rsps.add(responses.POST, create, json={
+            "code": 1600100, "result": False, "data": None, "requestId": "r2",
+            "message": f"businessDisputeId {dispute_id} already exists"})
+        deliver(app)
+        with database.session() as s:  # the lost answer is retried: due now
+            row = s.get(OutboxMessage, notice.id)
+            assert (row.status, row.last_error_class) == ("pending", "retry")
+            row.next_attempt_at = utcnow()
+        deliver(app)
+        sent = [json.loads(c.request.body) for c in rsps.calls
+                if c.request.url == create]
+    assert len(sent) == 2 and sent[0] == sent[1]
+    body = sent[0]
+    assert body["businessDisputeId"] == dispute_id and body["orderId"] == "CJ-ORDER-1"
+    assert body["disputeReasonId"] == "4" and body["expectType"] == 1
+    assert body["productInfoList"] == [{"lineItemId": "L-1", "quantity": 1, "price": "12.00"}]
+    assert body["imageUrl"] == [] and payload["why_zh"] in body["messageText"]
+    with database.session(readonly=True) as s:
+        row = s.get(OutboxMessage, notice.id)
+        assert row.status == "sent" and row.result["external_id"] == dispute_id
+        assert row.result["data"]["existing"] is True
+        claim = s.get(Claim, claim_id)
+        assert (claim.status, claim.reference, claim.amount_minor) == ("sent", dispute_id,
+                                                                        amount)

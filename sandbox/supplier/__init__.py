@@ -1,7 +1,8 @@
 """A dropship supplier (一件代发) simulator served as a real HTTP server: it receives the
 hub's signed webhooks, verifies them itself, and answers through the hub's supplier REST
 API with its token — accepting orders, shipping them with a tracking number after a
-delay, answering stop-ship requests by its progress, confirming returns with a photo —
+delay, answering stop-ship requests by its progress, confirming returns with a photo,
+acknowledging claims and accepting the small ones, disputing the large ones —
 and acknowledges every notice. It imports nothing of the hub, the connectors, the
 mappings or the jobs.
 

@@ -8,8 +8,8 @@ Control API (JSON in, JSON out):
     PUT  /_sandbox/config                change some keys: {"down": true, "slow_s": 2, ...}
     POST /_sandbox/reset                 forget everything; optional config changes
     GET  /_sandbox/received[?type=&webhook_id=&verified=&duplicate=]   every delivery
-    GET  /_sandbox/actions[?action=&fulfilment_id=&return_case_id=&ok=] every call made
-    GET  /_sandbox/orders, /_sandbox/returns    what it believes about each
+    GET  /_sandbox/actions[?action=&fulfilment_id=&return_case_id=&claim_id=&ok=] every call
+    GET  /_sandbox/orders, /_sandbox/returns, /_sandbox/claims    what it believes about each
     GET  /_sandbox/pending               scheduled actions
     POST /_sandbox/flush                 {"timeout"?: s}: wait until nothing is due now
     POST /_sandbox/orders/<fulfilment_id>/ship      ship now (a tracking number, handed back)
@@ -43,6 +43,7 @@ URLS = Map([
     Rule("/_sandbox/actions", endpoint="actions", methods=["GET"]),
     Rule("/_sandbox/orders", endpoint="orders", methods=["GET"]),
     Rule("/_sandbox/returns", endpoint="returns", methods=["GET"]),
+    Rule("/_sandbox/claims", endpoint="claims", methods=["GET"]),
     Rule("/_sandbox/pending", endpoint="pending", methods=["GET"]),
     Rule("/_sandbox/flush", endpoint="flush", methods=["POST"]),
     Rule("/_sandbox/orders/<int:fid>/ship", endpoint="ship", methods=["POST"]),
@@ -146,13 +147,17 @@ class SupplierApp:
         return self._list(request, "received", "type", "webhook_id", "verified", "duplicate")
 
     def on_actions(self, request):
-        return self._list(request, "actions", "action", "fulfilment_id", "return_case_id", "ok")
+        return self._list(request, "actions", "action", "fulfilment_id", "return_case_id",
+                          "claim_id", "ok")
 
     def on_orders(self, request):
         return self._list(request, "orders", "state")
 
     def on_returns(self, request):
         return self._list(request, "returns", "state")
+
+    def on_claims(self, request):
+        return self._list(request, "claims", "state")
 
     def on_pending(self, request):
         return _json({"data": self.brain.worker.pending()})

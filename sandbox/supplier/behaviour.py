@@ -14,6 +14,10 @@ shipping and its stop-ship answer never race. The ``Brain`` decides:
   scanned barcode, and a generated
   PNG photo) per ``return_mode``; ``tracking_notice`` → recorded, and a delivered return
   parcel triggers the receipt when ``return_mode`` is ``on_delivery``;
+* ``claim_notice`` → the claim is acknowledged at once, then after ``claim_delay_s``
+  answered: accepted (all of it) when its ``amount_minor`` is at most
+  ``claim_accept_up_to_minor``, else disputed with ``claim_dispute_reason``; a notice
+  that the claim was ``withdrawn`` calls off its answer;
 * every notice is acknowledged (``acknowledge``) once handled.
 """
 from __future__ import annotations
@@ -110,7 +114,8 @@ class Brain:
     def handle(self, kind: str, data: dict, webhook_id: str) -> None:
         """A verified notice (a duplicate only when ``dedupe`` is off)."""
         handler = {"order_dispatch": self._dispatch, "stop_ship": self._stop_ship,
-                   "return_notice": self._return, "tracking_notice": self._tracking}.get(kind)
+                   "return_notice": self._return, "tracking_notice": self._tracking,
+                   "claim_notice": self._claim}.get(kind)
         if handler is None:
             self.worker.at(0, f"ack {kind}", lambda: self._ack(webhook_id))
             return
@@ -249,3 +254,49 @@ class Brain:
     def receive_now(self, rid: int) -> None:
         self.worker.cancel(("receive", rid))
         self.worker.at(0, f"receive return {rid} now", lambda: self.receive(rid))
+
+    # -- claims ---------------------------------------------------------------------------------
+    def _claim(self, data: dict, webhook_id: str) -> None:
+        cid = int(data["claim_id"])
+        claim = self.state.claim(cid)
+        with self.state.lock:
+            claim["notices"] += 1
+            claim.update({k: data.get(k) for k in ("fulfilment_id", "amount_minor", "currency",
+                                                   "reason", "answer_by")})
+        if data.get("status") == "withdrawn":  # the merchant took it back: nothing to answer
+            self.worker.cancel(("claim", cid))
+            with self.state.lock:
+                claim["state"] = "withdrawn"
+            self.worker.at(0, f"ack claim notice {cid}", lambda: self._ack(webhook_id))
+            return
+        self.worker.at(0, f"acknowledge claim {cid}", lambda: self._acknowledge_claim(cid))
+        self.worker.at(self.state.get("claim_delay_s"), f"answer claim {cid}",
+                       lambda: self._answer_claim(cid, webhook_id), key=("claim", cid))
+
+    def _acknowledge_claim(self, cid: int) -> None:
+        status, _ = self.client.acknowledge_claim(cid)
+        claim = self.state.claim(cid)
+        if status == 200:
+            with self.state.lock:
+                claim["acknowledged_at"] = claim["acknowledged_at"] or now_iso()
+                if claim["state"] == "new":
+                    claim["state"] = "acknowledged"
+
+    def _answer_claim(self, cid: int, webhook_id: str) -> None:
+        claim = self.state.claim(cid)
+        if claim["state"] in ("accepted", "disputed", "withdrawn") and self.state.get("dedupe"):
+            self._ack(webhook_id)
+            return
+        amount = claim["amount_minor"]
+        if isinstance(amount, int) and amount <= self.state.get("claim_accept_up_to_minor"):
+            outcome = "accept"
+            status, _ = self.client.answer_claim(cid, outcome)
+        else:
+            outcome = "dispute"
+            status, _ = self.client.answer_claim(
+                cid, outcome, reason=self.state.get("claim_dispute_reason"))
+        if status == 200:
+            with self.state.lock:
+                claim.update(state="accepted" if outcome == "accept" else "disputed",
+                             outcome=outcome, answered_at=now_iso())
+        self._ack(webhook_id)

@@ -85,6 +85,25 @@ class HubClient:
                          record={"return_case_id": return_case_id,
                                  "condition": fields.get("condition")})
 
+    def acknowledge_claim(self, claim_id: int):
+        """"We have it" (idempotent: an answered claim is returned as it is)."""
+        return self.call("claim_ack", "POST", f"/supplier/claims/{claim_id}/acknowledge",
+                         record={"claim_id": claim_id})
+
+    def answer_claim(self, claim_id: int, outcome: str, amount_minor: int | None = None,
+                     reason: str | None = None, evidence=()):
+        """``accept`` (all of it, or ``amount_minor`` of it) or ``dispute`` with a reason."""
+        body = {"outcome": outcome}
+        if amount_minor is not None:
+            body["amount_minor"] = amount_minor
+        if reason is not None:
+            body["reason"] = reason
+        if evidence:
+            body["evidence"] = list(evidence)
+        return self.call(f"claim_{outcome}", "POST", f"/supplier/claims/{claim_id}/answer",
+                         json=body, record={"claim_id": claim_id,
+                                            "amount_minor": amount_minor})
+
     def acknowledge(self, webhook_id: str):
         """Find the notice a delivery was (by its webhook-id) and acknowledge it."""
         status, page = self.call("find_notice", "GET", "/supplier/notices",

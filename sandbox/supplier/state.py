@@ -1,6 +1,7 @@
 """The sandbox supplier's memory: its configuration, every webhook delivery that arrived
 (with the time it arrived), every call it made to the hub, and what it believes about each
-order and return. Thread-safe; ``reset()`` forgets everything but the connection settings.
+order, return and claim. Thread-safe; ``reset()`` forgets everything but the connection
+settings.
 
 Configuration (``GET|PUT /_sandbox/config``, or ``serve(**config)``):
 
@@ -18,6 +19,9 @@ Configuration (``GET|PUT /_sandbox/config``, or ``serve(**config)``):
 | ``stop_ship_delay_s`` | 0 | wait before answering a stop-ship request |
 | ``return_mode`` | ``on_tracking`` | confirm receipt of a return: ``on_tracking`` (its notice carries the buyer's tracking), ``on_notice``, ``on_delivery`` (a tracking notice says delivered), ``manual`` |
 | ``return_delay_s``, ``return_condition``, ``return_grade``, ``return_notes`` | 0, ``intact``, ``A``, text | the receipt |
+| ``claim_delay_s`` | 0 | wait before answering a claim (it is acknowledged at once) |
+| ``claim_accept_up_to_minor`` | 5000 | accept (all of) a claim of at most this many fen; dispute a larger one |
+| ``claim_dispute_reason`` | text | the reason a dispute gives |
 | ``acknowledge`` | true | acknowledge each notice once handled |
 | ``slow_s`` | 0 | misbehaviour: answer each webhook this late |
 | ``down`` | false | misbehaviour: answer every webhook 503 |
@@ -38,6 +42,9 @@ DEFAULTS = {
     "courier_url": None, "courier_scenario": "normal", "stop_ship_delay_s": 0.0,
     "return_mode": "on_tracking", "return_delay_s": 0.0, "return_condition": "intact",
     "return_grade": "A", "return_notes": "received by the sandbox supplier",
+    "claim_delay_s": 0.0, "claim_accept_up_to_minor": 5000,
+    "claim_dispute_reason": "包装完好，运输途中损坏应由快递承担 / packed well; transit damage "
+                            "is the courier's",
     "acknowledge": True,
     "slow_s": 0.0, "down": False, "garbage": False, "answer_status": 200, "dedupe": True,
 }
@@ -62,10 +69,16 @@ def check_config(changes: dict) -> dict:
     if "return_mode" in changes and changes["return_mode"] not in RETURN_MODES:
         raise ConfigError(f"return_mode must be one of {', '.join(RETURN_MODES)}")
     for key in ("tolerance_s", "accept_delay_s", "ship_delay_s", "stop_ship_delay_s",
-                "return_delay_s", "slow_s"):
+                "return_delay_s", "claim_delay_s", "slow_s"):
         if key in changes and not (isinstance(changes[key], (int, float))
                                    and changes[key] >= 0):
             raise ConfigError(f"{key} must be a number of seconds, 0 or more")
+    limit = changes.get("claim_accept_up_to_minor", 0)
+    if not (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0):
+        raise ConfigError("claim_accept_up_to_minor must be a whole number of fen, 0 or more")
+    reason = changes.get("claim_dispute_reason", "x")
+    if not (isinstance(reason, str) and reason.strip() and len(reason) <= 2000):
+        raise ConfigError("claim_dispute_reason must be a text of 1 to 2,000 characters")
     return changes
 
 
@@ -81,6 +94,7 @@ class SupplierState:
         self.actions: list[dict] = []    # every call to the hub (and courier)
         self.orders: dict[int, dict] = {}
         self.returns: dict[int, dict] = {}
+        self.claims: dict[int, dict] = {}
         self.seen: set[str] = set()
 
     def reset(self, **config) -> None:
@@ -139,11 +153,20 @@ class SupplierState:
                 "return_case_id": return_case_id, "fulfilment_id": None, "notices": 0,
                 "tracking": None, "state": "expected", "inspection_id": None})
 
+    def claim(self, claim_id: int) -> dict:
+        with self.lock:
+            return self.claims.setdefault(claim_id, {
+                "claim_id": claim_id, "fulfilment_id": None, "amount_minor": None,
+                "currency": None, "reason": None, "answer_by": None, "notices": 0,
+                "state": "new", "outcome": None, "acknowledged_at": None,
+                "answered_at": None})
+
     def snapshot(self, what: str, **filters) -> list[dict]:
         with self.lock:
             rows = {"received": self.received, "actions": self.actions,
                     "orders": list(self.orders.values()),
-                    "returns": list(self.returns.values())}[what]
+                    "returns": list(self.returns.values()),
+                    "claims": list(self.claims.values())}[what]
             rows = [dict(r) for r in rows]
         for key, value in filters.items():
             if value is not None:
