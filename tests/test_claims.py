@@ -320,3 +320,14 @@ def test_an_override_withdraws_a_sent_claim_and_tells_the_supplier(client, datab
     assert entries(database, "write_off")[-1] == ("merchant", "write_off", COST + FREIGHT)
     ack = client.post(f"/api/v1/supplier/claims/{claim_id}/acknowledge", headers=w["supplier"])
     assert ack.status_code == 200 and ack.get_json()["status"] == "withdrawn"
+
+
+def test_a_draft_written_off_was_never_the_suppliers_to_see(client, database, w):  # noqa: F811
+    claim_id = claimed_case(database, w)
+    off = client.post(f"/api/v1/claims/{claim_id}/write-off", headers=w["admin"],
+                      json={"note": "internal: not worth it"})
+    assert off.get_json()["status"] == "written_off"
+    assert client.get("/api/v1/supplier/claims", headers=w["supplier"]).get_json()["data"] == []
+    for path in (f"/api/v1/supplier/claims/{claim_id}",
+                 f"/api/v1/supplier/claims/{claim_id}/evidence"):
+        assert client.get(path, headers=w["supplier"]).status_code == 404

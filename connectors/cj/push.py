@@ -240,6 +240,7 @@ def _lines(data) -> list[dict]:
 
 
 def _choose(products: list[dict], wanted: list[dict], cj_id: str) -> list[dict]:
+    wanted = [w for w in wanted if w["line_item_id"] or w["supplier_sku"]]  # CJ's ids only
     if not wanted:
         chosen = [(p, int(p.get("quantity") or 1)) for p in products if p.get("canChoose", True)]
     else:
@@ -279,6 +280,10 @@ def _reason(info: dict, data: dict, cj_id: str) -> str:
 
 
 def claim(client: CJClient, config: dict, payload: dict) -> PushResult:
+    if payload.get("status") == "withdrawn":  # the hub withdrew it: open no dispute
+        return PushResult(response_excerpt="not forwarded", data={
+            "forwarded": False, "why": "CJ has no call to withdraw a dispute: close one "
+            "already open in CJ's dispute centre"})
     data = _load(ClaimPayload, "claim", payload)
     cj_id = data["supplier_reference"]
     dispute_id = f"{config['order_number_prefix']}claim-{data['claim_id']}"

@@ -27,7 +27,7 @@ from connectors.capabilities import SecretChange
 from connectors.hub_webhook.secrets import MAX_ACTIVE, retired, rotated, secret_problem
 
 NOTICE_TOPICS = ("order_dispatch", "stop_ship", "return_notice", "tracking_notice")
-# claim notices come with the liability work; the envelope does not depend on the topic
+# the envelope does not depend on the topic
 TOPICS = NOTICE_TOPICS + ("claim_notice",)
 
 

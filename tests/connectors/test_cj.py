@@ -387,3 +387,22 @@ def test_messages_other_than_order_and_logistics_are_stored_and_ignored():
     product = json.dumps({"messageId": "m1", "type": "PRODUCT", "messageType": "UPDATE",
                           "params": {"pid": "X"}}).encode()
     assert records_for_event("product.update", product) == []
+
+
+def test_a_withdrawn_claim_opens_no_dispute(rsps):
+    result = make().push("claim_notice", claim_payload(status="withdrawn"), "k")
+    assert result.data["forwarded"] is False and "dispute centre" in result.data["why"]
+    assert len(rsps.calls) == 0
+
+
+def test_claimed_lines_without_a_cj_id_are_left_out(rsps):
+    rsps.add(responses.GET, f"{API}/disputes/disputeProducts",
+             json=ok([{"lineItemId": "L-1", "cjVariantId": "VID-AAA", "quantity": 1,
+                       "price": "3.50", "canChoose": True}]))
+    rsps.add(responses.POST, f"{API}/disputes/disputeConfirmInfo", json=ok({
+        "disputeReasonList": [{"disputeReasonId": 7, "reasonName": "Damaged on arrival"}]}))
+    rsps.add(responses.POST, f"{API}/disputes/create", json=ok(True))
+    make().push("claim", claim_payload(lines=[{"sku": "SKU-1", "supplier_sku": None,
+                                               "quantity": 1}]), "k")
+    sent = body(rsps.calls[-1])  # none of CJ's: every disputable line
+    assert [x["lineItemId"] for x in sent["productInfoList"]] == ["L-1"]

@@ -310,9 +310,9 @@ def payload(session: Session, claim: Claim, decision: LiabilityDecision) -> dict
         "supplier_reference": fulfilment.supplier_reference if fulfilment else None,
         "platform_order_id": order.platform_order_id if order else None,
         "amount_minor": claim.amount_minor, "currency": claim.currency,
-        "costs": claim.lines, "message": f"{claim.why_zh}\n{claim.why_en}",
+        "costs": claim.lines, "message": f"{claim.why_zh}\n{claim.why_en}"[:2000],
         "why_zh": claim.why_zh, "why_en": claim.why_en,
         "answer_by": iso(claim.answer_due_at), "lines": goods,
-        "evidence": [{k: v for k, v in x.items() if k in ("at", "source", "en", "sha256")}
+        "evidence": [{k: v for k, v in x.items() if k in ("at", "source", "zh", "en", "sha256")}
                      for x in decision.evidence],
     }

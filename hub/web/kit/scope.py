@@ -61,8 +61,8 @@ def _supplier_rows(model, supplier_id: int):
         return Fulfilment.supplier_id == supplier_id
     if model is OutboxMessage:
         return _supplier_notices(supplier_id)
-    if model is Claim:  # claimed from it, once sent
-        return and_(Claim.supplier_id == supplier_id, Claim.status != "draft")
+    if model is Claim:  # claimed from it, once sent (a draft written off never was)
+        return and_(Claim.supplier_id == supplier_id, Claim.sent_at.is_not(None))
     if model is LedgerEntry:  # its own account with the merchant
         return and_(LedgerEntry.counterparty_kind == "supplier",
                     LedgerEntry.counterparty_id == supplier_id)

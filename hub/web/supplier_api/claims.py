@@ -72,7 +72,7 @@ def supplier_answer_claim(claim_id, body):
 @endpoint(roles=SUPPLIER, produces="application/zip",
           summary="A claim's evidence pack (ZIP with a SHA-256 manifest)", tags=TAGS)
 def supplier_claim_evidence(claim_id):
-    claim = locked(Claim, claim_id)
+    claim = get_visible(request_session(), Claim, claim_id, principal())
     response = Response(evidence.pack(request_session(), claim, var_dir()),
                         mimetype="application/zip")
     response.headers["Content-Disposition"] = attachment(f"claim-{claim.id}-evidence.zip")
