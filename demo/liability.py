@@ -4,8 +4,9 @@ the liability table charges the courier up to its cap (three times the freight w
 uninsured) and the rest to the merchant. The carrier's claims file goes out and the
 courier's acceptance is recorded: its compensation is in the ledger.
 
-The supplier's claims (the quality faults) go out by themselves as the returns are
-inspected (``demo.world.LIABILITY``); the sandbox supplier answers them.
+The supplier's claims (the quality faults, the late shipment) go out by themselves as they
+are decided (``demo.world.LIABILITY``); the sandbox supplier accepts the small ones and
+disputes the large ones, and the demo waits for every answer.
 """
 from __future__ import annotations
 
@@ -19,6 +20,19 @@ ACTOR = "demo:merchant"
 def play(scenario) -> None:
     for order in scenario.of(*ROLES):
         _lose(scenario, order)
+    scenario.wait("every claim to the supplier answered (accepted or disputed)",
+                  lambda: not _waiting(scenario.env))
+
+
+def _waiting(env) -> int:
+    from sqlalchemy import func
+
+    from hub.models import Claim
+
+    with env.session() as s:
+        return s.scalar(select(func.count()).select_from(Claim).where(
+            Claim.merchant_id == env.ids["merchant"], Claim.counterparty_kind == "supplier",
+            Claim.status.in_(("draft", "sent", "acknowledged"))))
 
 
 def _lose(scenario, order: dict) -> None:
