@@ -331,3 +331,23 @@ def test_a_draft_written_off_was_never_the_suppliers_to_see(client, database, w)
     for path in (f"/api/v1/supplier/claims/{claim_id}",
                  f"/api/v1/supplier/claims/{claim_id}/evidence"):
         assert client.get(path, headers=w["supplier"]).status_code == 404
+
+
+def test_a_buyers_return_parcel_lost_is_claimed_from_its_courier(database, w):  # noqa: F811
+    from hub.domain.liability.decisions import decide
+
+    with database.session() as s:
+        m = s.get(Merchant, w["merchant_id"])
+        case = make_case(s, m, s.get(Account, w["shop_id"]), s.get(Supplier, w["supplier_id"]))
+        for mapping in s.scalars(select(SkuMapping)):
+            mapping.unit_cost_minor = COST
+        back = f.shipment(s, m.id, None, return_case_id=case.id, direction="return",
+                          tracking="YT1234567890123")
+        back.carrier = "yto"
+        decision = decide(s, m.id, "lost_parcel", back.id, "tester")
+        assert (decision.rule, decision.carrier, decision.return_case_id) == (
+            "lost_parcel_reported", "yto", case.id)
+        assert decision.supplier_id == w["supplier_id"]  # the goods' supplier, for the record
+        [claim] = s.scalars(select(Claim).where(Claim.decision_id == decision.id))
+        assert (claim.counterparty_kind, claim.carrier) == ("courier", "yto")
+        assert claim.amount_minor == min(3 * FREIGHT, COST + FREIGHT)

@@ -92,11 +92,14 @@ def gather(session: Session, merchant_id: int, event: str, subject_id: int,
         case.return_case = row
         case.order = session.get(Order, row.order_id) if row.order_id else None
         case.fulfilment = _order_fulfilment(session, case.order, row)
-    elif kind == "shipment":
+    elif kind == "shipment":  # an outbound parcel, or a buyer's return parcel
         case.shipment = row
+        case.return_case = session.get(ReturnCase, row.return_case_id) \
+            if row.return_case_id else None
+        order_id = row.order_id or (case.return_case.order_id if case.return_case else None)
+        case.order = session.get(Order, order_id) if order_id else None
         case.fulfilment = session.get(Fulfilment, row.fulfilment_id) if row.fulfilment_id \
-            else None
-        case.order = session.get(Order, row.order_id) if row.order_id else None
+            else _order_fulfilment(session, case.order, case.return_case)
     else:
         case.fulfilment = row
     if case.fulfilment is not None:
@@ -119,12 +122,12 @@ def gather(session: Session, merchant_id: int, event: str, subject_id: int,
 
 
 def _order_fulfilment(session: Session, order: Order | None,
-                      case: ReturnCase) -> Fulfilment | None:
+                      case: ReturnCase | None) -> Fulfilment | None:
     """The fulfilment that shipped the case's lines (an order split between suppliers
     has one per supplier), else the order's first."""
     if order is None:
         return None
-    line_ids = [x.order_line_id for x in case.lines if x.order_line_id]
+    line_ids = [x.order_line_id for x in case.lines if x.order_line_id] if case else []
     holding = select(FulfilmentLine.fulfilment_id).where(
         FulfilmentLine.order_line_id.in_(line_ids)) if line_ids else None
     stmt = select(Fulfilment).where(
