@@ -54,11 +54,13 @@ def on_shipment_tracked(session: Session, event: ShipmentTracked) -> None:
             decide(session, parcel.merchant_id, "stop_ship", fulfilment.id, ACTOR)
     if (event.status_changed and event.previous_status in NOT_PICKED_UP
             and event.status not in NOT_PICKED_UP and parcel.order_id is not None):
+        # the first scan is in this record: the parcel had none before it
+        scans = [e.occurred_at for e in event.values.events if e.status not in NOT_PICKED_UP]
         order = session.get(Order, parcel.order_id)
-        fulfilment = session.get(Fulfilment, parcel.fulfilment_id)
-        if (order.ship_by is not None and fulfilment.purpose == "order"  # not a 2nd dispatch
-                and first_scan(session, parcel) > order.ship_by):
-            decide(session, parcel.merchant_id, "late_shipment", fulfilment.id, ACTOR)
+        if order.ship_by is not None and scans and min(scans) > order.ship_by:
+            fulfilment = session.get(Fulfilment, parcel.fulfilment_id)
+            if fulfilment.purpose == "order":  # not an after-sale's second dispatch
+                decide(session, parcel.merchant_id, "late_shipment", fulfilment.id, ACTOR)
 
 
 def sweep_fake_shipments(session: Session, now: datetime, limit: int = 100) -> int:
