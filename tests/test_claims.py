@@ -351,3 +351,95 @@ def test_a_buyers_return_parcel_lost_is_claimed_from_its_courier(database, w):  
         [claim] = s.scalars(select(Claim).where(Claim.decision_id == decision.id))
         assert (claim.counterparty_kind, claim.carrier) == ("courier", "yto")
         assert claim.amount_minor == min(3 * FREIGHT, COST + FREIGHT)
+
+
+# -- one loss, one decision; figures learnt later; what the hub decides by itself ---------
+
+def test_a_levied_penalty_after_the_hubs_own_decision_comes_by_an_override(client, database,
+                                                                          w):  # noqa: F811
+    with database.session() as s:
+        order = f.order(s, w["merchant_id"], w["shop_id"], supplier_id=w["supplier_id"])
+        fid = order.fulfilments[0].id
+        shop_id = order.shop_account_id
+    first = client.post("/api/v1/liability/decisions", headers=w["admin"],
+                        json={"event": "late_shipment", "subject_id": fid}).get_json()
+    again = client.post("/api/v1/liability/decisions", headers=w["admin"],
+                        json={"event": "late_shipment", "subject_id": fid,
+                              "platform_penalty_minor": 900})
+    assert again.status_code == 409 and again.get_json()["error"]["details"] == {
+        "decision_id": first["id"]}
+    new = client.post(f"/api/v1/liability/decisions/{first['id']}/override",
+                      headers=w["admin"], json={"liable": [{"party": "supplier", "share": 1}],
+                                                "reason": "the platform fined us ¥9",
+                                                "amounts": {"platform_penalty": 900},
+                                                "platform_penalty_minor": 900}).get_json()
+    assert new["total_minor"] == 900
+    with database.session() as s:
+        [penalty] = s.scalars(select(LedgerEntry).where(
+            LedgerEntry.entry_type == "platform_penalty"))
+        assert (penalty.counterparty_id, penalty.amount_minor) == (shop_id, 900)
+
+
+def test_a_lost_parcel_and_the_return_for_it_are_one_loss(client, database, w):  # noqa: F811
+    from hub.domain.liability.decisions import decide
+
+    with database.session() as s:
+        m = s.get(Merchant, w["merchant_id"])
+        case = make_case(s, m, s.get(Account, w["shop_id"]), s.get(Supplier, w["supplier_id"]),
+                         reason="shipping.lost")
+        fid = s.scalar(select(Fulfilment.id).where(Fulfilment.order_id == case.order_id))
+        parcel_id = f.shipment(s, m.id, case.order_id, fulfilment_id=fid).id
+        decide(s, m.id, "return", case.id, "tester")
+    refused = client.post("/api/v1/liability/decisions", headers=w["admin"],
+                          json={"event": "lost_parcel", "subject_id": parcel_id})
+    assert refused.status_code == 409 and "already prices this loss" in \
+        refused.get_json()["error"]["message"]
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(LiabilityDecision)) == 1
+
+
+def test_a_return_is_decided_once_graded_not_at_a_bare_receipt(database, w):  # noqa: F811
+    case_id = new_case_with(database, w, "quality.defect")
+    receive(database, case_id, "intact")  # received, not graded yet
+    with database.session() as s:
+        assert s.scalar(select(LiabilityDecision.id)) is None
+    receive(database, case_id, "intact", grade="A")
+    with database.session() as s:
+        assert s.scalar(select(LiabilityDecision.rule)) == "quality_not_confirmed"
+
+
+def test_a_courier_claim_goes_out_only_in_its_claims_file(client, database, w):  # noqa: F811
+    with database.session() as s:
+        m = s.get(Merchant, w["merchant_id"])
+        case = make_case(s, m, s.get(Account, w["shop_id"]), s.get(Supplier, w["supplier_id"]))
+        fid = s.scalar(select(Fulfilment.id).where(Fulfilment.order_id == case.order_id))
+        parcel_id = f.shipment(s, m.id, case.order_id, fulfilment_id=fid).id
+    client.post("/api/v1/liability/decisions", headers=w["admin"],
+                json={"event": "lost_parcel", "subject_id": parcel_id})
+    with database.session() as s:
+        claim_id = s.scalar(select(Claim.id))
+    refused = client.post(f"/api/v1/claims/{claim_id}/send", headers=w["admin"])
+    assert refused.status_code == 409 and "claims file" in refused.get_json()["error"]["message"]
+
+
+def test_the_suppliers_evidence_pack_holds_only_what_is_about_its_part(client, database,
+                                                                      w):  # noqa: F811
+    import json as jsonlib
+    import zipfile
+
+    claim_id = claimed_case(database, w)
+    client.post(f"/api/v1/claims/{claim_id}/send", headers=w["admin"])
+    merchant = zipfile.ZipFile(io.BytesIO(client.get(
+        f"/api/v1/claims/{claim_id}/evidence", headers=w["admin"]).data))
+    supplier = zipfile.ZipFile(io.BytesIO(client.get(
+        f"/api/v1/supplier/claims/{claim_id}/evidence", headers=w["supplier"]).data))
+    kinds = [{x["kind"] for x in jsonlib.loads(z.read("manifest.json"))["timeline"]}
+             for z in (merchant, supplier)]
+    assert {"message", "alert"} & kinds[0]  # the merchant's: the whole case file
+    assert kinds[1] <= {"case", "inspection", "tracking", "audit"} and "inspection" in kinds[1]
+
+
+def new_case_with(database, w, reason):  # noqa: F811
+    with database.session() as s:
+        return make_case(s, s.get(Merchant, w["merchant_id"]), s.get(Account, w["shop_id"]),
+                         s.get(Supplier, w["supplier_id"]), reason=reason).id

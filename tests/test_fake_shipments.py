@@ -73,3 +73,21 @@ def test_a_scanned_waybill_is_not_fake_and_the_terms_set_the_hours(database, w):
     assert [x[1] for x in decided(database)] == [quiet]
     with database.session() as s:
         assert s.get(Fulfilment, scanned).status == "shipped"
+
+
+def test_a_corrected_waybill_a_cancelled_order_or_a_stop_is_not_a_fake_shipment(database,
+                                                                                w):  # noqa: F811
+    corrected = reported(database, w, "SF1000000000994")
+    cancelled = reported(database, w, "SF1000000000995")
+    with database.session() as s:
+        x = s.get(Fulfilment, corrected)
+        flow.correct_tracking(s, x, "sf", "SF1000000000996", "merchant", "wrong label")
+        courier = f.shop(s, w["merchant_id"])
+        s.get(Account, courier.id).kind = "courier"
+        sync.apply(s, s.get(Account, courier.id), TrackingValues(
+            carrier="sf", tracking_number="SF1000000000996", events=(TrackingEventValues(
+                occurred_at=utcnow(), status="picked_up", raw_status="1"),)))
+        s.get(Fulfilment, cancelled).order.status = "cancelled"
+    with database.session() as s:
+        assert sweep_fake_shipments(s, utcnow() + timedelta(hours=49)) == 0
+    assert decided(database) == []

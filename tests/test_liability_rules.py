@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from hub.core.db import utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.domain import fulfilment as flow, ledger
-from hub.domain.liability import claims, decisions
+from hub.domain.liability import claims, couriers, decisions
 from hub.domain.policy import document, liability as terms, versions
 from hub.domain.returns import inspection as inspections
 from hub.domain.tracking import shipments as tracking
@@ -507,8 +507,7 @@ def capped_loss(s, w) -> LiabilityDecision:
 def test_an_override_keeps_the_original_and_corrects_its_ledger_entries(database, w):
     with database.session() as s:
         original = capped_loss(s, w)
-        claims.send(s, s.scalar(select(Claim).where(Claim.decision_id == original.id)),
-                    ACTOR)
+        couriers.claims_file(s, w["merchant_id"], "sf", ACTOR)  # the courier's claim sent
         original_id = original.id
         was = 3 * COST + FREIGHT - CAP
         assert merchant_balance(s, w) == was

@@ -16,7 +16,7 @@ Every step is audited with its actor and time.
 A supplier's claim goes out as a ``claim_notice`` on the supplier's channel (its hub
 webhook, CJ as a dispute keyed by ``businessDisputeId``, the sheet; ``payload``), and the
 supplier answers on the supplier API or its sheet; a courier's claims go out as the
-carrier's claims file (``courier_file``) and its answers are recorded by the merchant.
+carrier's claims file (``couriers.claims_file``) and its answers are recorded by the merchant.
 The answer is due ``answer_days`` (policy or contract) after sending; one past due is
 escalated to the merchant once (alert ``claim_overdue``).
 
@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.china import yuan
 from hub.core.db import iso, utcnow
-from hub.core.errors import ApiError
+from hub.core.errors import ApiError, Conflict
 from hub.core.states import Machine
 from hub.domain import ledger
 from hub.domain.liability.facts import terms_for
@@ -116,7 +116,12 @@ def _move(session: Session, claim: Claim, event: str, actor: str, **changes) -> 
     return claim
 
 
-def send(session: Session, claim: Claim, actor: str, answer_days: int | None = None) -> Claim:
+def send(session: Session, claim: Claim, actor: str, answer_days: int | None = None,
+         *, in_claims_file: bool = False) -> Claim:
+    """A courier's claims go out only in its claims file (``couriers.claims_file``)."""
+    if claim.counterparty_kind == "courier" and not in_claims_file:
+        raise Conflict(f"claim {claim.id} is to courier {claim.carrier}: send it in the "
+                       "carrier's claims file", details={"carrier": claim.carrier})
     decision = session.get(LiabilityDecision, claim.decision_id)
     if answer_days is None:
         answer_days = _terms(session, claim).claims["answer_days"]

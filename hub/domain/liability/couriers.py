@@ -35,7 +35,7 @@ def claims_file(session: Session, merchant_id: int, carrier: str,
     writer = csv.writer(out)
     writer.writerow(HEADERS)
     for claim in found:
-        claims.send(session, claim, actor)
+        claims.send(session, claim, actor, in_claims_file=True)
         decision = session.get(LiabilityDecision, claim.decision_id)
         parcel = _parcel(session, decision)
         order = session.get(Order, decision.order_id) if decision.order_id else None

@@ -21,9 +21,14 @@ An override is a new decision (rule ``override``) with the merchant's split and 
 the original is kept, ``overridden``. Its ledger entries are reversed by corrections,
 its open claims withdrawn, and the new decision booked and claimed. A decision whose
 claim was already accepted or written off is not overridden (409): correct the claim
-instead.
+instead. An override may add what was learnt since (a levied penalty, a declared value).
+Deciding again with different ``given`` is a 409 (override it); so is deciding a loss
+another decision prices already (``RELATED``: a lost parcel and the return for it, a late
+and a fake shipment, a stop-ship and its interception fee).
 """
 from __future__ import annotations
+
+from fractions import Fraction
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -64,8 +69,13 @@ def decide(session: Session, merchant_id: int, event: str, subject_id: int, acto
         .with_for_update())
     existing = in_force(session, merchant_id, event, f"{kind}:{subject_id}")
     if existing is not None:
+        if any(existing.facts.get(k) != v for k, v in given.items()):
+            raise Conflict(f"{event} on {existing.subject} was decided already (decision "
+                           f"{existing.id}): override it to add {', '.join(given)}",
+                           details={"decision_id": existing.id})
         return existing
     case = gather(session, merchant_id, event, subject_id, given)
+    _refuse_related(session, case)
     terms, version = terms_for(session, merchant_id, case.supplier)
     rule, source = terms.rule_for(case.facts)
     amounts = price(terms, case, rule["costs"])
@@ -83,23 +93,27 @@ def decide(session: Session, merchant_id: int, event: str, subject_id: int, acto
 
 
 def override(session: Session, decision: LiabilityDecision, liable, reason: str,
-             actor: str, amounts: dict | None = None) -> LiabilityDecision:
+             actor: str, amounts: dict | None = None,
+             given: dict | None = None) -> LiabilityDecision:
+    """``given``: a levied penalty or a declared value learnt since (kept otherwise)."""
     errors = _override_errors(liable, reason, amounts)
     if errors:
         raise ApiError("the override is invalid", code="validation_error", status=422,
                        details=errors)
+    given = {**{k: decision.facts[k] for k in GIVEN if decision.facts.get(k) is not None},
+             **_given(decision.event, given)}
     session.refresh(decision, with_for_update=True)
     if decision.status != "in_force":
         raise Conflict(f"decision {decision.id} was overridden already: override the one in "
                        "force", details={"status": decision.status})
-    settled = session.scalar(select(Claim.id).where(
-        Claim.decision_id == decision.id,
-        Claim.status.in_(("accepted", "partly_accepted", "settled", "written_off")))
-        .limit(1))
-    if settled is not None:
-        raise Conflict(f"claim {settled} of decision {decision.id} was accepted or written "
-                       "off: correct the claim instead", details={"claim_id": settled})
-    given = {k: decision.facts.get(k) for k in GIVEN if decision.facts.get(k) is not None}
+    # its claims locked: an answer racing this override waits, then finds them withdrawn
+    settled = [c.id for c in session.scalars(select(Claim).where(
+        Claim.decision_id == decision.id).order_by(Claim.id).with_for_update())
+        if c.status in ("accepted", "partly_accepted", "settled", "written_off")]
+    if settled:
+        raise Conflict(f"claim {settled[0]} of decision {decision.id} was accepted or "
+                       "written off: correct the claim instead",
+                       details={"claim_id": settled[0]})
     kind, subject_id = decision.subject.split(":")
     case = gather(session, decision.merchant_id, decision.event, int(subject_id), given)
     terms, version = terms_for(session, decision.merchant_id, case.supplier)
@@ -157,8 +171,8 @@ def price(terms: Terms, case: Case, costs) -> dict:
 def split(terms: Terms, case: Case, liable, amounts: dict) -> list[dict]:
     """The total over the liable parties; a courier capped, the rest the merchant's."""
     total, rows, left = sum(amounts.values()), [], sum(amounts.values())
-    for n, (party, share) in enumerate(liable):
-        amount = left if n == len(liable) - 1 else int(total * share)
+    for n, (party, share) in enumerate(liable):  # exact: a share's decimal, not its float
+        amount = left if n == len(liable) - 1 else int(total * Fraction(str(share)))
         left -= amount
         row = {"party": party, "share": share, "amount_minor": amount}
         if party == "supplier" and case.supplier is None \
@@ -189,7 +203,8 @@ def _cap(terms: Terms, case: Case) -> int:
     declared = case.given.get("insured_value_minor")
     if declared:
         return declared
-    return int(terms.courier(case.carrier)["uninsured_multiple"] * terms.freight_minor)
+    multiple = Fraction(str(terms.courier(case.carrier)["uninsured_multiple"]))
+    return int(multiple * terms.freight_minor)
 
 
 # -- recording -----------------------------------------------------------------------------
@@ -234,6 +249,29 @@ def _book(session: Session, decision: LiabilityDecision, case: Case, actor: str)
                     "platform_penalty", penalty, decision.currency, document,
                     f"platform penalty for {decision.event} on order "
                     f"{case.order.platform_order_id}", actor)
+
+
+# events that price one loss twice when both are decided for it
+RELATED = {"lost_parcel": ("damaged_parcel", "return"), "damaged_parcel": ("lost_parcel",
+           "return"), "return": ("lost_parcel", "damaged_parcel"),
+           "late_shipment": ("fake_shipment",), "fake_shipment": ("late_shipment",),
+           "stop_ship": ("interception_fee",), "interception_fee": ("stop_ship",)}
+
+
+def _refuse_related(session: Session, case: Case) -> None:
+    """One loss, one decision: a parcel's loss or damage and a return for it (of the
+    shipping family), a late and a fake shipment, a stop-ship and its interception fee."""
+    if case.event == "return" and case.facts.get("family") != "shipping":
+        return
+    d = LiabilityDecision
+    other = session.scalar(select(d).where(
+        d.merchant_id == case.order.merchant_id, d.order_id == case.order.id,
+        d.status == "in_force", d.event.in_(RELATED[case.event]),
+        *((d.fulfilment_id == case.fulfilment.id,) if case.fulfilment else ())).limit(1))
+    if other is not None and (other.event != "return"
+                              or other.facts.get("family") == "shipping"):
+        raise Conflict(f"decision {other.id} ({other.event}, {other.rule}) already prices "
+                       f"this loss: override it instead", details={"decision_id": other.id})
 
 
 def _given(event: str, given: dict | None) -> dict:

@@ -49,6 +49,7 @@ FORMAT = 1
 DATE = (2000, 1, 1, 0, 0, 0)  # every member's: the same claim, the same bytes
 HASH = re.compile(r"^[0-9a-f]{64}$")
 EXT = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+SUPPLIER_KINDS = ("case", "inspection", "tracking")
 CLAIM_FIELDS = ("decision_id", "supplier_id", "carrier", "amount_minor", "accepted_minor",
                 "currency", "lines", "why_zh", "why_en", "reference", "answered_by",
                 "dispute_reason", "close_note")
@@ -60,11 +61,15 @@ CLAIM_TIMES = ("sent_at", "answer_due_at", "acknowledged_at", "answered_at", "cl
                "escalated_at", "created_at")
 
 
-def pack(session: Session, claim: Claim, var_dir: Path | None = None) -> bytes:
+def pack(session: Session, claim: Claim, var_dir: Path | None = None,
+         for_supplier: bool = False) -> bytes:
+    """``for_supplier``: the pack its supplier downloads — the timeline only of what is
+    about the goods and its own part (``SUPPLIER_KINDS``, sources its own or the
+    platform's and the courier's), no earlier decisions."""
     m = claim.merchant_id
     decision = _decision(session, m, claim.decision_id)
     overridden, back = [], decision
-    while back.overrides_id is not None:
+    while back.overrides_id is not None and not for_supplier:
         back = _decision(session, m, back.overrides_id)
         overridden.append(_decision_doc(back))
     var_dir = current_var_dir(var_dir)
@@ -85,7 +90,9 @@ def pack(session: Session, claim: Claim, var_dir: Path | None = None) -> bytes:
     manifest = {
         "format": FORMAT, "claim": claim_doc, "references": refs,
         "decision": decision_doc, "overridden": overridden,
-        "evidence": decision.evidence, "timeline": _timeline(session, decision),
+        "evidence": decision.evidence, "timeline": [
+            x for x in _timeline(session, decision)
+            if not for_supplier or _theirs(x, f"supplier:{claim.supplier_id}")],
         "files": files, "missing_files": missing}
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
@@ -159,6 +166,14 @@ def _references(session: Session, d: LiabilityDecision, claim: Claim) -> dict:
             "supplier_name": supplier.name if supplier else None,
             "carrier": tracking.carrier if tracking else d.carrier,
             "tracking_number": tracking.tracking_number if tracking else None}
+
+
+def _theirs(entry: dict, supplier: str) -> bool:
+    """Shown to the supplier: the case, inspections, tracking, and what it, the platform,
+    the courier or the hub did — not messages to others, verdicts, alerts, stock."""
+    if entry["kind"] == "audit":
+        return entry["source"] in (supplier, "platform", "courier", "hub")
+    return entry["kind"] in SUPPLIER_KINDS
 
 
 def _timeline(session: Session, d: LiabilityDecision) -> list[dict]:

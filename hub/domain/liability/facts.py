@@ -17,7 +17,7 @@ scoped to the merchant, and returns:
 
 ``terms_for``: the liability terms for a supplier (``hub.domain.policy.liability``).
 ``given``: what the caller adds that no record holds: ``insured_value_minor`` (a declared
-value), ``platform_penalty_minor`` (the penalty the platform levied), ``note``.
+value), ``platform_penalty_minor`` (the penalty the platform levied).
 """
 from __future__ import annotations
 
@@ -228,7 +228,8 @@ def _stop_facts(case: Case) -> None:
 
 
 def _lines(session: Session, case: Case) -> list[dict]:
-    """The goods: a return's lines, else the fulfilment's, with cost and price per unit."""
+    """The goods: a return's lines, else the fulfilment's, with price and contract cost
+    per unit (None when unknown — none set, or in another currency: the price counts)."""
     if case.return_case is not None:
         wanted = [(x.sku, x.quantity, x.order_line_id) for x in case.return_case.lines]
     elif case.fulfilment is not None:
@@ -241,11 +242,13 @@ def _lines(session: Session, case: Case) -> list[dict]:
     prices = {x.id: x.unit_price_minor for x in case.order.lines}
     by_sku = {x.sku: x.unit_price_minor for x in case.order.lines}
     costs = {}
-    if case.supplier is not None:
-        costs = dict(session.execute(select(SkuMapping.sku, SkuMapping.unit_cost_minor).where(
-            SkuMapping.merchant_id == case.order.merchant_id,
-            SkuMapping.supplier_id == case.supplier.id,
-            SkuMapping.sku.in_([w[0] for w in wanted]))).all())
+    if case.supplier is not None:  # a cost in another currency, or none set, is unknown
+        costs = {sku: cost for sku, cost, currency in session.execute(
+            select(SkuMapping.sku, SkuMapping.unit_cost_minor, SkuMapping.currency).where(
+                SkuMapping.merchant_id == case.order.merchant_id,
+                SkuMapping.supplier_id == case.supplier.id,
+                SkuMapping.sku.in_([w[0] for w in wanted])))
+            if cost and currency == case.order.currency}
     return [{"sku": sku, "quantity": qty,
              "unit_price": prices.get(line_id, by_sku.get(sku, 0)),
              "unit_cost": costs.get(sku)} for sku, qty, line_id in wanted]

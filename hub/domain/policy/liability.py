@@ -26,7 +26,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from hub.core.db import MAX_INT
 from hub.models.liability import COSTS, EVENTS, PARTIES
 
-MIN_FAKE_AFTER_HOURS = 24
+MIN_FAKE_AFTER_HOURS, MAX_FAKE_AFTER_HOURS = 24, 720
 CONDITIONS = ("intact", "damaged", "missing_parts", "wrong_item", "empty", "used")
 STOPS = ("accepted", "shipped_after_accept", "refused", "late")
 _list = dict(validate=validate.Length(max=50))
@@ -90,7 +90,8 @@ class Section(_Strict):
     rules = fields.List(fields.Nested(Rule), validate=validate.Length(max=100))
     goods_value = fields.String(validate=validate.OneOf(("cost", "price")))
     freight_minor = fields.Integer(**_money)
-    fake_after_hours = fields.Integer(validate=validate.Range(MIN_FAKE_AFTER_HOURS, 720),
+    fake_after_hours = fields.Integer(validate=validate.Range(MIN_FAKE_AFTER_HOURS,
+                                                              MAX_FAKE_AFTER_HOURS),
                                       strict=True)
     penalties = fields.Nested(Penalties)
     couriers = fields.Dict(keys=fields.String(validate=validate.Length(1, 64)),

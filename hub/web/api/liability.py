@@ -7,10 +7,13 @@
   platform_penalty_minor?}``: decide an event the hub does not decide by itself (a lost
   or damaged parcel the courier confirmed: ``subject_id`` the shipment; a fake shipment,
   a late shipment, a stop-ship, an interception fee: the fulfilment; a return: the case).
-  An event already decided answers the decision in force.
+  An event already decided answers the decision in force (409 when the request adds a
+  penalty or a declared value: override it; 409 too when another decision prices the same
+  loss, e.g. the return of a lost parcel).
 * ``POST /liability/decisions/<id>/override`` — ``{liable: [{party, share}], reason,
-  amounts?}``: a new decision; the original is kept, ``overridden``, its ledger entries
-  reversed and its open claims withdrawn. 409 once a claim of it was accepted.
+  amounts?, platform_penalty_minor?, insured_value_minor?}``: a new decision; the original
+  is kept, ``overridden``, its ledger entries reversed and its open claims withdrawn. 409
+  once a claim of it was accepted, settled or written off.
 
 Staff decide; ``merchant_admin`` overrides; finance reads. Bad input is a 422 naming each
 field, with nothing written.
@@ -112,6 +115,13 @@ class OverrideIn(Schema):
     reason = fields.String(required=True, validate=validate.Length(1, 500))
     amounts = fields.Dict(keys=fields.String(validate=validate.OneOf(COSTS)),
                           values=Integer(validate=validate.Range(0, 2 ** 53)))
+    insured_value_minor = Integer(**_fen, metadata={"description": "a declared value"})
+    platform_penalty_minor = Integer(**_fen, metadata={
+        "description": "the penalty the platform levied since (booked as payable to it)"})
+
+
+def _given(body: dict) -> dict:
+    return {k: body[k] for k in decisions.GIVEN if k in body}
 
 
 @bp.get("/liability/decisions")
@@ -133,13 +143,14 @@ def get_decision(decision_id):
 
 @bp.post("/liability/decisions")
 @endpoint(roles=DECIDERS, body=DecideIn, response=DecisionOut, status=201,
-          refusals=((404, "no such subject"), (409, "the subject has no order")),
+          refusals=((404, "no such subject"),
+                    (409, "no order; decided already with other figures; a related "
+                          "decision prices this loss")),
           summary="Decide who pays for an event", tags=TAGS)
 def decide(body):
     session, who = request_session(), principal()
-    given = {k: body[k] for k in ("insured_value_minor", "platform_penalty_minor") if k in body}
     decision = decisions.decide(session, who.merchant_id, body["event"], body["subject_id"],
-                                who.actor, given)
+                                who.actor, _given(body))
     session.commit()
     return decision
 
@@ -152,6 +163,6 @@ def override_decision(decision_id, body):
     session, who = request_session(), principal()
     decision = get_visible(session, LiabilityDecision, decision_id, who)
     new = decisions.override(session, decision, body["liable"], body["reason"], who.actor,
-                             body.get("amounts"))
+                             body.get("amounts"), _given(body))
     session.commit()
     return new

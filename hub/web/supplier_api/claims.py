@@ -73,7 +73,7 @@ def supplier_answer_claim(claim_id, body):
           summary="A claim's evidence pack (ZIP with a SHA-256 manifest)", tags=TAGS)
 def supplier_claim_evidence(claim_id):
     claim = get_visible(request_session(), Claim, claim_id, principal())
-    response = Response(evidence.pack(request_session(), claim, var_dir()),
+    response = Response(evidence.pack(request_session(), claim, var_dir(), for_supplier=True),
                         mimetype="application/zip")
     response.headers["Content-Disposition"] = attachment(f"claim-{claim.id}-evidence.zip")
     return response
