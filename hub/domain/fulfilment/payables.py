@@ -1,5 +1,6 @@
 """What the merchant owes a supplier for goods it dispatched: a ``goods_payable`` in the
-ledger, once per fulfilment, when its first parcel is recorded.
+ledger, once per fulfilment of an order, when its first parcel is recorded (an
+after-sale's second dispatch is settled by its claim, a repair's parcel is the buyer's).
 
 The amount is each line's quantity at the supplier's contract cost (``SkuMapping``
 ``unit_cost_minor``), per currency; a line without a cost adds nothing (and a
@@ -26,7 +27,7 @@ def goods_dispatched(session: Session, fulfilment: Fulfilment, actor: str) -> No
         .where(FulfilmentLine.fulfilment_id == fulfilment.id))
     totals: dict[str, int] = defaultdict(int)
     for quantity, cost, currency in rows:
-        totals[currency] += quantity * (cost or 0)
+        totals[currency] += quantity * cost
     for currency, amount in totals.items():
         if amount > 0:
             ledger.post(session, m, ledger.Counterparty("supplier", id=fulfilment.supplier_id),

@@ -90,8 +90,8 @@ def record_shipment(session: Session, fulfilment: Fulfilment, carrier: str, numb
         direction="outbound", order_id=fulfilment.order_id, fulfilment_id=fulfilment.id,
         var_dir=var_dir)
     now = utcnow()
-    if fulfilment.shipped_at is None:  # the goods left: the merchant owes their cost
-        payables.goods_dispatched(session, fulfilment, actor)
+    if fulfilment.shipped_at is None and fulfilment.purpose in (None, "order"):
+        payables.goods_dispatched(session, fulfilment, actor)  # the goods left: owed
     fulfilment.shipped_at = fulfilment.shipped_at or now
     audit.record(session, fulfilment.merchant_id, actor, "fulfilment.tracking_submitted",
                  "fulfilment", fulfilment.id,
