@@ -26,7 +26,7 @@ is never rewritten.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import NamedTuple
 
 from sqlalchemy import select, text

@@ -143,7 +143,7 @@ def _terms(session: Session, claim: Claim):
 
 def acknowledge(session: Session, claim: Claim, actor: str) -> Claim:
     """Idempotent: a claim acknowledged or answered already is returned as it is."""
-    if claim.status not in ("sent", "draft"):
+    if claim.status != "sent":
         return claim
     _move(session, claim, "acknowledge", actor)
     claim.acknowledged_at = utcnow()

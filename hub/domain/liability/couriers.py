@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from hub.core.china import china_time, yuan
 from hub.domain.liability import claims
-from hub.models import Claim, LiabilityDecision, Order, Shipment
+from hub.domain.fulfilment import outbound_shipment
+from hub.models import Claim, Fulfilment, LiabilityDecision, Order, Shipment
 
 HEADERS = ["claim_id", "carrier", "tracking_number", "platform_order_id", "event",
            "amount_yuan", "amount_minor", "currency", "why_zh", "why_en", "photos_sha256",
@@ -51,9 +52,6 @@ def claims_file(session: Session, merchant_id: int, carrier: str,
 def _parcel(session: Session, decision: LiabilityDecision) -> Shipment | None:
     if decision.shipment_id:
         return session.get(Shipment, decision.shipment_id)
-    if decision.fulfilment_id is None:
-        return None
-    return session.scalar(select(Shipment).where(
-        Shipment.merchant_id == decision.merchant_id,
-        Shipment.fulfilment_id == decision.fulfilment_id, Shipment.direction == "outbound")
-        .order_by(Shipment.id.desc()).limit(1))
+    fulfilment = session.get(Fulfilment, decision.fulfilment_id) \
+        if decision.fulfilment_id else None
+    return outbound_shipment(session, fulfilment) if fulfilment else None

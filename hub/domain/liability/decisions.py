@@ -37,11 +37,9 @@ from hub.core.china import yuan
 from hub.core.errors import ApiError, Conflict
 from hub.domain import ledger
 from hub.domain.liability import claims
-from hub.domain.liability.facts import Case, gather, subject_kind, terms_for
+from hub.domain.liability.facts import MODELS, Case, gather, subject_kind, terms_for
 from hub.domain.policy.liability import Terms
-from hub.models import (
-    Claim, Fulfilment, LedgerEntry, LiabilityDecision, ReturnCase, Shipment, audit,
-)
+from hub.models import Claim, LedgerEntry, LiabilityDecision, audit
 from hub.models.liability import COSTS, EVENTS, PARTIES
 
 COST_WORDS = {"goods": ("货款", "goods"), "outbound_freight": ("发货运费", "outbound freight"),
@@ -50,7 +48,6 @@ COST_WORDS = {"goods": ("货款", "goods"), "outbound_freight": ("发货运费",
               "platform_penalty": ("平台罚款", "platform penalty")}
 PARTY_WORDS = {"supplier": "供应商", "courier": "快递", "merchant": "商家", "buyer": "买家",
                "platform": "平台（运费险）", "nobody": "无人"}
-MODELS = {"return_case": ReturnCase, "shipment": Shipment, "fulfilment": Fulfilment}
 GIVEN = ("insured_value_minor", "platform_penalty_minor")
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.core.errors import ApiError, NotFound
+from hub.domain.fulfilment import outbound_shipment
 from hub.domain.policy import versions
 from hub.domain.policy.liability import Terms
 from hub.domain.reasons.taxonomy import family_of
@@ -37,6 +38,7 @@ from hub.models import (
 )
 
 SUBJECTS = {"return": "return_case", "lost_parcel": "shipment", "damaged_parcel": "shipment"}
+MODELS = {"return_case": ReturnCase, "shipment": Shipment, "fulfilment": Fulfilment}
 NOT_PICKED_UP = ("pending", "info_received", "unknown", "expired", "cancelled")
 
 
@@ -83,7 +85,7 @@ def subject_kind(event: str) -> str:
 def gather(session: Session, merchant_id: int, event: str, subject_id: int,
            given: dict | None = None) -> Case:
     kind = subject_kind(event)
-    model = {"return_case": ReturnCase, "shipment": Shipment, "fulfilment": Fulfilment}[kind]
+    model = MODELS[kind]
     row = session.get(model, subject_id)
     if row is None or row.merchant_id != merchant_id:
         raise NotFound(f"no {kind.replace('_', ' ')} {subject_id}")
@@ -105,7 +107,7 @@ def gather(session: Session, merchant_id: int, event: str, subject_id: int,
     if case.fulfilment is not None:
         case.order = case.order or session.get(Order, case.fulfilment.order_id)
         case.supplier = session.get(Supplier, case.fulfilment.supplier_id)
-        case.shipment = case.shipment or _outbound(session, case.fulfilment)
+        case.shipment = case.shipment or outbound_shipment(session, case.fulfilment)
     if case.order is None:
         raise ApiError(f"{case.subject} has no order: nothing to decide on", status=409,
                        code="conflict")
@@ -136,13 +138,6 @@ def _order_fulfilment(session: Session, order: Order | None,
     found = session.scalar(stmt.where(Fulfilment.id.in_(holding))) if holding is not None \
         else None
     return found or session.scalar(stmt)
-
-
-def _outbound(session: Session, fulfilment: Fulfilment) -> Shipment | None:
-    return session.scalar(select(Shipment).where(
-        Shipment.merchant_id == fulfilment.merchant_id,
-        Shipment.fulfilment_id == fulfilment.id, Shipment.direction == "outbound")
-        .order_by(Shipment.id.desc()).limit(1))
 
 
 def _return_facts(session: Session, case: Case) -> None:

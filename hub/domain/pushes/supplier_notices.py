@@ -30,7 +30,7 @@ are fixed here, in one place, so every channel reads the same thing:
        "reason", "fulfilment_id", "supplier_reference", "platform_order_id",
        "amount_minor", "currency", "costs": [{"cost", "amount_minor"}], "message",
        "why_zh", "why_en", "answer_by", "lines": [{"sku", "supplier_sku", "quantity"}],
-       "evidence": [{"at", "source", "en", "sha256"?}]}
+       "evidence": [{"at", "source", "zh", "en", "sha256"?}]}
 
 Times are UTC ISO 8601. Versions are deterministic (the step's own timestamp, or a hash
 of the return notice's content), so a replay or a repeated webhook reuses the same

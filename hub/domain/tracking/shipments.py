@@ -39,7 +39,7 @@ What a tracking change does to orders, returns, alerts and supplier notices is
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from marshmallow import ValidationError

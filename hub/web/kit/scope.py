@@ -20,8 +20,8 @@ from hub.core.db import MAX_ID
 from hub.core.errors import NotFound
 from hub.domain.fulfilment import ownership as own
 from hub.models import (
-    Alert, Claim, Fulfilment, LedgerEntry, Order, OrderLine, OutboxMessage, ReturnCase,
-    ReturnLine, Shipment, Supplier,
+    Alert, Claim, Fulfilment, Order, OrderLine, OutboxMessage, ReturnCase, ReturnLine,
+    Shipment, Supplier,
 )
 from hub.parties.auth import Principal
 
@@ -63,9 +63,6 @@ def _supplier_rows(model, supplier_id: int):
         return _supplier_notices(supplier_id)
     if model is Claim:  # claimed from it, once sent (a draft written off never was)
         return and_(Claim.supplier_id == supplier_id, Claim.sent_at.is_not(None))
-    if model is LedgerEntry:  # its own account with the merchant
-        return and_(LedgerEntry.counterparty_kind == "supplier",
-                    LedgerEntry.counterparty_id == supplier_id)
     raise NotFound("not found")  # anything else is not for supplier tokens
 
 
