@@ -443,3 +443,25 @@ def new_case_with(database, w, reason):  # noqa: F811
     with database.session() as s:
         return make_case(s, s.get(Merchant, w["merchant_id"]), s.get(Account, w["shop_id"]),
                          s.get(Supplier, w["supplier_id"]), reason=reason).id
+
+
+def test_the_claims_file_never_carries_a_formula(client, database, w):  # noqa: F811
+    from hub.domain.policy import versions
+    from hub.domain.policy.document import DEFAULT
+
+    rule = {"name": "formula", "events": ["lost_parcel"], "liable": [
+        {"party": "courier", "share": 1}], "costs": ["goods"], "zh": "=HYPERLINK(1)",
+        "en": "+cmd"}
+    with database.session() as s:
+        draft = versions.edit(s, w["merchant_id"], {**DEFAULT, "liability": {"rules": [rule]}},
+                              "tester")
+        versions.publish(s, w["merchant_id"], draft.version, "tester")
+        m = s.get(Merchant, w["merchant_id"])
+        case = make_case(s, m, s.get(Account, w["shop_id"]), s.get(Supplier, w["supplier_id"]))
+        fid = s.scalar(select(Fulfilment.id).where(Fulfilment.order_id == case.order_id))
+        parcel_id = f.shipment(s, m.id, case.order_id, fulfilment_id=fid).id
+    client.post("/api/v1/liability/decisions", headers=w["admin"],
+                json={"event": "lost_parcel", "subject_id": parcel_id})
+    made = client.post("/api/v1/claims/courier-file", headers=w["admin"], json={"carrier": "sf"})
+    [row] = list(csv.DictReader(io.StringIO(made.get_data(as_text=True).lstrip("\ufeff"))))
+    assert row["why_zh"].startswith("'=HYPERLINK(1)") and row["why_en"].startswith("'+cmd")

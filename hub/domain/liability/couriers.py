@@ -16,6 +16,7 @@ import io
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.core.cells import safe_cell
 from hub.core.china import china_time, yuan
 from hub.domain.liability import claims
 from hub.domain.fulfilment import outbound_shipment
@@ -41,11 +42,11 @@ def claims_file(session: Session, merchant_id: int, carrier: str,
         parcel = _parcel(session, decision)
         order = session.get(Order, decision.order_id) if decision.order_id else None
         photos = " ".join(x["sha256"] for x in decision.evidence if x.get("sha256"))
-        writer.writerow([claim.id, carrier, parcel.tracking_number if parcel else "",
-                         order.platform_order_id if order else "", decision.event,
-                         yuan(claim.amount_minor, claim.currency), claim.amount_minor,
-                         claim.currency, claim.why_zh, claim.why_en, photos,
-                         china_time(claim.answer_due_at)])
+        writer.writerow([safe_cell(x) for x in (
+            claim.id, carrier, parcel.tracking_number if parcel else "",
+            order.platform_order_id if order else "", decision.event,
+            yuan(claim.amount_minor, claim.currency), claim.amount_minor, claim.currency,
+            claim.why_zh, claim.why_en, photos, china_time(claim.answer_due_at))])
     return out.getvalue(), found
 
 

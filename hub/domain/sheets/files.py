@@ -47,6 +47,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from hub.core.cells import safe_cell
 from hub.core.errors import ApiError
 from hub.domain import fulfilment
 from hub.domain.fulfilment import ownership
@@ -80,7 +81,6 @@ MAX_ZIP_ENTRIES = 500
 MAX_ROWS = 5000
 RETURN_KINDS = ("return_refund", "exchange")
 RETURN_STATUSES = ("approved", "awaiting_return", "return_in_transit")
-_RISKY = ("=", "+", "-", "@", "\t", "\r")
 SHARED_NOTICE = "(also holds another supplier's goods: the merchant confirms its receipt)"
 HELP = (
     "How to answer / 填写说明",
@@ -192,17 +192,12 @@ def _return_rows(session: Session, supplier: Supplier) -> list[dict]:
 
 # -- writing -------------------------------------------------------------------------------------
 
-def _safe(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_RISKY) else text
-
-
 def to_csv(rows: list[dict]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(HEADERS)
     for row in rows:
-        writer.writerow([_safe(row.get(key)) for key in KEYS])
+        writer.writerow([safe_cell(row.get(key)) for key in KEYS])
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -218,7 +213,7 @@ def to_xlsx(rows: list[dict]) -> bytes:
     fill = PatternFill("solid", fgColor="FFF2CC")
     sheet.append(list(HEADERS))
     for row in rows:
-        sheet.append([_safe(row.get(key)) for key in KEYS])
+        sheet.append([safe_cell(row.get(key)) for key in KEYS])
     for cells in sheet.iter_rows(min_row=1, max_row=sheet.max_row):
         for cell in cells:
             cell.data_type = "s"  # text, never a formula
