@@ -57,6 +57,17 @@ def _line(d: dict) -> str:
     return f"#{d['id']:<5} {who:<16} {d['status']:<16} {d['amount_minor']:>10} {d['currency']}"
 
 
+def _list(as_json: bool, model, merchant_id: int, shown, empty: str, **where) -> None:
+    """The merchant's newest 200 rows of ``model``, ``where`` the filters given."""
+    from sqlalchemy import select
+
+    stmt = select(model).where(model.merchant_id == merchant_id, *(
+        getattr(model, k) == v for k, v in where.items() if v is not None))
+    with db().session(readonly=True) as s:
+        rows = [shown(x) for x in s.scalars(stmt.order_by(model.id.desc()).limit(200))]
+    emit(as_json, rows, "\n".join(_line(r) for r in rows) or empty)
+
+
 def _change(as_json: bool, fn):
     """Run ``fn(session)`` in a transaction; an ApiError is the command's error."""
     with db().session() as s:
@@ -79,15 +90,9 @@ def liability_group():
 @click.option("--event")
 @json_option
 def list_decisions(merchant_id, event, as_json):
-    from sqlalchemy import select
+    from hub.models import LiabilityDecision
 
-    from hub.models import LiabilityDecision as D
-
-    with db().session(readonly=True) as s:
-        stmt = select(D).where(D.merchant_id == merchant_id).order_by(D.id.desc()).limit(200)
-        rows = [_decision(d) for d in s.scalars(
-            stmt.where(D.event == event) if event else stmt)]
-    emit(as_json, rows, "\n".join(_line(r) for r in rows) or "no decisions")
+    _list(as_json, LiabilityDecision, merchant_id, _decision, "no decisions", event=event)
 
 
 @liability_group.command("show", help="One decision, with why in Chinese and English.")
@@ -148,16 +153,9 @@ def claims_group():
 @click.option("--status")
 @json_option
 def list_claims(merchant_id, status, as_json):
-    from sqlalchemy import select
-
     from hub.models import Claim
 
-    with db().session(readonly=True) as s:
-        stmt = select(Claim).where(Claim.merchant_id == merchant_id).order_by(
-            Claim.id.desc()).limit(200)
-        rows = [_claim(c) for c in s.scalars(
-            stmt.where(Claim.status == status) if status else stmt)]
-    emit(as_json, rows, "\n".join(_line(r) for r in rows) or "no claims")
+    _list(as_json, Claim, merchant_id, _claim, "no claims", status=status)
 
 
 def _claim_step(claim_id, merchant_id, as_json, step):
