@@ -2,6 +2,9 @@
 from hub.core import ids  # noqa: F401 (rows get their ids when added: hub.core.ids)
 from hub.core.db import Base
 from hub.models.alerts import Alert
+from hub.models.finance import (
+    ReconciliationItem, Statement, StatementLine, StatementProfile, SupplierFile, SupplierLine,
+)
 from hub.models.ledger import LedgerEntry
 from hub.models.liability import Claim, LiabilityDecision
 from hub.models.logistics import Shipment, TrackingEvent
@@ -22,5 +25,6 @@ __all__ = [
     "TrackingEvent", "ReturnCase", "ReturnLine", "InboxEvent", "QuarantinedRequest",
     "OutboxMessage", "DeliveryAttempt", "PollState", "Alert", "Inspection", "ReturnAddress",
     "ReasonCorrection", "StockMovement", "ReturnPolicy", "PolicyDecision", "Product",
-    "LedgerEntry", "LiabilityDecision", "Claim",
+    "LedgerEntry", "LiabilityDecision", "Claim", "StatementProfile", "Statement",
+    "StatementLine", "SupplierFile", "SupplierLine", "ReconciliationItem",
 ]

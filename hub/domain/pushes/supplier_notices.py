@@ -32,6 +32,15 @@ are fixed here, in one place, so every channel reads the same thing:
        "why_zh", "why_en", "answer_by", "lines": [{"sku", "supplier_sku", "quantity"}],
        "evidence": [{"at", "source", "zh", "en", "sha256"?}]}
 
+* ``statement_notice`` (entity ``statement``) — the period's statement, when sent and
+  when closed (``hub.domain.finance.statements.payload``); answered on the supplier API
+  or the sheet::
+
+      {"statement_id", "status", "period", "starts_at", "ends_at", "currency",
+       "opening_minor", "payables_minor", "deductions_minor", "adjustments_minor",
+       "closing_minor", "lines": [{"line_id", "kind", "document_ref", "order_no",
+       "waybill", "amount_minor", "occurred_at", "late", "memo"}]}
+
 Times are UTC ISO 8601. Versions are deterministic (the step's own timestamp, or a hash
 of the return notice's content), so a replay or a repeated webhook reuses the same
 idempotency key, and a changed return notice (its tracking arrived) supersedes the old
@@ -56,9 +65,9 @@ from hub.models import (
 from hub.pipeline.events import MessageSettled
 from hub.pipeline.outbox import enqueue
 
-ORDER_DISPATCH, STOP_SHIP, RETURN_NOTICE, CLAIM_NOTICE = (
-    "order_dispatch", "stop_ship", "return_notice", "claim_notice")
-TOPICS = (ORDER_DISPATCH, STOP_SHIP, RETURN_NOTICE, CLAIM_NOTICE)
+ORDER_DISPATCH, STOP_SHIP, RETURN_NOTICE, CLAIM_NOTICE, STATEMENT_NOTICE = (
+    "order_dispatch", "stop_ship", "return_notice", "claim_notice", "statement_notice")
+TOPICS = (ORDER_DISPATCH, STOP_SHIP, RETURN_NOTICE, CLAIM_NOTICE, STATEMENT_NOTICE)
 
 
 # -- payloads ------------------------------------------------------------------------------

@@ -1,0 +1,102 @@
+"""The dispute queue: what finance must decide before a period closes.
+
+    open_for_line(session, statement, line, actor)      a line the supplier disputed
+    decide(session, item, decision, actor, note)        keep | adjust
+    adjust(session, statement, item, difference, memo, actor)  a write-off, stated
+    claims_of(session, item)                            the claims behind it (evidence)
+
+A dispute is a ``ReconciliationItem`` with ``dispute`` ``open``: a pairing that matching
+could not settle (a difference beyond what is written off by itself, contradicting keys,
+a line on one side only, a duplicate; ``hub.domain.finance.reconcile``) or a line the
+supplier disputed on its channel (outcome ``supplier_dispute``). Deciding it:
+
+* ``keep`` — the hub's figure stands; nothing is posted;
+* ``adjust`` — the supplier's figure is taken: the difference (supplier − hub) is posted
+  to the supplier's ledger as a ``write_off`` (document ``reconciliation``) and stated
+  on the statement as an adjustment line.
+
+Every decision is audited with its note; a decided dispute is not decided again, and
+nothing is decided on a closed statement.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.core.china import yuan
+from hub.core.db import utcnow
+from hub.core.errors import Conflict
+from hub.domain import ledger
+from hub.domain.finance.lines import line_for, retotal
+from hub.models import Claim, ReconciliationItem, Statement, StatementLine, audit
+
+DECISIONS = ("keep", "adjust")
+
+
+def open_for_line(session: Session, statement: Statement, line: StatementLine,
+                  actor: str) -> ReconciliationItem:
+    said = line.answer_amount_minor or 0
+    money = (f"{yuan(said, statement.currency)} instead of "
+             f"{yuan(line.amount_minor, statement.currency)}")
+    item = ReconciliationItem(
+        merchant_id=statement.merchant_id, statement_id=statement.id, file_id=None,
+        outcome="supplier_dispute", key="document", key_value=line.document_ref,
+        hub_line_ids=[line.id], supplier_line_ids=[], hub_minor=line.amount_minor,
+        supplier_minor=said, difference_minor=said - line.amount_minor,
+        why_en=f"the supplier disputes line {line.document_ref}: {money}: "
+               f"{line.answer_reason}"[:1000],
+        why_zh=f"供应商对明细 {line.document_ref} 有异议：应为 {yuan(said, statement.currency)}"
+               f"（对账单 {yuan(line.amount_minor, statement.currency)}）：{line.answer_reason}"
+               [:1000],
+        dispute="open")
+    session.add(item)
+    audit.record(session, statement.merchant_id, actor, "statement.line_disputed",
+                 "statement", statement.id, {"line_id": line.id, "item_id": item.id})
+    return item
+
+
+def decide(session: Session, item: ReconciliationItem, decision: str, actor: str,
+           note: str) -> ReconciliationItem:
+    session.refresh(item, with_for_update=True)
+    statement = session.get(Statement, item.statement_id)
+    if statement.status == "closed":
+        raise Conflict(f"statement {statement.id} is closed: reopen it to decide",
+                       details={"status": statement.status})
+    if item.dispute != "open":
+        raise Conflict(f"item {item.id} has no open dispute", details={"dispute": item.dispute})
+    item.dispute, item.decision, item.decision_note = "decided", decision, note
+    item.decided_by, item.decided_at = actor, utcnow()
+    if decision == "adjust" and item.difference_minor:
+        entry = adjust(session, statement, item, item.difference_minor,
+                       f"statement {statement.period}: the supplier's figure taken "
+                       f"({note})", actor)
+        item.ledger_entry_id = entry.id
+    audit.record(session, item.merchant_id, actor, "reconciliation.decided",
+                 "reconciliation_item", item.id,
+                 {"decision": decision, "note": note, "difference_minor": item.difference_minor,
+                  "ledger_entry_id": item.ledger_entry_id})
+    return item
+
+
+def adjust(session: Session, statement: Statement, item: ReconciliationItem, difference: int,
+           memo: str, actor: str):
+    """Post ``difference`` (supplier − hub) to the supplier's ledger and state it."""
+    entry = ledger.post(session, statement.merchant_id,
+                        ledger.Counterparty("supplier", id=statement.supplier_id),
+                        "write_off", difference, statement.currency,
+                        ledger.Document("reconciliation", item.id), memo[:500], actor)
+    session.flush()  # the entry before the line naming it
+    keys = {"document_ref": f"REC-{item.id}", "order_no": None, "waybill": None}
+    session.add(line_for(statement, entry, keys))
+    session.flush()
+    retotal(session, statement)
+    return entry
+
+
+def claims_of(session: Session, item: ReconciliationItem) -> list[Claim]:
+    """The claims whose ledger lines the item holds (their evidence packs)."""
+    ids = select(StatementLine.document_id).where(
+        StatementLine.id.in_(item.hub_line_ids or [-1]),
+        StatementLine.document_kind == "claim")
+    return list(session.scalars(select(Claim).where(
+        Claim.merchant_id == item.merchant_id, Claim.id.in_(ids)).order_by(Claim.id)))
