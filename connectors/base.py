@@ -35,7 +35,7 @@ connector declares; ``CAPABILITIES`` lists the names. Value types are in
 | ``authorization_status`` | ``authorization_status(now=None)`` | shop status (API, console, ``jobs.refresh_tokens``) |
 | ``after_sale_lists`` (platform) | ``return_addresses() -> [PlatformAddress]``, ``reject_reasons(platform_return_id) -> [RejectReason]`` | ``POST /api/v1/shops/<id>/return-addresses/sync``, ``GET /api/v1/returns/<id>/reject-reasons`` |
 | ``secret_rotation`` (supplier) | ``rotate_secret(config)``, ``retire_secret(config)`` | ``hub suppliers rotate-secret`` |
-| ``order_dispatch``, ``stop_ship``, ``return_notice``, ``tracking_notice``, ``claim_notice`` (supplier) | push topics of the same name (a channel that cannot carry one answers ``forwarded: false``) | supplier notices; compensation claims (``hub.domain.liability.claims``) |
+| ``order_dispatch``, ``stop_ship``, ``return_notice``, ``tracking_notice``, ``claim_notice``, ``statement_notice`` (supplier) | push topics of the same name (a channel that cannot carry one answers ``forwarded: false``) | supplier notices; compensation claims (``hub.domain.liability.claims``); statements (``hub.domain.finance.statements``) |
 
 Every failure a connector meets is a ``ConnectorError`` carrying one ``ErrorClass``;
 jobs act on the class (retry later, wait out a rate limit, refresh the token, flag the

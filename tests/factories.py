@@ -9,8 +9,8 @@ from sqlalchemy import select
 from hub.domain.liability import claims, decisions
 from hub.parties import auth
 from hub.models import (
-    Account, Claim, Fulfilment, Inspection, Merchant, Order, OrderLine, ReturnAddress, ReturnCase,
-    ReturnLine, Shipment, SkuMapping, Supplier, TrackingEvent,
+    Account, Claim, Fulfilment, Inspection, Merchant, Order, OrderLine, ReconciliationItem,
+    ReturnAddress, ReturnCase, ReturnLine, Shipment, SkuMapping, Supplier, TrackingEvent,
 )
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
@@ -168,6 +168,22 @@ def supplier_notice(s, channel, fulfilment_id, *, topic="order_dispatch", versio
                    version)
 
 
+def statement(s, supplier_obj, period="2026-01"):
+    """The supplier's statement of ``period``, sent, with a dispute in its queue."""
+    from hub.domain.finance import statements
+
+    [made] = statements.build(s, supplier_obj, period, "test")
+    statements.send(s, made, "test")
+    item = ReconciliationItem(
+        merchant_id=made.merchant_id, statement_id=made.id, outcome="only_in_supplier",
+        hub_line_ids=[], supplier_line_ids=[], hub_minor=0, supplier_minor=100,
+        difference_minor=100, why_en=f"item-{supplier_obj.code}", why_zh="测试",
+        dispute="open")
+    s.add(item)
+    s.flush()
+    return made, item
+
+
 def world(s, name="M"):
     """A merchant with one of everything, and a token per role."""
     m = merchant(s, name)
@@ -196,7 +212,8 @@ def world(s, name="M"):
     decision = decisions.decide(s, m.id, "late_shipment", o.fulfilments[0].id, "test")
     [owed] = s.scalars(select(Claim).where(Claim.decision_id == decision.id))
     claims.send(s, owed, "test")
-    return {"merchant": m, "return_address": where, "inspection": looked,
+    books, item = statement(s, sup)
+    return {"merchant": m, "statement": books, "reconciliation_item": item, "return_address": where, "inspection": looked,
             "decision": decision, "claim": owed, "shop": sh, "supplier": sup, "sku_mapping": mapping, "order": o,
             "fulfilment": o.fulfilments[0], "channel": channel, "notice": notice,
             "return": r, "shipment": out, "return_shipment": back, "outbox_message": message,

@@ -84,6 +84,8 @@ def split_world(s) -> dict:
         decision = decide(s, m.id, "late_shipment", fulfilment.id, "test")
         [owed] = s.scalars(select(Claim).where(Claim.decision_id == decision.id))
         claims.send(s, owed, "test")
+        books, item = f.statement(s, sup)
+        mine.update(statement=books.id, item=item.id)
         mine.update(fulfilment=fulfilment.id, shipment=out.id, return_case=case.id, claim=owed.id,
                     return_shipment=back.id, notice=notice.id, alert=alert.id,
                     supplier_id=sup.id, order_line=line[f"SKU-{side}"].id,

@@ -54,7 +54,8 @@ PARAM_TARGET = {"order_id": "order", "return_id": "return", "shipment_id": "ship
                 "alert_id": "alert", "fulfilment_id": "fulfilment", "notice_id": "notice",
                 "version": "policy", "shop_id": "shop", "address_id": "return_address",
                 "inspection_id": "inspection", "decision_id": "decision",
-                "claim_id": "claim"}
+                "claim_id": "claim", "statement_id": "statement",
+                "item_id": "reconciliation_item"}
 
 
 def _api_rules(app):
@@ -100,6 +101,10 @@ def test_merchant_a_cannot_touch_merchant_b(app, client, database, two_worlds):
                              "reason": "walker"},
               "CourierFileIn": {"carrier": "sf"}, "ClaimAnswerIn": {"outcome": "accept"},
               "NoteIn": {}, "WriteOffIn": {"note": "walker"},
+              "BuildIn": {"supplier_id": w["ids"]["supplier"][1], "period": "2026-01"},
+              "DisputeDecisionIn": {"decision": "adjust", "note": "walker"},
+              "ReopenIn": {"reason": "walker"}, "ProfileIO": {"cycle": "weekly"},
+              "StatementAnswerIn": {"lines": [{"line_id": 1, "reason": "walker"}]},
               "KuaishouLinkIn": {"name": "walker", "app_key": "ks1", "app_secret": "walker-app-secret-0001",
                                  "sign_secret": "secret"}}
     walked = 0
@@ -192,7 +197,9 @@ def _other_ids(w, side) -> dict:
             "inbox_event_id": 1, "alert_id": o["alert"], "fulfilment_id": o["fulfilment"],
             "notice_id": o["notice"], "token_id": o["token_id"], "claim_id": o["claim"],
             # staff-only endpoints: a supplier token is refused whatever the id
-            "version": 1, "shop_id": 1, "address_id": 1, "inspection_id": 1, "decision_id": 1}
+            "statement_id": o["statement"],
+            "version": 1, "shop_id": 1, "address_id": 1, "inspection_id": 1, "decision_id": 1,
+            "item_id": o["item"]}
 
 
 def _merchant_rows(database, merchant_id):
@@ -212,7 +219,8 @@ def test_suppliers_of_a_split_order_cannot_touch_each_others_rows(app, client, d
               "TrackingIn": {"carrier": "sf", "tracking_number": "SF1234567890123"},
               "TrackingCorrectionIn": {"carrier": "sf", "tracking_number": "SF1234567890123",
                                        "reason": "wrong label"},
-              "StopShipIn": {"accepted": True}, "ClaimAnswerIn": {"outcome": "accept"}}
+              "StopShipIn": {"accepted": True}, "ClaimAnswerIn": {"outcome": "accept"},
+              "StatementAnswerIn": {"lines": [{"line_id": 1, "reason": "walker"}]}}
     walked = 0
     for rule in _api_rules(app):
         params = ID_PARAM.findall(rule.rule)

@@ -36,7 +36,7 @@ SUBSCRIBERS = {
     "message_settled": [
         "hub.domain.pushes.platform_actions.on_tracking_settled ['shipment', 'tracking_correction']",
         "hub.domain.pushes.supplier_notices.on_notice_settled "
-        "['claim_notice', 'order_dispatch', 'return_notice', 'stop_ship']",
+        "['claim_notice', 'order_dispatch', 'return_notice', 'statement_notice', 'stop_ship']",
         "hub.domain.fulfilment.updates.on_answer_settled ['order_dispatch', 'stop_ship']",
         "hub.domain.tracking.shipments.on_subscribe_settled ['subscribe']",
         "hub.domain.tracking.shipments.on_intercept_settled ['intercept']",

@@ -59,7 +59,8 @@ class CJ(Connector):
     title = "CJdropshipping (API 2.0)"
     capabilities = ("webhook", "push")
     config_schema = CJConfig
-    TOPICS = ("order_dispatch", "stop_ship", "claim", "claim_notice", "return_notice")
+    TOPICS = ("order_dispatch", "stop_ship", "claim", "claim_notice", "return_notice",
+              "statement_notice")
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -92,6 +93,8 @@ class CJ(Connector):
             return pushes.claim(self.client(), config, payload)
         if topic == "return_notice":
             return pushes.return_notice()
+        if topic == "statement_notice":
+            return pushes.statement_notice()
         raise ConnectorError(ErrorClass.FAIL_DATA,
                              f"cj cannot push {topic!r}; topics: {', '.join(self.TOPICS)}")
 

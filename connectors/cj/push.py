@@ -24,7 +24,8 @@
   ``POST /disputes/disputeConfirmInfo`` (reasons are per order) → ``POST
   /disputes/create`` with ``businessDisputeId`` as the idempotency key (a repeat the API
   refuses as existing counts as done). Payload: see README.md ("claim").
-* ``return_notice`` is not carried by CJ (answered ``forwarded: false``).
+* ``return_notice`` and ``statement_notice`` are not carried by CJ (answered
+  ``forwarded: false``).
 """
 from __future__ import annotations
 
@@ -308,6 +309,12 @@ def claim(client: CJClient, config: dict, payload: dict) -> PushResult:
         raise
     return PushResult(external_id=dispute_id, response_excerpt=f"dispute {dispute_id} created",
                       data=result)
+
+
+def statement_notice() -> PushResult:
+    return PushResult(response_excerpt="not forwarded", data={
+        "forwarded": False, "why": "CJ takes no statements: CJ bills by its own invoices; "
+        "import CJ's bill as the supplier's statement and match it"})
 
 
 def return_notice() -> PushResult:

@@ -28,7 +28,7 @@ from connectors.hub_webhook.secrets import MAX_ACTIVE, retired, rotated, secret_
 
 NOTICE_TOPICS = ("order_dispatch", "stop_ship", "return_notice", "tracking_notice")
 # the envelope does not depend on the topic
-TOPICS = NOTICE_TOPICS + ("claim_notice",)
+TOPICS = NOTICE_TOPICS + ("claim_notice", "statement_notice")
 
 
 class HubWebhookConfig(Schema):

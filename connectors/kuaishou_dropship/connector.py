@@ -27,7 +27,7 @@ from connectors.kuaishou_dropship.api import DropshipApi
 from connectors.kuaishou_dropship.mapping import MappingError, map_allocation
 from connectors.kuaishou_dropship.streams import ENTITY, AllocationStream
 
-TOPICS = ("order_dispatch", "stop_ship", "return_notice", "claim_notice")
+TOPICS = ("order_dispatch", "stop_ship", "return_notice", "claim_notice", "statement_notice")
 
 
 def _iso_datetime(value: str) -> None:
@@ -123,6 +123,8 @@ class KuaishouDropship(Connector):
             return pushes.return_notice()
         if topic == "claim_notice":
             return pushes.claim_notice()
+        if topic == "statement_notice":
+            return pushes.statement_notice()
         raise ConnectorError(ErrorClass.FAIL_DATA, f"kuaishou_dropship cannot push {topic!r}; "
                              f"topics: {', '.join(TOPICS)}")
 

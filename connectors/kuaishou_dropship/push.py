@@ -1,5 +1,6 @@
 """Pushes to a 厂家代发 factory: allocate (``order_dispatch``), cancel the allocation
-(``stop_ship``), and ``return_notice`` and ``claim_notice`` (not carried by this channel).
+(``stop_ship``), and ``return_notice``, ``claim_notice`` and ``statement_notice`` (not
+carried by this channel).
 
 ``order_dispatch``: the platform made a 代发 order (``dropshippingOrderCode``, not the
 ``oid``) for the trade order; it is found with ``order.merchant.list`` in a window
@@ -162,6 +163,15 @@ def return_notice() -> PushResult:
         "forwarded": False,
         "why": "厂家代发 has no return-notice call: the buyer's return runs through the "
                "platform's after-sale flow; export the supplier sheet to tell the factory"})
+
+
+def statement_notice() -> PushResult:
+    """No statement (对账单) call between merchant and factory either."""
+    return PushResult(response_excerpt="not forwarded", data={
+        "forwarded": False,
+        "why": "厂家代发 has no statement (对账单) call: the factory confirms or disputes the "
+               "statement on the hub's supplier API (/api/v1/supplier/statements) or its "
+               "supplier sheet"})
 
 
 def claim_notice() -> PushResult:

@@ -18,7 +18,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from connectors.base import Connector, ConnectorError, ErrorClass, PushResult
 
-TOPICS = ("order_dispatch", "stop_ship", "return_notice", "claim_notice")
+TOPICS = ("order_dispatch", "stop_ship", "return_notice", "claim_notice", "statement_notice")
 
 
 class SpreadsheetConfig(Schema):

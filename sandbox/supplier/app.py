@@ -9,7 +9,8 @@ Control API (JSON in, JSON out):
     POST /_sandbox/reset                 forget everything; optional config changes
     GET  /_sandbox/received[?type=&webhook_id=&verified=&duplicate=]   every delivery
     GET  /_sandbox/actions[?action=&fulfilment_id=&return_case_id=&claim_id=&ok=] every call
-    GET  /_sandbox/orders, /_sandbox/returns, /_sandbox/claims    what it believes about each
+    GET  /_sandbox/orders, /_sandbox/returns, /_sandbox/claims, /_sandbox/statements
+                                                                what it believes about each
     GET  /_sandbox/pending               scheduled actions
     POST /_sandbox/flush                 {"timeout"?: s}: wait until nothing is due now
     POST /_sandbox/orders/<fulfilment_id>/ship      ship now (a tracking number, handed back)
@@ -44,6 +45,7 @@ URLS = Map([
     Rule("/_sandbox/orders", endpoint="orders", methods=["GET"]),
     Rule("/_sandbox/returns", endpoint="returns", methods=["GET"]),
     Rule("/_sandbox/claims", endpoint="claims", methods=["GET"]),
+    Rule("/_sandbox/statements", endpoint="statements", methods=["GET"]),
     Rule("/_sandbox/pending", endpoint="pending", methods=["GET"]),
     Rule("/_sandbox/flush", endpoint="flush", methods=["POST"]),
     Rule("/_sandbox/orders/<int:fid>/ship", endpoint="ship", methods=["POST"]),
@@ -158,6 +160,9 @@ class SupplierApp:
 
     def on_claims(self, request):
         return self._list(request, "claims", "state")
+
+    def on_statements(self, request):
+        return self._list(request, "statements", "status")
 
     def on_pending(self, request):
         return _json({"data": self.brain.worker.pending()})

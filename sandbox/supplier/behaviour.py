@@ -18,6 +18,8 @@ shipping and its stop-ship answer never race. The ``Brain`` decides:
   answered: accepted (all of it) when its ``amount_minor`` is at most
   ``claim_accept_up_to_minor``, else disputed with ``claim_dispute_reason``; a notice
   that the claim was ``withdrawn`` calls off its answer;
+* ``statement_notice`` → a statement ``sent`` is confirmed after ``claim_delay_s`` (a
+  closed one is only recorded);
 * every notice is acknowledged (``acknowledge``) once handled.
 """
 from __future__ import annotations
@@ -115,7 +117,7 @@ class Brain:
         """A verified notice (a duplicate only when ``dedupe`` is off)."""
         handler = {"order_dispatch": self._dispatch, "stop_ship": self._stop_ship,
                    "return_notice": self._return, "tracking_notice": self._tracking,
-                   "claim_notice": self._claim}.get(kind)
+                   "claim_notice": self._claim, "statement_notice": self._statement}.get(kind)
         if handler is None:
             self.worker.at(0, f"ack {kind}", lambda: self._ack(webhook_id))
             return
@@ -272,6 +274,17 @@ class Brain:
         self.worker.at(0, f"acknowledge claim {cid}", lambda: self._acknowledge_claim(cid))
         self.worker.at(self.state.get("claim_delay_s"), f"answer claim {cid}",
                        lambda: self._answer_claim(cid, webhook_id), key=("claim", cid))
+
+    def _statement(self, data: dict, webhook_id: str) -> None:
+        sid = int(data["statement_id"])
+        statement = self.state.statement(sid)
+        with self.state.lock:
+            statement["notices"] += 1
+            statement.update({k: data.get(k) for k in ("period", "status", "closing_minor")})
+        if data.get("status") == "sent":
+            self.worker.at(self.state.get("claim_delay_s"), f"confirm statement {sid}",
+                           lambda: self.client.confirm_statement(sid))
+        self.worker.at(0, f"ack statement notice {sid}", lambda: self._ack(webhook_id))
 
     def _acknowledge_claim(self, cid: int) -> None:
         status, _ = self.client.acknowledge_claim(cid)

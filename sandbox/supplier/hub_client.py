@@ -104,6 +104,12 @@ class HubClient:
                          json=body, record={"claim_id": claim_id,
                                             "amount_minor": amount_minor})
 
+    def confirm_statement(self, statement_id: int):
+        """Every line of the statement agreed."""
+        return self.call("statement_confirm", "POST",
+                         f"/supplier/statements/{statement_id}/confirm",
+                         record={"statement_id": statement_id})
+
     def acknowledge(self, webhook_id: str):
         """Find the notice a delivery was (by its webhook-id) and acknowledge it."""
         status, page = self.call("find_notice", "GET", "/supplier/notices",

@@ -95,6 +95,7 @@ class SupplierState:
         self.orders: dict[int, dict] = {}
         self.returns: dict[int, dict] = {}
         self.claims: dict[int, dict] = {}
+        self.statements: dict[int, dict] = {}
         self.seen: set[str] = set()
 
     def reset(self, **config) -> None:
@@ -161,12 +162,19 @@ class SupplierState:
                 "state": "new", "outcome": None, "acknowledged_at": None,
                 "answered_at": None})
 
+    def statement(self, statement_id: int) -> dict:
+        with self.lock:
+            return self.statements.setdefault(statement_id, {
+                "statement_id": statement_id, "period": None, "status": None,
+                "closing_minor": None, "notices": 0})
+
     def snapshot(self, what: str, **filters) -> list[dict]:
         with self.lock:
             rows = {"received": self.received, "actions": self.actions,
                     "orders": list(self.orders.values()),
                     "returns": list(self.returns.values()),
-                    "claims": list(self.claims.values())}[what]
+                    "claims": list(self.claims.values()),
+                    "statements": list(self.statements.values())}[what]
             rows = [dict(r) for r in rows]
         for key, value in filters.items():
             if value is not None:

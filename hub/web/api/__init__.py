@@ -3,6 +3,6 @@ by concern; importing the package registers the routes."""
 from hub.web.api import (  # noqa: F401 (registers the routes)
     admin, alerts, case_file, claims, inbox_ops, inspections, ledger, liability, outbox_ops,
     policy, records, reasons, return_addresses, return_labels, returns_ops, shops,
-    spreadsheets, tracking_ops,
+    spreadsheets, statements, tracking_ops,
 )
 from hub.web.kit import api_blueprint  # noqa: F401

@@ -105,25 +105,27 @@ def supplier_sheet_csv(supplier_id):
     return _download(supplier_id, "csv")
 
 
-def _upload() -> tuple[bytes, str | None]:
-    if (request.content_length or 0) > spreadsheets.MAX_BYTES + MULTIPART_OVERHEAD:
-        raise ApiError(f"the file is larger than {spreadsheets.MAX_BYTES // 1024} KB",
-                       code="payload_too_large", status=413)  # refused before parsing
+def read_upload(max_bytes: int, what: str = "the sheet") -> tuple[bytes, str | None]:
+    """The uploaded file and its name: the ``multipart/form-data`` field ``file``, or a raw
+    XLSX/CSV body (no name); refused (413) before parsing when over ``max_bytes``."""
+    if (request.content_length or 0) > max_bytes + MULTIPART_OVERHEAD:
+        raise ApiError(f"the file is larger than {max_bytes // 1024} KB",
+                       code="payload_too_large", status=413)
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
-            raise ApiError("send the sheet as the multipart/form-data field 'file'",
+            raise ApiError(f"send {what} as the multipart/form-data field 'file'",
                            code="bad_request", details={"file": ["required"]})
         try:
-            return upload.read(spreadsheets.MAX_BYTES + 1), upload.filename
+            return upload.read(max_bytes + 1), upload.filename
         finally:
             upload.close()  # a large upload is spooled to a temporary file
     if request.mimetype in RAW_TYPES:
         return request.get_data(cache=False), None
     if not request.content_length:
-        raise ApiError("send the sheet as the multipart/form-data field 'file'",
+        raise ApiError(f"send {what} as the multipart/form-data field 'file'",
                        code="bad_request", details={"file": ["required"]})
-    raise ApiError(f"send the sheet as multipart/form-data (field 'file'), not "
+    raise ApiError(f"send {what} as multipart/form-data (field 'file'), not "
                    f"{request.mimetype or 'an unknown type'}", code="unsupported_media_type",
                    status=415)
 
@@ -134,7 +136,7 @@ def _upload() -> tuple[bytes, str | None]:
           tags=TAGS)
 def supplier_sheet_import(supplier_id, args):
     supplier = _supplier(supplier_id)
-    data, filename = _upload()
+    data, filename = read_upload(spreadsheets.MAX_BYTES)
     session = request_session()
     report = import_sheet(session, supplier, data, filename, principal().actor,
                           hub().settings.var_dir, args["apply"])

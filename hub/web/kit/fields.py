@@ -25,8 +25,9 @@ Id = Integer
 Time = fields.AwareDateTime
 
 
-def Money(**kw):  # noqa: N802 (reads as a field type)
-    return Integer(metadata={"description": "integer minor units (fen)"}, **kw)
+def Money(metadata=None, **kw):  # noqa: N802 (reads as a field type)
+    return Integer(metadata={"description": "integer minor units (fen)", **(metadata or {})},
+                   **kw)
 
 
 def RefId(**kw):  # noqa: N802 (reads as a field type)

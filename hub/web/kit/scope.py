@@ -5,7 +5,7 @@ always its merchant's, and for supplier tokens only what is its own
 (``hub.domain.fulfilment.ownership``): its fulfilments, the orders they belong to (showing
 only its own fulfilments and order lines), the return cases holding lines of its
 fulfilments (showing only those lines), its parcels (outbound of its fulfilments, return
-parcels of its cases), its alerts, and its *notices*: the outbox messages on its channel
+parcels of its cases), its alerts, its claims and statements once sent, and its *notices*: the outbox messages on its channel
 account about its own rows (``hub.web.supplier_api``). ``visible_column(column, who)`` is
 the same scope as a subquery of one column, for filters that cross records.
 ``get_visible`` fetches one row or raises 404 — never 403, so a caller cannot tell
@@ -21,7 +21,7 @@ from hub.core.errors import NotFound
 from hub.domain.fulfilment import ownership as own
 from hub.models import (
     Alert, Claim, Fulfilment, Order, OrderLine, OutboxMessage, ReturnCase, ReturnLine,
-    Shipment, Supplier,
+    Shipment, Statement, Supplier,
 )
 from hub.parties.auth import Principal
 
@@ -63,6 +63,8 @@ def _supplier_rows(model, supplier_id: int):
         return _supplier_notices(supplier_id)
     if model is Claim:  # claimed from it, once sent (a draft written off never was)
         return and_(Claim.supplier_id == supplier_id, Claim.sent_at.is_not(None))
+    if model is Statement:  # its own, once sent
+        return and_(Statement.supplier_id == supplier_id, Statement.sent_at.is_not(None))
     raise NotFound("not found")  # anything else is not for supplier tokens
 
 

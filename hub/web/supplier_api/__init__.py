@@ -11,6 +11,8 @@ on an order split between suppliers. The routes live on the hub's one API bluepr
     receipts.py     POST /supplier/returns/<id>/receipt (multipart or JSON, with photos)
     claims.py       GET /supplier/claims[/<id>[/evidence]], POST .../acknowledge | answer;
                     GET /supplier/balance
+    statements.py   GET /supplier/statements[/<id>[/lines | /export]], POST .../confirm |
+                    dispute
     docs.py         the protocol page for suppliers, ``/docs/suppliers``
 
 The answers go through the domain services (``hub.domain.fulfilment.allocation``, ``hub.domain.fulfilment.stopship``,
@@ -18,4 +20,6 @@ The answers go through the domain services (``hub.domain.fulfilment.allocation``
 included, is the page ``/docs/suppliers``. A notice whose webhook dies (410 Gone, a refused
 signature, retries exhausted) is alerted by ``hub.domain.pushes.supplier_notices``.
 """
-from hub.web.supplier_api import claims, docs, fulfilments, notices, receipts  # noqa: F401
+from hub.web.supplier_api import (  # noqa: F401
+    claims, docs, fulfilments, notices, receipts, statements,
+)
