@@ -37,6 +37,10 @@ What happens, in order (each step waits, at most ``STEP_S`` seconds, for what it
    the large ones. A parcel the courier loses is reported by the merchant and claimed from
    the courier through its claims file (``demo.liability``). The summary counts decisions
    by rule, claims by status and the supplier's balance in the ledger.
+9. **Month end** (``demo.finance``): finance builds the supplier's statement from the
+   ledger and sends it (an interim one), the supplier confirms it; its own statement
+   arrives as a CSV with planted differences, is imported, matched, its disputes decided
+   and the period closed. The summary reports the match outcomes.
 
 The summary (``demo.report``) lists every order with its key times and amounts, the
 totals and the steps that happened; ``--json`` prints it as one JSON object. A step that
@@ -53,7 +57,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from demo import after_sales, liability
+from demo import after_sales, finance, liability
 from demo.env import DemoEnv, StepTimeout
 from demo.world import PRODUCTS
 
@@ -98,6 +102,7 @@ class Scenario:
         self.returns()
         after_sales.play(self)
         liability.play(self)
+        finance.play(self)
 
     def of(self, *roles) -> list[dict]:
         return [o for o in self.orders if o["role"] in roles]

@@ -101,11 +101,13 @@ def _hub_rows(env) -> dict:
         alerts = [{"kind": a.kind, "severity": a.severity, "message": a.message}
                   for a in rows(Alert)]
         liability = _liability(s, env.ids["merchant"], rows)
+        finance = _finance(rows)
         inbox_failed = len(list(rows(InboxEvent, InboxEvent.status == "failed")))
         outbox_dead = len(list(rows(OutboxMessage, OutboxMessage.status == "dead")))
     return {"orders": orders, "fulfilments": fulfilments, "shipments": shipments,
             "cases": cases, "inspections": inspections, "audit": audit, "alerts": alerts,
             "inbox_failed": inbox_failed, "outbox_dead": outbox_dead, "liability": liability,
+            "finance": finance,
             "returns": _returns(kinds, verdicts, inspections, second, held, audit)}
 
 
@@ -123,6 +125,27 @@ def _liability(s, merchant_id: int, rows) -> dict:
             "supplier_balances": {codes.get(b["counterparty_id"], b["counterparty_id"]):
                                   b["balance_minor"] for b in balances
                                   if b["counterparty_kind"] == "supplier"}}
+
+
+def _finance(rows) -> dict:
+    """The month end: the statement, and how the supplier's own matched it."""
+    from hub.models import ReconciliationItem, Statement, StatementLine
+
+    statements = list(rows(Statement))
+    if not statements:
+        return {}
+    st = statements[-1]
+    items = [i for i in rows(ReconciliationItem) if i.statement_id == st.id]
+    lines: dict = {}
+    for i in items:
+        lines[i.outcome] = lines.get(i.outcome, 0) + len(i.hub_line_ids) + len(
+            i.supplier_line_ids)
+    return {"statement_id": st.id, "period": st.period, "status": st.status,
+            "lines": sum(1 for x in rows(StatementLine) if x.statement_id == st.id),
+            "closing_minor": st.closing_minor, "match_lines": dict(sorted(lines.items())),
+            "written_off_minor": sum(i.difference_minor for i in items
+                                     if i.outcome == "written_off"),
+            "disputes_decided": sum(1 for i in items if i.dispute == "decided")}
 
 
 def _count(values) -> dict:
@@ -245,7 +268,7 @@ def collect(env, scenario) -> dict:
         orders[-1]["outcome"] = _outcome(orders[-1])
     return {"ok": True, "steps": list(scenario.steps), "orders": orders,
             "totals": _totals(hub, orders, decisions, deliveries),
-            "returns": hub["returns"], "liability": hub["liability"],
+            "returns": hub["returns"], "liability": hub["liability"], "finance": hub["finance"],
             "alerts": hub["alerts"], "stop_ship_latency_ms": _latency(list(latencies.values())),
             "hub_url": env.hub_url, "var_dir": str(env.var_dir) if env.keep else None}
 
@@ -366,6 +389,15 @@ def render(summary: dict) -> str:
         ("supplier balances (> 0: owed to it)", ", ".join(
             f"{code} {yuan(v)}" for code, v in who["supplier_balances"].items()) or "-"),
     ]
+    money = summary["finance"]
+    if money:
+        rows += [
+            (f"statement {money['period']}", f"{money['status']}, {money['lines']} lines, "
+                                             f"closing {yuan(money['closing_minor'])}"),
+            ("  the supplier's file matched", _listed(money["match_lines"])),
+            ("  written off / disputes decided", f"{yuan(money['written_off_minor'])} / "
+                                                 f"{money['disputes_decided']}"),
+        ]
     width = max(len(r[0]) for r in rows)
     out.append("Totals")
     out += [f"  {label:<{width}}  {value}" for label, value in rows]

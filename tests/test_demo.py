@@ -124,6 +124,15 @@ def test_the_demo_plays_the_whole_scenario(demo_run):
     assert set(who["claims_by_status"]) <= {"accepted", "disputed"}
     assert who["claims_by_status"]["accepted"] >= 1 and who["accepted_minor"] >= 3 * 800
     assert list(who["supplier_balances"]) == ["SBX"]
+    # month end: the supplier's own statement, with five planted differences, matched
+    money = summary["finance"]
+    assert money["status"] == "closed" and money["lines"] >= 5
+    assert money["match_lines"]["written_off"] == 2 and money["written_off_minor"] == 50
+    assert money["match_lines"]["matched_with_difference"] == 2
+    assert money["match_lines"]["only_in_hub"] == 1
+    assert money["match_lines"]["only_in_supplier"] == 1
+    assert money["match_lines"]["duplicate"] == 1
+    assert money["disputes_decided"] == 4
     latency = summary["stop_ship_latency_ms"]
     assert latency["count"] == 3 and all(v > 0 for v in latency["values"])
     steps = " | ".join(s["step"] for s in summary["steps"])

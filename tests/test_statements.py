@@ -149,6 +149,8 @@ def test_a_period_not_ended_is_not_sent_and_the_cycle_is_kept(database, books):
         statement = statements.build(s, sup, now.key, "finance@test")[0]
         with pytest.raises(Conflict, match="has not ended"):
             statements.send(s, statement, "finance@test")
+        statements.send(s, statement, "finance@test", early=True)  # an interim one
+        assert statement.status == "sent"
         with pytest.raises(ApiError, match="monthly"):
             statements.build(s, sup, "2026-11-H1", "finance@test")
         profiles.update(s, sup, "finance@test", cycle="semimonthly")

@@ -2,7 +2,7 @@
 finance API has them (``hub.domain.finance``).
 
     hub statements build SUPPLIER_ID PERIOD          hub statements list [--supplier ID]
-    hub statements show ID                           hub statements send ID
+    hub statements show ID                           hub statements send ID [--early]
     hub statements import SUPPLIER_ID FILE [--columns JSON] [--apply-valid] [--period P]
     hub statements match ID [--all]                  counts, totals, and why (idempotent)
     hub statements disputes ID                       hub statements decide ITEM keep|adjust
@@ -92,7 +92,7 @@ def _run(as_json: bool, fn, shown, text):
 
 
 def _lifecycle(name: str, help_text: str):
-    """``hub statements send|confirm|close ID``: the step of the same name."""
+    """``hub statements confirm|close ID``: the step of the same name."""
     @statements_group.command(name, help=help_text)
     @click.argument("statement_id", type=int)
     @json_option
@@ -106,10 +106,22 @@ def _lifecycle(name: str, help_text: str):
     return command
 
 
-_lifecycle("send", "Send a statement to its supplier (its period has ended).")
 _lifecycle("confirm", "Finance confirms a statement (no dispute open).")
 _lifecycle("close", "Close the period (every line matched, written off, confirmed or "
                     "decided).")
+
+
+@statements_group.command("send", help="Send a statement to its supplier (its period has "
+                                       "ended, or --early: an interim statement).")
+@click.argument("statement_id", type=int)
+@click.option("--early", is_flag=True, help="before the period has ended")
+@json_option
+def send(statement_id, early, as_json):
+    from hub.domain.finance import statements
+    from hub.models import Statement
+
+    _run(as_json, lambda s: statements.send(s, _get(s, Statement, statement_id, as_json),
+                                            ACTOR, early=early), _statement, _said)
 
 
 @statements_group.command("reopen", help="Reopen a closed period, with a reason (audited).")

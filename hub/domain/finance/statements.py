@@ -1,7 +1,7 @@
 """The hub's statement to a supplier, period by period, from the ledger, to its close.
 
     build(session, supplier, period, actor) -> [Statement]     a draft per currency
-    send(session, statement, actor)                            on the supplier's channel
+    send(session, statement, actor, early=False)               on the supplier's channel
     answer(session, statement, actor, disputes=(), reason=None)  the supplier's answer
     confirm(session, statement, actor)                         finance, no open dispute
     close(session, statement, actor)     reopen(session, statement, actor, reason)
@@ -131,11 +131,15 @@ def move(session: Session, statement: Statement, event: str, actor: str, **chang
                  "statement", statement.id, {"status": [before, statement.status], **changes})
 
 
-def send(session: Session, statement: Statement, actor: str) -> Statement:
-    if utcnow() < statement.ends_at:
+def send(session: Session, statement: Statement, actor: str, early: bool = False
+         ) -> Statement:
+    """Once the period has ended; ``early``, an interim statement before (what arrives
+    later in the period goes on the next one, as late lines)."""
+    if utcnow() < statement.ends_at and not early:
         raise Conflict(f"period {statement.period} has not ended: its statement is sent "
-                       f"once it has", details={"ends_at": iso(statement.ends_at)})
-    move(session, statement, "send", actor)
+                       f"once it has (or early, as an interim statement)",
+                       details={"ends_at": iso(statement.ends_at)})
+    move(session, statement, "send", actor, early=utcnow() < statement.ends_at)
     statement.sent_at = utcnow()
     notify(session, statement)
     return statement

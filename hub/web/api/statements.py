@@ -4,7 +4,8 @@
   ``POST /statements`` — ``{supplier_id, period}``: build (or rebuild a draft of) the
   supplier's statement of that period from the ledger, one per currency.
 * ``GET /statements/<id>``, ``GET /statements/<id>/lines``.
-* ``POST /statements/<id>/send`` — once the period has ended, on the supplier's channel.
+* ``POST /statements/<id>/send?early=`` — once the period has ended (``early=true``: an
+  interim statement before), on the supplier's channel.
 * ``POST /statements/<id>/import?apply_valid=&columns=`` — the supplier's own statement
   file (multipart field ``file``, or a raw XLSX/CSV body): every row checked; a file with
   bad rows is refused (422, each row's errors) unless ``apply_valid=true``.
@@ -64,6 +65,11 @@ UPLOAD = {"multipart/form-data": {"type": "object", "required": ["file"],
 class BuildIn(Schema):
     supplier_id = RefId(required=True)
     period = fields.String(required=True, validate=validate.Length(1, 16))
+
+
+class SendArgs(Schema):
+    early = fields.Boolean(load_default=False, metadata={
+        "description": "send before the period has ended (an interim statement)"})
 
 
 class MerchantStatementListArgs(StatementListArgs):
@@ -207,11 +213,11 @@ def statement_lines(statement_id, args):
 
 
 @bp.post("/statements/<int:statement_id>/send")
-@endpoint(roles=FINANCE, response=StatementOut, refusals=ORDER_REFUSED,
+@endpoint(roles=FINANCE, query=SendArgs, response=StatementOut, refusals=ORDER_REFUSED,
           summary="Send a statement to its supplier", tags=TAGS)
-def send_statement(statement_id):
+def send_statement(statement_id, args):
     return _done(statements.send(request_session(), _statement(statement_id),
-                                 principal().actor))
+                                 principal().actor, early=args["early"]))
 
 
 @bp.post("/statements/<int:statement_id>/import")
