@@ -149,22 +149,25 @@ def _by_key(pool_h, pool_s, key: str, rules: Rules, first: int) -> tuple:
     wanted = ["id", column, *others, "amount_minor"]
 
     def keyed(pool):  # a 64-bit hash joins faster than text; the text is compared after
-        return pool.filter(pl.col(column).is_not_null()).select(
-            *wanted, hashed=pl.col(column).hash())
+        return pool.select(*wanted, hashed=pl.col(column).hash()).filter(
+            pl.col(column).is_not_null())  # selected first: only these columns are copied
 
     keyed_h, keyed_s = keyed(pool_h), keyed(pool_s)
-    both = keyed_h.join(keyed_s, on="hashed", suffix="_s").filter(
-        pl.col(column) == pl.col(f"{column}_s")).with_columns(single=pl.col("hashed").is_unique())
-    pairs = both.filter("single").sort("id").with_columns(
-        group=pl.int_range(first, first + pl.len()))
     conflict = pl.lit(False)
     for o in others:
         conflict = conflict | (pl.col(o).is_not_null() & pl.col(f"{o}_s").is_not_null()
                                & (pl.col(o) != pl.col(f"{o}_s")))
+    # only what the groups need goes on: the other keys' text ends in ``conflict``
+    both = keyed_h.join(keyed_s, on="hashed", suffix="_s").select(
+        "id", "id_s", "hashed", column, "amount_minor", "amount_minor_s", conflict=conflict,
+        same=pl.col(column) == pl.col(f"{column}_s")).filter("same").with_columns(
+        single=pl.col("hashed").is_unique())
+    pairs = both.filter("single").sort("id").with_columns(
+        group=pl.int_range(first, first + pl.len()))
     one_to_one = pairs.select(
         "group", key=pl.lit(key), key_value=pl.col(column), n_hub=pl.lit(1),
         n_supplier=pl.lit(1), hub_minor="amount_minor", supplier_minor="amount_minor_s",
-        conflict=conflict)
+        conflict="conflict")
     hub_lines = pairs.select(side=pl.lit("hub"), id="id", group="group")
     supplier_lines = pairs.select(side=pl.lit("supplier"), id="id_s", group="group")
     groups = [one_to_one]

@@ -43,6 +43,9 @@ class Rules:
 
     @classmethod
     def of(cls, document: dict | None) -> Rules:
+        if not isinstance(document, (dict, type(None))):
+            raise ApiError("the matching rules are an object", code="validation_error",
+                           status=422, details={"rules": ["an object"]})
         merged = {**DEFAULT, **(document or {})}
         errors = _errors(merged, document or {})
         if errors:
@@ -77,8 +80,6 @@ def _whole(value, most: int) -> bool:
 
 def _errors(merged: dict, given: dict) -> dict:
     errors = {}
-    if not isinstance(given, dict):
-        return {"rules": ["an object"]}
     unknown = set(given) - set(DEFAULT)
     if unknown:
         errors["rules"] = [f"unknown field(s): {', '.join(sorted(map(str, unknown)))}"]
