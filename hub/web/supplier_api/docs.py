@@ -3,7 +3,8 @@
 The page is ``templates/supplier_docs.html``; the examples it shows are built here so the
 tests can check them: ``VERIFY_EXAMPLE`` is executed against a real signed delivery, and
 the payload examples use the notice shapes of ``hub.domain.pushes.supplier_notices`` (the
-``claim_notice`` one: ``hub.domain.liability.claims.payload``).
+``claim_notice`` one: ``hub.domain.liability.claims.payload``; ``statement_notice``:
+``hub.domain.finance.statements.payload``).
 """
 from __future__ import annotations
 
@@ -88,6 +89,20 @@ EXAMPLES = {
             {"at": "2026-11-08T09:30:00+00:00", "source": "supplier:3",
              "en": "inspection photo",
              "sha256": "9f2c4e1a7b3d5f60812a4c6e8b0d2f4a6c8e0b2d4f6a8c0e2b4d6f8a0c2e4b6d"}]},
+    "statement_notice": {
+        "statement_id": 12, "status": "sent", "period": "2026-11",
+        "starts_at": "2026-10-31T16:00:00+00:00", "ends_at": "2026-11-30T16:00:00+00:00",
+        "currency": "CNY", "opening_minor": 0, "payables_minor": 60000,
+        "deductions_minor": -2000, "adjustments_minor": 0, "closing_minor": 58000,
+        "lines": [
+            {"line_id": 301, "kind": "goods_payable", "document_ref": "F-20261101-0007",
+             "order_no": "2611011234567890", "waybill": "SF1234567890123",
+             "amount_minor": 60000, "occurred_at": "2026-11-02T03:10:00+00:00",
+             "late": False, "memo": "goods at contract cost"},
+            {"line_id": 302, "kind": "claim_deduction", "document_ref": "CLM-93",
+             "order_no": "2611011234567890", "waybill": "SF1234567890123",
+             "amount_minor": -2000, "occurred_at": "2026-11-09T01:00:00+00:00",
+             "late": False, "memo": "claim 93 accepted"}]},
 }
 TOPIC_TEXT = {
     "order_dispatch": "a new order for you to ship; accept or reject it by answer_by, then "
@@ -101,6 +116,10 @@ TOPIC_TEXT = {
                     "it, then accept all or part of it or dispute it by answer_by (see "
                     "Claims below); a second notice with status withdrawn means the "
                     "merchant took the claim back and it needs no answer",
+    "statement_notice": "the merchant's statement (对账单) of a period (status sent): "
+                        "confirm it, or dispute the lines you do not agree with (see "
+                        "Statements below); a second notice with status closed is the "
+                        "period closed, for your records",
 }
 
 
