@@ -142,6 +142,18 @@ def test_rebuilding_a_draft_restates_it_and_a_sent_one_is_fixed(database, books)
         assert (st.opening_minor, st.closing_minor) == (55700, 56600)
 
 
+def test_the_next_period_opens_with_the_last_closing_even_a_draft_s(database, books):
+    built(database, books)  # November, not sent
+    with database.session() as s:
+        ledger.post(s, books["merchant"], ledger.Counterparty("supplier", id=books["supplier"]),
+                    "goods_payable", 400, "CNY", ("fulfilment", 997), "december", "test",
+                    occurred_at=at(3, 12))
+    december = built(database, books, "2026-12")
+    with database.session(readonly=True) as s:
+        st = s.get(Statement, december)
+        assert (st.opening_minor, st.payables_minor, st.closing_minor) == (55000, 400, 55400)
+
+
 def test_a_period_not_ended_is_not_sent_and_the_cycle_is_kept(database, books):
     with database.session() as s:
         sup = s.get(Supplier, books["supplier"])
@@ -281,3 +293,53 @@ def test_a_second_file_is_refused_once_the_first_was_decided_on(database, books)
     matched(database, statement_id)  # a write-off posted
     with pytest.raises(Conflict, match="count them twice"):
         imported(database, books, csv_file(supplier_rows(books)))
+
+
+def test_two_matches_racing_post_each_write_off_once(database, books):
+    if not database.is_postgres:
+        pytest.skip("a race of concurrent writers needs PostgreSQL")
+    from tests.race import race
+
+    statement_id = sent(database, books)
+    imported(database, books, csv_file(supplier_rows(books, **{"S-1": "100.50"})))
+    found = []
+
+    def second():
+        found.append(matched(database, statement_id))
+
+    race(database, lambda s: found.append(
+        reconcile.run(s, s.get(Statement, statement_id), "holder").as_dict()), second)
+    assert [r["written_off_minor"] for r in found] == [50, 50]  # the second saw the first's
+    with database.session(readonly=True) as s:
+        assert s.scalar(select(func.count()).select_from(LedgerEntry).where(
+            LedgerEntry.document_kind == "reconciliation")) == 1
+        assert s.scalar(select(func.count()).select_from(ReconciliationItem)) == 4
+
+
+def test_a_dispute_decided_twice_at_once_posts_once(database, books):
+    if not database.is_postgres:
+        pytest.skip("a race of concurrent writers needs PostgreSQL")
+    from tests.race import race
+
+    statement_id = sent(database, books)
+    imported(database, books, csv_file(supplier_rows(books, **{"S-2": "230.00"})))
+    matched(database, statement_id)
+    with database.session(readonly=True) as s:
+        item_id = s.scalar(select(ReconciliationItem.id).where(
+            ReconciliationItem.dispute == "open"))
+    refused = []
+
+    def second():
+        with database.session() as s:
+            try:
+                disputes.decide(s, s.get(ReconciliationItem, item_id), "adjust", "b", "b")
+            except Conflict as e:
+                refused.append(e)
+
+    race(database, lambda s: disputes.decide(s, s.get(ReconciliationItem, item_id), "adjust",
+                                             "a", "a"), second)
+    assert len(refused) == 1
+    with database.session(readonly=True) as s:
+        assert s.scalar(select(func.count()).select_from(LedgerEntry).where(
+            LedgerEntry.document_kind == "reconciliation")) == 1
+        assert s.get(Statement, statement_id).closing_minor == 58000

@@ -114,8 +114,8 @@ def _fill(session: Session, statement: Statement, entries: list[LedgerEntry]) ->
                                                                entry.document_id), {})))
     previous = session.scalar(select(Statement.closing_minor).where(
         Statement.supplier_id == statement.supplier_id,
-        Statement.currency == statement.currency, Statement.ends_at <= statement.starts_at,
-        Statement.status != "draft").order_by(Statement.ends_at.desc()).limit(1))
+        Statement.currency == statement.currency, Statement.ends_at <= statement.starts_at)
+        .order_by(Statement.ends_at.desc()).limit(1))
     statement.opening_minor = previous or 0
     session.flush()
     retotal(session, statement)
