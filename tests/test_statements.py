@@ -279,12 +279,13 @@ def test_a_file_with_bad_rows_applies_nothing_unless_asked(database, books):
     assert any("row 6" in text for text in refused.value.details["rows"])
     with database.session(readonly=True) as s:
         assert s.scalar(select(func.count()).select_from(StatementLine)) == 4
-    report = imported(database, books, csv_file(rows), apply_valid=True)
+    report = imported(database, books, csv_file(rows), apply_valid=True,
+                      columns={"memo": "备注"})
     assert report["statement_id"] == statement_id and not report["again"]
     assert imported(database, books, csv_file(rows), apply_valid=True)["again"]
     with database.session(readonly=True) as s:
         kept = profiles.profile_of(s, s.get(Supplier, books["supplier"])).columns
-        assert kept["amount"] == "金额" and kept["document_ref"] == "单据号"
+        assert kept == {"memo": "备注"}
 
 
 def test_a_second_file_is_refused_once_the_first_was_decided_on(database, books):
@@ -343,3 +344,48 @@ def test_a_dispute_decided_twice_at_once_posts_once(database, books):
         assert s.scalar(select(func.count()).select_from(LedgerEntry).where(
             LedgerEntry.document_kind == "reconciliation")) == 1
         assert s.get(Statement, statement_id).closing_minor == 58000
+
+
+def test_malformed_files_import_what_a_clerk_would_expect(database, books):
+    """A GBK CSV with thousands separators and a negative in parentheses; an XLSX whose
+    order number is merged over two lines, with an empty row and a formula left unsaved."""
+    from openpyxl import Workbook
+
+    from hub.models import SupplierFile, SupplierLine
+
+    statement_id = sent(database, books)
+    r = books["rows"]
+    text = ("单据号,订单号,金额,类型,日期\n"
+            f'{r[0]["ref"]},{r[0]["order"]},"1,000.00",货款,2026/11/2\n'
+            f'X-1,{r[1]["order"]},(12.30),调整,2026年11月3日\n')
+    report = imported(database, books, text.encode("gbk"))
+    assert report["encoding"] == "gb18030" and report["statement_id"] == statement_id
+    with database.session(readonly=True) as s:
+        got = [(x.document_ref, x.amount_minor) for x in s.scalars(
+            select(SupplierLine).order_by(SupplierLine.row_no))]
+        assert got == [(r[0]["ref"], 100000), ("X-1", -1230)]
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["订单号", "快递单号", "金额(分)", "日期"])
+    sheet.append([r[2]["order"], "SF9", 100, "2026-11-04"])
+    sheet.append([None, "SF8", 200, "2026-11-04"])
+    sheet.append([])
+    sheet.append([r[0]["order"], "SF7", "=1+1", "2026-11-04"])
+    sheet.merge_cells("A2:A3")
+    out = io.BytesIO()
+    book.save(out)
+    with database.session() as s:
+        with pytest.raises(ApiError, match="invalid"):
+            imports.import_file(s, s.get(Supplier, books["supplier"]), out.getvalue(),
+                                "bill.xlsx", "finance@test")
+    with database.session() as s:
+        report = imports.import_file(s, s.get(Supplier, books["supplier"]), out.getvalue(),
+                                     "bill.xlsx", "finance@test", apply_valid=True)
+    with database.session(readonly=True) as s:
+        xlsx = s.get(SupplierFile, report["file_id"])
+        assert (xlsx.rows_valid, xlsx.rows_invalid, xlsx.amount_unit) == (2, 1, "fen")
+        lines = s.scalars(select(SupplierLine).where(SupplierLine.file_id == xlsx.id)
+                          .order_by(SupplierLine.row_no))
+        assert [(x.order_no, x.amount_minor) for x in lines] == [
+            (r[2]["order"], 100), (r[2]["order"], 200)]

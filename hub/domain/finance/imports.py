@@ -4,7 +4,8 @@
                          apply_valid=False, period=None, amount_unit=None)
 
 The file is read by ``files.read`` with the supplier's kept column mapping (or the one
-given, which is then kept), every row checked. A file with any bad row is refused as a
+given, which is then kept; the headers it does not name are recognised), every row
+checked. A file with any bad row is refused as a
 whole — a 422 listing each row's errors, nothing written — unless ``apply_valid``: then
 its valid rows are the supplier's lines and the bad ones are kept with the file as its
 errors. The statement it is for: the ``period`` given, else the period most of its rows'
@@ -67,8 +68,8 @@ def import_file(session: Session, supplier: Supplier, data: bytes, filename: str
         document_ref=row.document_ref, order_no=row.order_no, line_ref=row.line_ref,
         waybill=row.waybill, kind=row.kind, amount_minor=row.amount_minor,
         occurred_on=row.occurred_on, memo=row.memo) for row in parsed.rows)
-    if parsed.columns != profile.columns:
-        profiles.update(session, supplier, actor, columns=parsed.columns)
+    if columns and columns != profile.columns:
+        profiles.update(session, supplier, actor, columns=columns)
     audit.record(session, supplier.merchant_id, actor, "supplier_file.imported",
                  "statement", statement.id,
                  {"file_id": record.id, "filename": record.filename, "sha256": digest,

@@ -5,9 +5,9 @@ files, and its matching rules.
     update(session, supplier, actor, **changes)   cycle, columns, amount_unit, rules
 
 Until finance keeps one, a supplier's statements are monthly, its files' headers are
-recognised (``files.HEADERS``) and ``rules.DEFAULT`` applies. An import keeps the column
-mapping it read the file with, so the next file of the same layout reads the same way;
-``update`` edits it. Every change is audited, and bad values are a 422 naming the field.
+recognised (``files.HEADERS``) and ``rules.DEFAULT`` applies. An import given a column
+mapping keeps it, so the next file of the same layout reads the same way; ``update``
+edits it. Every change is audited, and bad values are a 422 naming the field.
 """
 from __future__ import annotations
 
