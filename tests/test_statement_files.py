@@ -11,7 +11,7 @@ import pytest
 from openpyxl import Workbook
 
 from hub.core.errors import ApiError
-from hub.domain.finance import files
+from hub.domain.finance import files, grids
 
 HEAD_ZH = ["单据号", "订单号", "SKU", "快递单号", "类型", "金额(元)", "日期", "备注"]
 
@@ -294,7 +294,7 @@ def test_oversized_files_are_413(monkeypatch):
 def test_a_merged_cell_bomb_is_413_before_loading(monkeypatch):
     data = xlsx_bytes([["订单号", "金额"], ["SO1", 1]], merges=["C1:Z200"])
     assert len(files.read(data, "s.xlsx").rows) == 1
-    monkeypatch.setattr(files, "MAX_CELLS", 24 * 200 - 1)
+    monkeypatch.setattr(grids, "MAX_CELLS", 24 * 200 - 1)
     assert refused(data, "s.xlsx").status == 413
 
 
@@ -304,5 +304,5 @@ def test_too_many_xlsx_rows_are_refused_before_the_whole_load(monkeypatch):
     monkeypatch.setattr(openpyxl, "load_workbook",
                         lambda *a, **kw: loads.append(kw.get("read_only")) or load(*a, **kw))
     data = xlsx_bytes([["订单号", "金额"]] + [[f"SO{i}", 1] for i in range(40)])
-    monkeypatch.setattr(files, "MAX_ROWS", 10)
+    monkeypatch.setattr(grids, "MAX_ROWS", 10)
     assert refused(data, "s.xlsx").status == 413 and loads == [True]

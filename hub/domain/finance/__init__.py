@@ -7,6 +7,7 @@ matched against ours, disputes decided, the period closed, and exports.
                 ``confirm``, ``close``, ``reopen``; ``STATEMENT`` (the lifecycle)
     lines       a ledger entry as a statement line, with the keys the supplier knows
     files       reading a supplier's statement file (CSV or XLSX), every row checked
+    grids       an uploaded CSV or XLSX as a grid of cells, its size bounded first
     imports     ``import_file``: a file for one of the supplier's statements
     rules       the matching rules (keys, tolerance, write-off limit, date window)
     matching    the matching itself, on columns (polars): pure

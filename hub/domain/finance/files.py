@@ -9,8 +9,9 @@ by ``columns`` (the supplier's kept mapping, field → header text) for the fiel
 ``HEADERS`` for the others. Headers compare NFKC, lower-case, without spaces, punctuation or
 a bracketed unit; a fen header (``金额(分)``, ``amount_fen``) makes the amounts fen, any other
 yuan, unless ``amount_unit`` says. Amounts are exact signed fen, > 0 the merchant owes; a
-``deduction`` written positive is negated. XLSX: the first sheet, cached formula values (a
-formula without one is a row error), merged cells filled with their top-left value.
+``deduction`` written positive is negated. The file becomes a grid of cells in ``grids``
+(XLSX: the first sheet, saved formula values — a formula without one is a row error —,
+merged cells filled with their top-left value).
 
 A bad row never raises: all its problems are ``RowError``s (row numbers as a spreadsheet shows
 them, ``"english / 中文"``) and it is left out of ``rows``; empty and totals rows (合计, total)
@@ -20,27 +21,21 @@ no UTF-8 or GB18030 text, no header row, a bad ``columns`` entry (422); a corrup
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 import unicodedata
-import zipfile
-from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from hub.core.errors import ApiError
+from hub.domain.finance.grids import HEADER_SCAN, MAX_ROWS, bad as _bad, csv_grid, xlsx_grid
 
 FIELDS = ("document_ref", "order_no", "line_ref", "waybill", "kind", "amount", "date", "memo")
 KINDS = ("payable", "deduction", "adjustment")
 KEY_FIELDS = ("document_ref", "order_no", "waybill")  # a row names at least one
 ZH = {"document_ref": "单据号", "order_no": "订单号", "line_ref": "商品编码", "waybill": "快递单号",
       "kind": "类型", "amount": "金额", "date": "日期", "memo": "备注"}
-MAX_BYTES, MAX_UNZIPPED, MAX_ZIP_ENTRIES = 20 * 2 ** 20, 200 * 2 ** 20, 1000
-MAX_ROWS = 200_000
-MAX_CELLS = 5_000_000  # an XLSX sheet's used area; all its merged ranges together
-HEADER_SCAN, MAX_KEY, MAX_MEMO, MAX_MINOR = 20, 128, 500, 2 ** 53
+MAX_BYTES = 20 * 2 ** 20
+MAX_KEY, MAX_MEMO, MAX_MINOR = 128, 500, 2 ** 53
 FORMULA = ("a formula without a saved value: open and save the file in Excel / "
            "公式没有保存的值：请用 Excel 打开并保存后重新导入")
 NO_KEY = "the row names no document, order or waybill / 该行没有单据号、订单号或快递单号"
@@ -54,9 +49,6 @@ _DATES = (re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})" + _TIME.format("[ t]"
           re.compile(r"(\d{4})年()(\d{1,2})月(\d{1,2})日?" + _TIME.format(" ?")),
           re.compile(r"(\d{4})()(\d{2})(\d{2})()()()"))
 _NOT_DATE = ("is not a date (e.g. 2026-11-03)", "无法识别（例如 2026-11-03）")
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]{1,3})(\d{1,7})'
-                    rb'(?::([A-Z]{1,3})(\d{1,7}))?"')
-
 
 def _norm(text) -> str:
     """NFKC, lower-case, no whitespace."""
@@ -128,12 +120,6 @@ class Parsed:
         for row in out["rows"]:
             row["occurred_on"] = row["occurred_on"] and row["occurred_on"].isoformat()
         return out
-
-
-def _bad(message: str, status: int = 422, details=None) -> ApiError:
-    codes = {400: "bad_request", 413: "payload_too_large", 415: "unsupported_media_type"}
-    return ApiError(message, code=codes.get(status, "validation_error"), status=status,
-                    details=details)
 
 
 # -- headers -----------------------------------------------------------------------------------
@@ -317,109 +303,6 @@ def _row(row_no: int, values: list, index: dict[str, int], unit: str, epoch: dat
                got["kind"], minor, got["date"], got["memo"]), []  # 扣款 100: supplier owes 100
 
 
-# -- files -------------------------------------------------------------------------------------
-
-def _csv(data: bytes) -> tuple[list[list], str]:
-    text = encoding = None
-    for encoding in ("utf-8-sig", "gb18030"):  # Excel on Chinese Windows saves GBK, in GB18030
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    if text is None or "\x00" in text:
-        raise _bad("the file is neither XLSX nor CSV text in UTF-8 or GBK (save it as CSV "
-                   "UTF-8) / 文件不是 XLSX，也不是 UTF-8 或 GBK 编码的 CSV")
-    if re.match(r"\s*<", text) and re.search(r"<(html|table)\b", text[:4096], re.I):
-        raise _bad("the file is a web page, not CSV: open it in Excel and save it as .xlsx / "
-                   "文件是网页格式：请用 Excel 另存为 .xlsx", 415)
-    sample = text.splitlines()[:50]
-
-    def score(delimiter: str) -> tuple[int, int]:  # the most rows of one width, widest
-        counts = Counter(len(r) for r in csv.reader(sample, delimiter=delimiter) if len(r) > 1)
-        return max(((n, width) for width, n in counts.items()), default=(0, 0))
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""),
-                               delimiter=max((",", "\t", ";"), key=score)))
-    except csv.Error as e:
-        raise _bad(f"the CSV file could not be read: {e} / CSV 文件无法读取") from None
-    return rows, "utf-8" if encoding == "utf-8-sig" else encoding
-
-
-def _merged_area(archive: zipfile.ZipFile) -> int:
-    """Cells in the merged ranges of all sheets: loading makes an object for each."""
-    from openpyxl.utils import column_index_from_string as col
-    total = 0
-    for name in archive.namelist():
-        if not re.fullmatch(r"xl/worksheets/[^/]+\.xml", name):
-            continue
-        with archive.open(name) as f:
-            tail = b""
-            while chunk := f.read(1 << 20):
-                buf = tail + chunk
-                cut = buf.rfind(b">") + 1  # a tag ends at its own ">"
-                for m in _MERGE.finditer(buf, 0, cut):
-                    total += (abs(col((m[3] or m[1]).decode()) - col(m[1].decode())) + 1) * (
-                        abs(int(m[4] or m[2]) - int(m[2])) + 1)
-                tail = buf[cut:][-4096:]
-    return total
-
-
-def _scan(sheet) -> tuple[set, int, int]:
-    """Pass one, streaming, formulas not values: formula cells, used area, too many rows."""
-    sheet.reset_dimensions()  # the cells, not the size the file claims
-    formulas, last_row, last_col, seen, scan_end = set(), 0, 0, 0, 0
-    for r, cells in enumerate(sheet.iter_rows(), 1):
-        if used := [c for c, cell in enumerate(cells) if cell.value is not None]:
-            formulas.update((r, c) for c in used if cells[c].data_type == "f")
-            last_row, last_col, seen = r, max(last_col, used[-1] + 1), seen + 1
-            scan_end = r if seen == HEADER_SCAN + 1 else scan_end  # the header is above it
-            if scan_end and r - scan_end >= MAX_ROWS:
-                raise _bad(f"the file has more than {MAX_ROWS} rows / 行数过多", 413)
-    return formulas, last_row, last_col
-
-
-def _xlsx(data: bytes) -> tuple[list[list], set, date]:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        entries = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError):
-        raise _bad("the XLSX file is corrupt: save it again and retry / XLSX 文件已损坏", 400)
-    if "xl/workbook.xml" not in {e.filename for e in entries}:
-        raise _bad("the zip file is not an XLSX workbook / 文件不是 XLSX 工作簿", 415)
-    if len(entries) > MAX_ZIP_ENTRIES or sum(e.file_size for e in entries) > MAX_UNZIPPED:
-        raise _bad("the XLSX file unpacks to too much data / 文件解压后过大", 413)
-    from openpyxl import load_workbook
-    try:
-        if _merged_area(archive) > MAX_CELLS:
-            raise _bad("the XLSX file merges too many cells / 合并单元格过多", 413)
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-        formulas, last_row, last_col = _scan(book.worksheets[0])
-        book.close()
-        if last_row * last_col > MAX_CELLS:
-            raise _bad("the sheet's used area is too large / 工作表使用区域过大", 413)
-        book = load_workbook(io.BytesIO(data), data_only=True)  # whole: merged cells need it
-        sheet = book.worksheets[0]
-        grid = [list(r) for r in sheet.iter_rows(1, last_row, 1, last_col, True)] if last_row \
-            else []
-        for rng in sheet.merged_cells.ranges:
-            top = (rng.min_row, rng.min_col - 1)
-            if top[0] > last_row or top[1] >= last_col:
-                continue
-            for r in range(rng.min_row, min(rng.max_row, last_row) + 1):
-                for c in range(top[1], min(rng.max_col, last_col)):
-                    grid[r - 1][c] = grid[top[0] - 1][top[1]]
-                    if top in formulas:
-                        formulas.add((r, c))
-    except ApiError:
-        raise
-    except Exception as e:  # noqa: BLE001 (openpyxl raises many kinds on a broken file)
-        raise _bad(f"the XLSX file could not be read ({type(e).__name__}): save it again and "
-                   "retry / XLSX 文件无法读取", 400) from None
-    # a formula matters only where Excel saved no value
-    return grid, {(r, c) for r, c in formulas if grid[r - 1][c] is None}, book.epoch.date()
-
-
 def read(data: bytes, filename: str, columns: dict[str, str] | None = None,
          amount_unit: str | None = None) -> Parsed:
     """The statement's valid rows and every problem of the others (see the module doc)."""
@@ -436,11 +319,11 @@ def read(data: bytes, filename: str, columns: dict[str, str] | None = None,
         raise _bad("this is a legacy .xls (or password-protected) workbook: save it as .xlsx "
                    "without a password / 请另存为无密码的 .xlsx 文件", 415)
     if data[:4] == b"PK\x03\x04":
-        fmt, encoding, (grid, formulas, epoch) = "xlsx", None, _xlsx(data)
+        fmt, encoding, (grid, formulas, epoch) = "xlsx", None, xlsx_grid(data)
     elif (filename or "").lower().endswith((".xlsx", ".xlsm")) or data[:5] == b"%PDF-":
         raise _bad("the file is not an XLSX workbook or CSV text / 文件不是 XLSX 或 CSV", 415)
     else:  # an ".xls" may well be text: what many shop systems export
-        fmt, formulas, epoch, (grid, encoding) = "csv", set(), date(1899, 12, 30), _csv(data)
+        fmt, formulas, epoch, (grid, encoding) = "csv", set(), date(1899, 12, 30), csv_grid(data)
     at, index = _find_header(grid, mapped)
     end = len(grid)
     while end > at + 1 and not any(map(_plain, grid[end - 1])):
