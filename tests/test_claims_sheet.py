@@ -144,7 +144,7 @@ def test_a_sent_claim_is_exported_with_its_row_and_its_notice_awaits_export(
     assert row["answer"] is None and row["accepted_amount"] is None
     in_csv = [r for r in csv.DictReader(io.StringIO(export(client, sw, "csv").decode(
         "utf-8-sig"))) if r[HEADERS[0]] == "claim"]
-    assert [(r["claim_id (索赔单号)"], r["amount (索赔金额(元))"]) for r in in_csv] == [
+    assert [(r["claim_id (索赔单号)"], r["amount (金额(元))"]) for r in in_csv] == [
         (str(claim_id), row["amount"])]
 
     while deliver_outbox.run(app, "test-worker"):

@@ -1,7 +1,7 @@
 """The ``spreadsheet`` supplier channel: nothing travels over the network.
 
-A supplier on this channel gets its order dispatches, stop-ship requests, return notices
-and compensation claims as a sheet (XLSX or CSV) that the merchant sends it or that it
+A supplier on this channel gets its order dispatches, stop-ship requests, return notices,
+compensation claims and statements as a sheet (XLSX or CSV) that the merchant sends it or that it
 downloads with its own token, and answers by filling the sheet in and importing it
 (``hub.domain.sheets.files``, ``GET/POST /api/v1/suppliers/<id>/sheet...``,
 ``hub suppliers export|import``).

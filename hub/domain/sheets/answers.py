@@ -4,18 +4,20 @@
 
 Every row is checked against the current state before anything changes (``check_rows``):
 the section and answer are known values (English or the Chinese words in ``*_WORDS``); the
-fulfilment, return case or claim belongs to this supplier (a return case holds lines of
-its fulfilments and none of another supplier's, whose receipt is the merchant's:
-``hub.domain.fulfilment.ownership``; a claim was sent to it); the answer fits the section
-(a reject has a reason; a tracking number has its carrier; a return's grade is A–D, its
-scores four numbers 0–5 in halves that agree with the grade and the condition; a claim's
-accepted amount is yuan with at most two decimals, above 0 and at most the claim, a
-dispute has a reason); carrier and tracking number pass the domain's
-``hub.domain.fulfilment.validate_tracking`` (known carrier, the carrier's pattern, not used by
-another order or a return); no tracking number appears twice in the sheet and no
-fulfilment, return or claim is answered twice; and the answer still makes sense for the
-record (an order rejected meanwhile cannot be accepted, a claim accepted cannot be
-disputed). An answer the record already reflects is ``unchanged`` (so importing the same
+fulfilment, return case, claim or statement line belongs to this supplier (a return case
+holds lines of its fulfilments and none of another supplier's, whose receipt is the
+merchant's: ``hub.domain.fulfilment.ownership``; a claim or statement was sent to it); the
+answer fits the section (a reject has a reason; a tracking number has its carrier; a
+return's grade is A–D, its scores four numbers 0–5 in halves that agree with the grade and
+the condition; a claim's accepted amount is yuan with at most two decimals, above 0 and at
+most the claim, a dispute has a reason; a statement's lines are answered all or none,
+``confirm`` or ``dispute`` with a reason: ``hub.domain.sheets.statements``); carrier and
+tracking number pass the domain's ``hub.domain.fulfilment.validate_tracking`` (known
+carrier, the carrier's pattern, not used by another order or a return); no tracking number
+appears twice in the sheet and no fulfilment, return, claim or statement line is answered
+twice; and the answer still makes sense for the record (an order rejected meanwhile cannot
+be accepted, a claim accepted cannot be disputed, a statement answered is not answered
+again). An answer the record already reflects is ``unchanged`` (so importing the same
 sheet again changes nothing); a row without any answer is ``skipped``. Every problem is
 reported with its row number and column.
 
@@ -23,8 +25,9 @@ reported with its row number and column.
 ``sheet_has_errors`` with the report as details). ``apply="valid"`` applies the rows
 without errors. Either way the rows are applied through the domain services
 (``hub.domain.fulfilment``, ``hub.domain.returns.inspection``,
-``hub.domain.liability.claims``), one savepoint each, in the caller's one transaction; a
-row the domain refuses at that moment (a race) becomes an error — under ``all``
+``hub.domain.liability.claims``, ``hub.domain.finance.statements``: a statement by its
+first row, its other rows following), one savepoint each, in the caller's one transaction;
+a row the domain refuses at that moment (a race) becomes an error — under ``all``
 everything is then undone. Notices about an answered record are marked acknowledged. The
 caller commits.
 """
@@ -37,7 +40,7 @@ from hub.core.db import utcnow
 from hub.core.errors import ApiError
 from hub.domain import fulfilment
 from hub.domain.returns import inspection as inspections
-from hub.domain.sheets import claims as claim_sheet
+from hub.domain.sheets import claims as claim_sheet, statements as statement_sheet
 from hub.domain.sheets.checks import MODES, RowCheck, check_rows
 from hub.domain.sheets.files import read_sheet
 from hub.models import Fulfilment, OutboxMessage, ReturnCase, Supplier, audit
@@ -60,7 +63,12 @@ def _acknowledge(session, supplier: Supplier, entity: str, entity_id: int, actor
                                                         "acknowledged_at": now.isoformat()})
 
 
-def _apply(session, supplier: Supplier, c: RowCheck, actor: str, var_dir) -> None:
+def _apply(session, supplier: Supplier, c: RowCheck, actor: str, var_dir,
+           checks: list[RowCheck]) -> None:
+    if c.section == "statement":
+        if statement_sheet.apply(session, c, checks, actor) is not None:
+            _acknowledge(session, supplier, "statement", c.statement_id, actor)
+        return
     if c.section == "claim":
         claim_sheet.apply(session, c, actor)
         _acknowledge(session, supplier, "claim", c.claim_id, actor)
@@ -125,7 +133,7 @@ def import_sheet(session: Session, supplier: Supplier, data: bytes, filename: st
             continue
         try:
             with session.begin_nested():
-                _apply(session, supplier, c, actor, var_dir)
+                _apply(session, supplier, c, actor, var_dir, checks)
             c.outcome = "applied"
         except ApiError as e:
             c.error("answer", e.message)

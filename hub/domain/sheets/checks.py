@@ -1,6 +1,6 @@
 """Checking a filled-in supplier sheet, row by row, before anything changes
 (``check_rows``; the rules are listed in ``hub.domain.sheets.answers``; a claim's answer is
-checked in ``hub.domain.sheets.claims``)."""
+checked in ``hub.domain.sheets.claims``, a statement's in ``hub.domain.sheets.statements``)."""
 from __future__ import annotations
 
 import re
@@ -15,14 +15,15 @@ from hub.domain.fulfilment import ownership
 from hub.domain.returns import grading, inspection as inspections
 from hub.domain.returns.inspection import CONDITIONS, GRADES
 from hub.domain.returns.states import BEFORE_RECEIPT
-from hub.domain.sheets import claims as claim_sheet
+from hub.domain.sheets import claims as claim_sheet, statements as statement_sheet
 from hub.domain.sheets.files import ANSWER_KEYS
 from hub.models import Fulfilment, Inspection, ReturnCase, Supplier
 
 SECTION_WORDS = {"dispatch": "dispatch", "发货": "dispatch", "订单": "dispatch",
                  "stop_ship": "stop_ship", "stop-ship": "stop_ship", "停发": "stop_ship",
                  "截单": "stop_ship", "return": "return", "退货": "return",
-                 "claim": "claim", "索赔": "claim"}
+                 "claim": "claim", "索赔": "claim", "statement": "statement",
+                 "对账单": "statement", "对账": "statement"}
 DISPATCH_WORDS = {"accept": "accept", "accepted": "accept", "接单": "accept", "接受": "accept",
                   "reject": "reject", "rejected": "reject", "拒单": "reject", "拒绝": "reject",
                   "correct": "correct", "更正": "correct"}   # a wrong tracking number
@@ -34,6 +35,9 @@ RETURN_WORDS = {"received": "received", "receive": "received", "已收货": "rec
 CLAIM_WORDS = {"accept": "accept", "accepted": "accept", "同意": "accept", "接受": "accept",
                "dispute": "dispute", "disputed": "dispute", "reject": "dispute",
                "拒绝": "dispute", "申诉": "dispute", "异议": "dispute"}
+STATEMENT_WORDS = {"confirm": "confirm", "confirmed": "confirm", "确认": "confirm",
+                   "无误": "confirm", "同意": "confirm", "dispute": "dispute",
+                   "disputed": "dispute", "异议": "dispute", "有误": "dispute", "申诉": "dispute"}
 CONDITION_WORDS = {"完好": "intact", "破损": "damaged", "缺件": "missing_parts",
                    "错发": "wrong_item", "空包": "empty", "已使用": "used"}
 SCIENTIFIC = re.compile(r"^\d(\.\d+)?e\+?\d+$", re.I)
@@ -48,8 +52,11 @@ class RowCheck:
     fulfilment_id: int | None = None
     return_case_id: int | None = None
     claim_id: int | None = None
+    statement_id: int | None = None
+    line_id: int | None = None
     action: str | None = None    # accept | reject | ship | correct | stop_accepted | stop_rejected
-    #                              | receive | claim_accept | claim_dispute
+    #                              | receive | claim_accept | claim_dispute | statement_confirm
+    #                              | statement_dispute
     outcome: str = "ready"       # ready | unchanged | skipped | error | applied | not_applied
     errors: list = field(default_factory=list)
     carrier: str | None = None
@@ -60,17 +67,19 @@ class RowCheck:
     scores: dict | None = None
     barcode: str | None = None
     notes: str | None = None
-    amount_minor: int | None = None  # a claim's accepted part, in fen (None: all of it)
+    amount_minor: int | None = None  # fen: a claim's accepted part (None: all of it), or the
+    #                                  right amount of a disputed statement line (None: none)
 
     def error(self, column: str, message: str) -> None:
         self.errors.append({"column": column, "message": message})
         self.outcome = "error"
 
     def public(self) -> dict:
-        keep = ("row", "section", "fulfilment_id", "return_case_id", "claim_id", "action",
-                "outcome", "errors")
+        keep = ("row", "section", "fulfilment_id", "return_case_id", "claim_id", "statement_id",
+                "line_id", "action", "outcome", "errors")
+        optional = ("claim_id", "statement_id", "line_id")
         return {k: v for k, v in asdict(self).items()
-                if k in keep and (k != "claim_id" or v is not None)}
+                if k in keep and (k not in optional or v is not None)}
 
 
 def _int(check: RowCheck, row: dict, key: str) -> int | None:
@@ -254,6 +263,15 @@ def _check_claim(session, check: RowCheck, supplier: Supplier, row: dict) -> Non
         claim_sheet.check_answer(check, claim, answer, row)
 
 
+def _check_statement(session, check: RowCheck, supplier: Supplier, row: dict) -> None:
+    line = statement_sheet.line_of(session, check, supplier)
+    if line is None:
+        return
+    answer = _word(check, row.get("answer", ""), STATEMENT_WORDS, "answer", "answer")
+    if answer is not None:
+        statement_sheet.check_answer(session, check, line, answer, row)
+
+
 def _check_inspection(session, check: RowCheck, case: ReturnCase, row: dict) -> None:
     """The grade, the scores (four numbers in ``grading.DIMENSIONS`` order), the barcode."""
     grade, scores = row.get("grade", "").strip().upper() or None, row.get("scores", "").strip()
@@ -300,25 +318,28 @@ def check_rows(session: Session, supplier: Supplier, rows: list[dict]) -> list[R
         check.fulfilment_id = _int(check, row, "fulfilment_id")
         check.return_case_id = _int(check, row, "return_case_id")
         check.claim_id = _int(check, row, "claim_id")
+        check.statement_id = _int(check, row, "statement_id")
+        check.line_id = _int(check, row, "line_id")
         if not any(row.get(k) for k in ANSWER_KEYS):
             if check.outcome != "error":
                 check.outcome = "skipped"
             continue
         if check.section is None:
             check.error("section", f"section {row.get('section', '')[:30]!r} is not dispatch, "
-                        "stop_ship, return or claim")
+                        "stop_ship, return, claim or statement")
             continue
         if check.outcome == "error":
             continue
-        if check.section in ("return", "claim"):
-            (_check_return if check.section == "return" else _check_claim)(
-                session, check, supplier, row)
+        if check.section in ("return", "claim", "statement"):
+            {"return": _check_return, "claim": _check_claim,
+             "statement": _check_statement}[check.section](session, check, supplier, row)
             continue
         f = _fulfilment(session, check, supplier)
         if f is not None:
             (_check_dispatch if check.section == "dispatch" else _check_stop)(
                 session, check, f, row)
     _cross_check(checks)
+    statement_sheet.check_statements(session, checks, supplier)
     return checks
 
 
@@ -329,9 +350,9 @@ def _cross_check(checks: list[RowCheck]) -> None:
         if c.tracking_number:
             by_number.setdefault(c.tracking_number, []).append(c)
         if c.action:
-            target = {"return": f"return {c.return_case_id}",
-                      "claim": f"claim {c.claim_id}"}.get(c.section,
-                                                          f"fulfilment {c.fulfilment_id}")
+            target = {"return": f"return {c.return_case_id}", "claim": f"claim {c.claim_id}",
+                      "statement": f"line {c.line_id} of statement {c.statement_id}"}.get(
+                c.section, f"fulfilment {c.fulfilment_id}")
             by_target.setdefault(target, []).append(c)
     for number, same in by_number.items():
         if len(same) > 1:

@@ -1,8 +1,8 @@
 """Supplier sheets: what a supplier must answer, as XLSX or CSV, and reading a filled one.
 
-    rows = pending_rows(session, supplier)            # dispatches, stop-ships, returns, claims
-    data = to_xlsx(rows) | to_csv(rows)               # bytes to download
-    table = read_sheet(data, filename)                # [{"_row": 2, "section": ...}, ...]
+    rows = pending_rows(session, supplier)  # dispatches, stop-ships, returns, claims, statements
+    data = to_xlsx(rows) | to_csv(rows)     # bytes to download
+    table = read_sheet(data, filename)      # [{"_row": 2, "section": ...}, ...]
 
 One table, one row per thing to answer (the ``section`` column says which), the same
 columns in both formats (``COLUMNS``; the header cell is ``key (中文)``). The sheet is
@@ -24,11 +24,16 @@ built from the current state, so exporting again is always safe:
 * ``claim`` — the supplier's open compensation claims (``sent``, ``acknowledged``,
   ``disputed``: ``hub.domain.sheets.claims``), with the amount in yuan and fen and why in
   Chinese: answer ``accept`` (all, or ``accepted_amount`` yuan of it) or ``dispute`` with
-  a ``reason``.
+  a ``reason``;
+* ``statement`` — one row per line of the supplier's statements awaiting its answer
+  (``sent``: ``hub.domain.sheets.statements``), with ``statement_id``, ``line_id``, the
+  amount in yuan and fen: answer every line of a statement (or none) ``confirm`` or
+  ``dispute`` with a ``reason`` and, if it likes, the right amount (``accepted_amount``).
 
 Buyer details are the masked texts only. Cells an export writes are plain text, never
-formulas: a value starting with ``= + - @`` is prefixed with ``'`` (CSV injection), and the
-XLSX cells are typed as strings. CSV is UTF-8 with a BOM, so Excel shows Chinese text.
+formulas: a value starting with ``= + - @`` is prefixed with ``'`` (CSV injection) unless it
+is a plain number (a negative amount), and the XLSX cells are typed as strings. CSV is UTF-8
+with a BOM, so Excel shows Chinese text.
 
 ``read_sheet`` refuses, as ``ApiError`` 4xx with nothing read: a file over
 ``MAX_BYTES`` (413), a file that is neither XLSX nor CSV or a legacy ``.xls`` (415), a
@@ -53,14 +58,16 @@ from hub.domain import fulfilment
 from hub.domain.fulfilment import ownership
 from hub.domain.returns.flow import return_shipment
 from hub.domain.sheets.claims import claim_rows
+from hub.domain.sheets.statements import statement_rows
 from hub.models import Fulfilment, Order, ReturnCase, Supplier
 
 COLUMNS = (
     ("section", "类型"), ("fulfilment_id", "履约单号"), ("return_case_id", "售后单号"),
-    ("claim_id", "索赔单号"), ("platform_order_id", "平台订单号"), ("status", "状态"),
+    ("claim_id", "索赔单号"), ("statement_id", "对账单号"), ("line_id", "明细号"),
+    ("platform_order_id", "平台订单号"), ("status", "状态"),
     ("answer_by", "回复截止"), ("ship_by", "最晚发货"), ("items", "商品"), ("notice", "说明"),
     ("buyer", "收件人(脱敏)"), ("return_tracking", "退回运单"), ("event", "索赔事件"),
-    ("amount", "索赔金额(元)"), ("amount_minor", "索赔金额(分)"), ("currency", "币种"),
+    ("amount", "金额(元)"), ("amount_minor", "金额(分)"), ("currency", "币种"),
     ("answer", "回复"), ("reason", "原因"), ("accepted_amount", "同意金额(元)"),
     ("carrier", "快递公司"), ("tracking_number", "运单号"), ("condition", "货品状况"),
     ("grade", "等级"), ("scores", "评分 包装/外观/功能/完整"), ("barcode", "条码"),
@@ -71,8 +78,9 @@ ANSWER_KEYS = ("answer", "reason", "accepted_amount", "carrier", "tracking_numbe
                "condition", "grade", "scores", "barcode", "notes")
 INSPECTION_KEYS = ("grade", "scores", "barcode")  # a sheet exported before them still reads
 CLAIM_KEYS = ("claim_id", "accepted_amount")      # so does one exported before claims
+STATEMENT_KEYS = ("statement_id", "line_id")      # and one exported before statements
 REQUIRED_KEYS = ("section", "fulfilment_id", "return_case_id") + tuple(
-    k for k in ANSWER_KEYS if k not in INSPECTION_KEYS + CLAIM_KEYS)
+    k for k in ANSWER_KEYS if k not in INSPECTION_KEYS + CLAIM_KEYS + STATEMENT_KEYS)
 HEADERS = tuple(f"{key} ({label})" for key, label in COLUMNS)
 SHEET_NAME = "answers"
 MAX_BYTES = 1024 * 1024
@@ -81,6 +89,7 @@ MAX_ZIP_ENTRIES = 500
 MAX_ROWS = 5000
 RETURN_KINDS = ("return_refund", "exchange")
 RETURN_STATUSES = ("approved", "awaiting_return", "return_in_transit")
+NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")  # no formula: written as it is
 SHARED_NOTICE = "(also holds another supplier's goods: the merchant confirms its receipt)"
 HELP = (
     "How to answer / 填写说明",
@@ -103,6 +112,12 @@ HELP = (
     "it (accepted_amount in yuan, at most two decimals, e.g. 12.50); or dispute with a reason. "
     "A disputed claim can still be accepted later. 同意赔付填 accept（全额则 accepted_amount "
     "留空，部分同意则填写金额，单位元，最多两位小数）；有异议填 dispute 并写明原因。",
+    "statement (对账单): one row per line of a statement; answer every line of a statement, "
+    "or none: confirm if it is right; dispute with a reason, and in accepted_amount the amount "
+    "in yuan you say is right (empty: the line should not be there; a deduction is negative, "
+    "e.g. -30.00). 对账单每行为一条明细，同一对账单的明细须全部回复（或全部留空）：无误填 confirm；"
+    "有异议填 dispute 并写明原因，accepted_amount 填您认为正确的金额（元；留空表示该明细不应计入；"
+    "扣款为负数，如 -30.00）。",
     "Leave a row's answer empty to answer it later. Each tracking number may appear once. "
     "Importing the same sheet again changes nothing. 暂不回复的行留空即可；运单号不可重复。",
 )
@@ -129,8 +144,8 @@ def _items(session: Session, f: Fulfilment) -> str:
 
 
 def pending_rows(session: Session, supplier: Supplier) -> list[dict]:
-    """Every row the supplier has to answer now, dispatches first (by deadline), claims
-    last."""
+    """Every row the supplier has to answer now, dispatches first (by deadline), then
+    returns, claims and statements."""
 
     fulfilments = list(session.scalars(
         select(Fulfilment).where(Fulfilment.merchant_id == supplier.merchant_id,
@@ -155,7 +170,7 @@ def pending_rows(session: Session, supplier: Supplier) -> list[dict]:
             "buyer": _buyer(order)})
     if (supplier.contract_terms or {}).get("receives_returns", True):
         rows += _return_rows(session, supplier)
-    return rows + claim_rows(session, supplier)
+    return rows + claim_rows(session, supplier) + statement_rows(session, supplier)
 
 
 def _return_rows(session: Session, supplier: Supplier) -> list[dict]:
@@ -192,12 +207,17 @@ def _return_rows(session: Session, supplier: Supplier) -> list[dict]:
 
 # -- writing -------------------------------------------------------------------------------------
 
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    return text if NUMBER.match(text) else safe_cell(text)
+
+
 def to_csv(rows: list[dict]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(HEADERS)
     for row in rows:
-        writer.writerow([safe_cell(row.get(key)) for key in KEYS])
+        writer.writerow([_cell(row.get(key)) for key in KEYS])
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -213,7 +233,7 @@ def to_xlsx(rows: list[dict]) -> bytes:
     fill = PatternFill("solid", fgColor="FFF2CC")
     sheet.append(list(HEADERS))
     for row in rows:
-        sheet.append([safe_cell(row.get(key)) for key in KEYS])
+        sheet.append([_cell(row.get(key)) for key in KEYS])
     for cells in sheet.iter_rows(min_row=1, max_row=sheet.max_row):
         for cell in cells:
             cell.data_type = "s"  # text, never a formula
@@ -225,7 +245,7 @@ def to_xlsx(rows: list[dict]) -> bytes:
         if key in ANSWER_KEYS:
             sheet.cell(1, n).fill = fill
     answers = DataValidation(type="list", allow_blank=True,
-                             formula1='"accept,reject,accepted,rejected,received,dispute"')
+                             formula1='"accept,reject,accepted,rejected,received,dispute,confirm"')
     conditions = DataValidation(type="list", allow_blank=True,
                                 formula1='"intact,damaged,missing_parts,wrong_item,empty,used"')
     grades = DataValidation(type="list", allow_blank=True, formula1='"A,B,C,D"')
