@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from hub.core.china import CHINA
+from hub.core.china import CHINA, yuan_text
 
 ACTOR = "demo:finance"
 KINDS = {"goods_payable": "货款", "claim_deduction": "扣款"}
@@ -64,7 +64,7 @@ def supplier_file(env, statement_id: int) -> tuple[bytes, list[str]]:
         lines = list(s.scalars(select(StatementLine).where(
             StatementLine.statement_id == statement_id).order_by(StatementLine.id)))
     rows = [[x.document_ref, x.order_no or "", x.waybill or "",
-             _yuan(-x.amount_minor if x.entry_type == "claim_deduction" else x.amount_minor),
+             yuan_text(-x.amount_minor if x.entry_type == "claim_deduction" else x.amount_minor),
              KINDS.get(x.entry_type, "调整"),
              x.occurred_at.astimezone(CHINA).strftime("%Y/%m/%d"), ""] for x in lines]
     payables = [n for n, x in enumerate(lines) if x.entry_type == "goods_payable"]
@@ -86,10 +86,6 @@ def supplier_file(env, statement_id: int) -> tuple[bytes, list[str]]:
     writer.writerows(rows)
     writer.writerow(["合计", "", "", "", "", "", ""])
     return out.getvalue().encode("utf-8-sig"), planted
-
-
-def _yuan(minor: int) -> str:
-    return str(Decimal(minor) / 100)
 
 
 def _reconcile(env, statement_id: int, data: bytes) -> dict:

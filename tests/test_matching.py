@@ -218,16 +218,12 @@ def test_a_zero_tolerance_writes_nothing_off(tolerance):
     assert _outcome_of(20_000, 19_999, rules)["outcome"] == "matched_with_difference"
 
 
-def test_rules_tolerated_and_written_off_agree_with_the_engine_edges():
-    fixed = Rules.of(None)
-    assert fixed.tolerated(100, 5) and not fixed.tolerated(-101, 10 ** 9)
-    assert fixed.written_off(-100, 5) and not fixed.written_off(0, 5)
-    percent = Rules.of({"tolerance": {"kind": "percent", "percent": "0.5"},
-                        "write_off_limit_minor": 50})
-    assert percent.tolerance_bp == 50
-    assert percent.tolerated(100, 20_000) and not percent.tolerated(101, 20_000)
-    assert percent.tolerated(100, -20_000)  # a claim: of the amount's size
-    assert percent.written_off(50, 20_000) and not percent.written_off(51, 20_000)
+def test_a_percent_tolerance_is_of_the_amount_s_size_and_capped_by_the_limit():
+    rules = {"tolerance": {"kind": "percent", "percent": "0.5"}, "write_off_limit_minor": 50}
+    assert Rules.of(rules).tolerance_bp == 50
+    assert _outcome_of(-20_000, -20_050, rules)["outcome"] == "written_off"  # a deduction
+    assert _outcome_of(20_000, 20_051, rules)["outcome"] == "matched_with_difference"
+    assert _outcome_of(20_000, 20_051, rules)["tolerated"]  # within 0.5 %, over the limit
 
 
 # ---- many lines to one ----------------------------------------------------------------------
@@ -471,3 +467,19 @@ def test_rules_name_every_bad_field_at_once():
         Rules.of({"color": "red", "date_window_days": 91, "write_off_limit_minor": -5})
     assert set(raised.value.details) == {"rules", "date_window_days", "write_off_limit_minor"}
     assert "color" in raised.value.details["rules"][0]
+
+
+def test_rows_of_units_summing_to_the_hub_s_line_are_not_duplicates():
+    result = run([line(1, 10_000, order_no="O1")],
+                 [line(1, 5_000, order_no="O1"), line(2, 5_000, order_no="O1")])
+    group = group_of(result, "hub", 1)
+    assert (group["outcome"], group["n_supplier"]) == ("matched", 2)
+
+
+def test_the_supplier_s_skus_do_not_split_an_order_the_hub_states_whole():
+    hub = [line(1, 10_000, order_no="O1")]
+    supplier = [line(1, 6_050, order_no="O1", line_ref="SKU-A"),
+                line(2, 4_000, order_no="O1", line_ref="SKU-B")]
+    group = group_of(run(hub, supplier), "hub", 1)
+    assert (group["outcome"], group["key"], group["difference_minor"]) == (
+        "written_off", "order", 50)

@@ -306,3 +306,18 @@ def test_too_many_xlsx_rows_are_refused_before_the_whole_load(monkeypatch):
     data = xlsx_bytes([["订单号", "金额"]] + [[f"SO{i}", 1] for i in range(40)])
     monkeypatch.setattr(grids, "MAX_ROWS", 10)
     assert refused(data, "s.xlsx").status == 413 and loads == [True]
+
+
+def test_an_amount_merged_over_rows_is_an_error_on_each_not_counted_twice():
+    data = xlsx_bytes([["订单号", "商品编码", "金额"], ["SO1", "A", 30], ["SO1", "B", None]],
+                      merges=["C2:C3", "A2:A3"])
+    parsed = files.read(data, "s.xlsx")
+    assert [r.order_no for r in parsed.rows] == ["SO1"]  # the top row keeps its amount
+    assert [(e.row_no, e.column) for e in parsed.errors] == [(3, "amount")]
+
+
+@pytest.mark.parametrize("columns", [["amount"], "amount", 5])
+def test_columns_that_are_not_an_object_are_a_422(columns):
+    with pytest.raises(ApiError) as e:
+        files.read(csv_bytes([["订单号", "金额"], ["SO1", "1"]]), "s.csv", columns=columns)
+    assert e.value.status == 422

@@ -389,3 +389,106 @@ def test_malformed_files_import_what_a_clerk_would_expect(database, books):
                           .order_by(SupplierLine.row_no))
         assert [(x.order_no, x.amount_minor) for x in lines] == [
             (r[2]["order"], 100), (r[2]["order"], 200)]
+
+
+def test_a_line_disputed_on_the_channel_and_in_the_file_is_decided_once(database, books):
+    statement_id = sent(database, books)
+    with database.session() as s:
+        st = s.get(Statement, statement_id)
+        line = s.scalar(select(StatementLine).where(StatementLine.document_ref == "S-2"))
+        statements.answer(s, st, "supplier", [{"line_id": line.id, "reason": "¥230",
+                                               "amount_minor": 23000}])
+        with pytest.raises(Conflict, match="answered already"):
+            statements.answer(s, st, "supplier", [{"line_id": line.id, "reason": "again"}])
+    imported(database, books, csv_file(supplier_rows(books, **{"S-2": "230.00"})))
+    matched(database, statement_id)
+    with database.session() as s:
+        open_items = s.scalars(select(ReconciliationItem).where(
+            ReconciliationItem.dispute == "open").order_by(ReconciliationItem.id)).all()
+        assert [i.outcome for i in open_items] == ["supplier_dispute",
+                                                   "matched_with_difference"]
+        disputes.decide(s, open_items[0], "adjust", "finance@test", "agreed ¥230")
+        assert (open_items[1].dispute, open_items[1].decision_note) == (
+            "decided", f"settled with item {open_items[0].id}")
+        assert s.get(Statement, statement_id).closing_minor == 58000  # once, not twice
+
+
+def test_a_line_the_supplier_had_adjusted_is_not_written_off_again(database, books):
+    statement_id = sent(database, books)
+    with database.session() as s:
+        line = s.scalar(select(StatementLine).where(StatementLine.document_ref == "S-1"))
+        statements.answer(s, s.get(Statement, statement_id), "supplier",
+                          [{"line_id": line.id, "reason": "+0.50", "amount_minor": 10050}])
+        item = s.scalar(select(ReconciliationItem))
+        disputes.decide(s, item, "adjust", "finance@test", "fine")
+    imported(database, books, csv_file(supplier_rows(books, **{"S-1": "100.50"})))
+    assert matched(database, statement_id)["open_disputes"] == 0
+    with database.session(readonly=True) as s:
+        assert s.scalar(select(func.count()).select_from(LedgerEntry).where(
+            LedgerEntry.document_kind == "reconciliation")) == 1
+        assert s.get(Statement, statement_id).closing_minor == 55050
+
+
+def test_building_and_sending_at_once_keeps_the_totals_and_matching_its_time(database,
+                                                                             books):
+    with database.session() as s:
+        [st] = statements.build(s, s.get(Supplier, books["supplier"]), "2026-11", "f")
+        statements.send(s, st, "f")
+        statement_id = st.id
+    with database.session(readonly=True) as s:
+        st = s.get(Statement, statement_id)
+        assert (st.payables_minor, st.closing_minor) == (60000, 55000)
+    imported(database, books, csv_file(supplier_rows(books, **{"S-2": "230.00"})))
+    matched(database, statement_id)
+    with database.session(readonly=True) as s:
+        st = s.get(Statement, statement_id)
+        assert st.status == "disputed" and st.matched_at is not None
+
+
+def test_balances_run_on_and_periods_close_in_order(database, books):
+    november = sent(database, books)
+    with database.session() as s:
+        ledger.post(s, books["merchant"], ledger.Counterparty("supplier", id=books["supplier"]),
+                    "goods_payable", 400, "CNY", ("fulfilment", 997), "december", "test",
+                    occurred_at=at(3, 12))
+        [december] = statements.build(s, s.get(Supplier, books["supplier"]), "2026-12", "f")
+        statements.send(s, december, "f", early=True)
+        december_id = december.id
+    imported(database, books, csv_file(supplier_rows(books, **{"S-2": "230.00"})))
+    matched(database, november)
+    with database.session() as s:
+        item = s.scalar(select(ReconciliationItem).where(ReconciliationItem.dispute == "open"))
+        disputes.decide(s, item, "adjust", "finance@test", "agreed")
+    with database.session() as s:
+        nov, dec = s.get(Statement, november), s.get(Statement, december_id)
+        assert (nov.closing_minor, dec.opening_minor, dec.closing_minor) == (
+            58000, 58000, 58400)
+        with pytest.raises(Conflict, match="first"):
+            statements.close(s, dec, "f")
+        statements.confirm(s, nov, "f")
+        statements.close(s, nov, "f")
+    with database.session() as s:
+        statements.answer(s, s.get(Statement, december_id), "supplier")  # it confirms
+        statements.confirm(s, s.get(Statement, december_id), "f")
+        statements.close(s, s.get(Statement, december_id), "f")
+        with pytest.raises(Conflict, match="first"):
+            statements.reopen(s, s.get(Statement, november), "f", "a credit note")
+
+
+def test_a_later_draft_gives_back_the_lines_of_a_period_built_after_it(database, books):
+    december = built(database, books, "2026-12")
+    november = built(database, books, "2026-11")
+    with database.session(readonly=True) as s:
+        count = {sid: s.scalar(select(func.count()).select_from(StatementLine).where(
+            StatementLine.statement_id == sid)) for sid in (november, december)}
+        assert count == {november: 4, december: 0}
+        dec = s.get(Statement, december)
+        assert (dec.opening_minor, dec.closing_minor) == (55000, 55000)
+
+
+def test_a_period_is_a_period_and_nothing_like_it(database, books):
+    with database.session() as s:
+        supplier = s.get(Supplier, books["supplier"])
+        for key in ("2026-11\n", "２０２６-11", "0000-11", "9999-12", "2026-13"):
+            with pytest.raises(ApiError, match="a period is"):
+                statements.build(s, supplier, key, "f")

@@ -101,6 +101,8 @@ def test_exports_have_fixed_columns_both_languages_and_totals(client, database, 
     lines = list(csv.reader(io.StringIO(journal.data.decode("utf-8-sig"))))
     debit = [r for r in lines[2:-1] if r[3] == "Cost of goods sold"]
     assert len(debit) == 3 and lines[-1][4] == lines[-1][6]  # debits equal credits
+    claim = [(r[3], r[4], r[6]) for r in lines[2:-1] if r[9] == "claim 77"]
+    assert claim == [("Accounts payable", "50.00", ""), ("Compensation income", "", "50.00")]
 
 
 def test_the_supplier_sees_its_sent_statements_and_disputes_a_line(client, database, books,
@@ -123,7 +125,11 @@ def test_the_supplier_sees_its_sent_statements_and_disputes_a_line(client, datab
     assert [(i["outcome"], i["difference_minor"]) for i in queue] == [
         ("supplier_dispute", -30000)]
     client.post(f"{API}/reconciliation-items/{queue[0]['id']}/decide",
-                headers=tokens["finance"], json={"decision": "adjust", "note": "agreed"})
+                headers=tokens["finance"],
+                json={"decision": "adjust", "note": "internal: not worth fighting"})
+    seen = client.get(f"{API}/supplier/statements/{statement_id}/lines?limit=200",
+                      headers=tokens["supplier"]).get_data(as_text=True)
+    assert "not worth fighting" not in seen and "adjusted to the supplier's figure" in seen
     with database.session(readonly=True) as s:
         assert s.get(Statement, statement_id).closing_minor == 25000
         entry = s.scalar(select(LedgerEntry).where(
@@ -132,6 +138,23 @@ def test_the_supplier_sees_its_sent_statements_and_disputes_a_line(client, datab
     exported = client.get(f"{API}/supplier/statements/{statement_id}/export?lang=en",
                           headers=tokens["supplier"])
     assert b"Document ref" in exported.data
+
+
+def test_bad_input_is_a_clear_error(client, database, books, tokens):
+    made = client.post(f"{API}/statements", headers=tokens["finance"],
+                       json={"supplier_id": books["supplier"], "period": "2026-11\n"})
+    assert made.status_code == 422
+    statement_id = build_and_send(client, tokens, books)
+    for columns in ('["a"]', "5", '"amount"', "{"):
+        resp = upload(client, tokens, statement_id, csv_file(supplier_rows(books)),
+                      f"?columns={columns}")
+        assert resp.status_code == 422, (columns, resp.get_json())
+    too_long = client.post(f"{API}/statements/{statement_id}/reopen", headers=tokens["finance"],
+                           json={"reason": "x" * 501})
+    assert too_long.status_code == 422
+    reopened = client.get(f"{API}/supplier/statements/{statement_id}",
+                          headers=tokens["supplier"]).get_json()
+    assert "reopen_reason" not in reopened
 
 
 def test_an_item_s_evidence_holds_its_claims_packs(client, database, books, tokens):

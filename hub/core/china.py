@@ -22,6 +22,11 @@ def yuan(minor: int | None, currency: str = "CNY") -> str:
     """Fen as money for people: ``1234`` → ``¥12.34`` (another currency: ``USD 12.34``)."""
     if minor is None:
         return ""
-    sign, minor = ("-" if minor < 0 else ""), abs(int(minor))
-    amount = f"{minor // 100}.{minor % 100:02d}"
+    sign, amount = ("-" if minor < 0 else ""), yuan_text(abs(int(minor)))
     return f"{sign}¥{amount}" if currency == "CNY" else f"{sign}{currency} {amount}"
+
+
+def yuan_text(minor: int) -> str:
+    """Fen as the plain decimal a spreadsheet cell holds, exactly: ``-1230`` → ``-12.30``."""
+    sign, minor = ("-" if minor < 0 else ""), abs(int(minor))
+    return f"{sign}{minor // 100}.{minor % 100:02d}"

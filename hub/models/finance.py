@@ -32,8 +32,8 @@ from hub.models.common import Code, Currency, Id, Tenant, Timestamps, fk
 STATEMENT_STATUSES = ("draft", "sent", "supplier_confirmed", "disputed",
                       "finance_confirmed", "closed")
 OUTCOMES = ("matched", "matched_with_difference", "written_off", "only_in_hub",
-            "only_in_supplier", "duplicate")  # of matching; and supplier_dispute: a line
-# the supplier disputed on its channel
+            "only_in_supplier", "duplicate",  # of matching
+            "supplier_dispute")  # a line the supplier disputed on its channel
 
 
 class StatementProfile(Tenant, Timestamps, Base):
@@ -90,7 +90,6 @@ class StatementLine(Tenant, Base):
     document_id: Mapped[int] = mapped_column(BigInteger)
     document_ref: Mapped[str | None] = mapped_column(String(128))  # the supplier's own id
     order_no: Mapped[str | None] = mapped_column(String(128))
-    line_ref: Mapped[str | None] = mapped_column(String(128))
     waybill: Mapped[str | None] = mapped_column(String(128))
     amount_minor: Mapped[int] = mapped_column(BigInteger)  # > 0: the merchant owes
     occurred_at: Mapped[datetime]
@@ -116,7 +115,6 @@ class SupplierFile(Tenant, Base):
     rows_valid: Mapped[int]
     rows_invalid: Mapped[int]
     errors: Mapped[list] = mapped_column(JSON)  # [{row_no, column, message}]
-    applied: Mapped[bool]  # its valid rows are the supplier's lines
     imported_by: Mapped[str] = mapped_column(String(128))
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -79,7 +79,7 @@ def _operation(rule, api) -> dict:
         "schema": {"$ref": "#/components/schemas/Error"}}}} for code, text in sorted(refusals)}
     if api.produces:
         ok = {"200": {"description": "the file, as an attachment", "content": {
-            api.produces: {"schema": {"type": "string", "format": "binary"}}}}}
+            t: {"schema": {"type": "string", "format": "binary"}} for t in api.produces}}}
     elif api.response is None:
         ok = {"204": {"description": "done"}}
     elif api.many:

@@ -2,6 +2,7 @@
 
     open_for_line(session, statement, line, actor)      a line the supplier disputed
     decide(session, item, decision, actor, note)        keep | adjust
+    settle_others(session, item, actor)                 one decision per line
     adjust(session, statement, item, difference, memo, actor)  a write-off, stated
     claims_of(session, item)                            the claims behind it (evidence)
 
@@ -16,7 +17,10 @@ supplier disputed on its channel (outcome ``supplier_dispute``). Deciding it:
   on the statement as an adjustment line.
 
 Every decision is audited with its note; a decided dispute is not decided again, and
-nothing is decided on a closed statement.
+nothing is decided on a closed statement. One decision per line: a line disputed twice
+(by the supplier on its channel and by its file's match) is settled by the first decision
+on it, and adjusted at most once. The note stays with finance: the ledger and the
+supplier read a neutral memo.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.china import yuan
 from hub.core.db import utcnow
-from hub.core.errors import Conflict
+from hub.core.errors import ApiError, Conflict
 from hub.domain import ledger
 from hub.domain.finance.lines import line_for, retotal
 from hub.models import Claim, ReconciliationItem, Statement, StatementLine, audit
@@ -57,6 +61,12 @@ def open_for_line(session: Session, statement: Statement, line: StatementLine,
 
 def decide(session: Session, item: ReconciliationItem, decision: str, actor: str,
            note: str) -> ReconciliationItem:
+    if decision not in DECISIONS or not (isinstance(note, str) and note.strip()
+                                         and len(note) <= 500):
+        raise ApiError("a decision is keep or adjust, with a note", code="validation_error",
+                       status=422, details={"decision": list(DECISIONS),
+                                            "note": ["text of 1 to 500 characters"]})
+    session.flush()
     session.refresh(item, with_for_update=True)
     statement = session.get(Statement, item.statement_id)
     if statement.status == "closed":
@@ -64,18 +74,48 @@ def decide(session: Session, item: ReconciliationItem, decision: str, actor: str
                        details={"status": statement.status})
     if item.dispute != "open":
         raise Conflict(f"item {item.id} has no open dispute", details={"dispute": item.dispute})
-    item.dispute, item.decision, item.decision_note = "decided", decision, note
-    item.decided_by, item.decided_at = actor, utcnow()
+    posted = [s.id for s in _sharing_lines(session, item) if s.ledger_entry_id]
+    if decision == "adjust" and posted:
+        raise Conflict(f"a line of item {item.id} was adjusted already (item {posted[0]})",
+                       details={"item_id": posted[0]})
+    _decided(item, decision, note, actor)
     if decision == "adjust" and item.difference_minor:
         entry = adjust(session, statement, item, item.difference_minor,
-                       f"statement {statement.period}: the supplier's figure taken "
-                       f"({note})", actor)
+                       f"statement {statement.period}: adjusted to the supplier's figure "
+                       f"(item {item.id})", actor)
         item.ledger_entry_id = entry.id
+    settle_others(session, item, actor)  # one decision per line
     audit.record(session, item.merchant_id, actor, "reconciliation.decided",
                  "reconciliation_item", item.id,
                  {"decision": decision, "note": note, "difference_minor": item.difference_minor,
                   "ledger_entry_id": item.ledger_entry_id})
     return item
+
+
+def _decided(item: ReconciliationItem, decision: str, note: str, actor: str) -> None:
+    item.dispute, item.decision, item.decision_note = "decided", decision, note
+    item.decided_by, item.decided_at = actor, utcnow()
+
+
+def _sharing_lines(session: Session, item: ReconciliationItem) -> list[ReconciliationItem]:
+    """The statement's other items holding one of this item's hub lines."""
+    lines = set(item.hub_line_ids)
+    return [other for other in session.scalars(select(ReconciliationItem).where(
+        ReconciliationItem.statement_id == item.statement_id,
+        ReconciliationItem.id != item.id).order_by(ReconciliationItem.id))
+        if lines & set(other.hub_line_ids)]
+
+
+def settle_others(session: Session, item: ReconciliationItem, actor: str) -> None:
+    """The other open disputes on this item's lines are settled with it."""
+    for other in _sharing_lines(session, item):
+        if other.dispute == "open":
+            settled(other, f"settled with item {item.id}", actor)
+
+
+def settled(item: ReconciliationItem, note: str, actor: str) -> None:
+    """Decided without a decision of its own: its line was decided elsewhere."""
+    _decided(item, "keep", note, actor)
 
 
 def adjust(session: Session, statement: Statement, item: ReconciliationItem, difference: int,

@@ -5,7 +5,8 @@ totals row.
     data = journal(session, merchant_id, month, fmt="csv", lang="zh")
 
 ``what``: ``statement`` (its lines: period, opening, each line, closing), ``match`` (every
-reconciliation item), ``disputes`` (the items with a dispute, open first). ``journal``:
+item of the match with the supplier's file, by the file's row numbers), ``disputes`` (the
+items with a dispute, open first, the lines the supplier disputed on its channel too). ``journal``:
 every ledger entry the merchant booked in a month (``YYYY-MM``, the ledger's period: an
 entry arriving after a month was closed in the books is booked in the next one), as
 double-entry lines for the merchant's accounting system: per entry a debit and a credit
@@ -29,10 +30,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.core.cells import safe_cell
-from hub.core.china import china_time
+from hub.core.china import china_time, yuan_text
 from hub.core.errors import ApiError
 from hub.domain import ledger
-from hub.models import LedgerEntry, ReconciliationItem, Statement, StatementLine, Supplier
+from hub.models import (
+    LedgerEntry, ReconciliationItem, Statement, StatementLine, Supplier, SupplierLine,
+)
 
 FORMATS, LANGS, WHATS = ("csv", "xlsx"), ("zh", "en"), ("statement", "match", "disputes")
 # (key, 中文, English, kind): kind text | money (fen → yuan beside fen) | int
@@ -46,7 +49,7 @@ STATEMENT = (("line_id", "明细号", "Line", "int"), ("occurred_at", "日期", 
 MATCH = (("item_id", "结果号", "Item", "int"), ("outcome", "结果", "Outcome", "text"),
          ("key", "配对依据", "Paired by", "text"), ("key_value", "单号", "Key", "text"),
          ("hub_lines", "系统明细", "Hub lines", "text"),
-         ("supplier_rows", "供应商行", "Supplier rows", "text"),
+         ("supplier_rows", "供应商文件行号", "Rows of the supplier's file", "text"),
          ("hub", "系统金额", "Hub amount", "money"),
          ("supplier", "供应商金额", "Supplier amount", "money"),
          ("difference", "差额", "Difference", "money"), ("dispute", "争议", "Dispute", "text"),
@@ -57,7 +60,9 @@ JOURNAL = (("entry_id", "分录号", "Entry", "int"), ("date", "日期", "Date",
            ("counterparty", "往来单位", "Counterparty", "text"),
            ("document", "单据", "Document", "text"), ("memo", "摘要", "Memo", "text"),
            ("entry_hash", "哈希", "Hash", "text"))
-# entry type → (debit account, credit account) for a positive amount, (中文, English)
+# entry type → (debit, credit) accounts, (中文, English), as booked in the type's own
+# direction (``ledger.SIGNS``: a claim deduction is negative); the other direction swaps
+# them. A correction is booked on the accounts of the entry it corrects.
 ACCOUNTS = {
     "goods_payable": (("主营业务成本", "Cost of goods sold"), ("应付账款", "Accounts payable")),
     "claim_deduction": (("应付账款", "Accounts payable"), ("营业外收入-赔偿", "Compensation income")),
@@ -65,7 +70,6 @@ ACCOUNTS = {
                              ("营业外收入-赔偿", "Compensation income")),
     "platform_penalty": (("营业外支出-罚款", "Penalties"), ("其他应付款", "Other payables")),
     "write_off": (("营业外支出-核销", "Write-offs"), ("应付账款", "Accounts payable")),
-    "correction": (("以前年度损益调整", "Adjustments"), ("应付账款", "Accounts payable")),
 }
 TOTAL = {"zh": "合计", "en": "Total"}
 
@@ -83,16 +87,21 @@ def export(session: Session, statement: Statement, what: str, fmt: str = "csv",
                 for x in lines]
         supplier = session.get(Supplier, statement.supplier_id)
         title = [f"{supplier.name} {statement.period} {statement.currency}",
-                 f"{'期初' if lang == 'zh' else 'Opening'} {statement.opening_minor / 100:.2f}",
-                 f"{'期末' if lang == 'zh' else 'Closing'} {statement.closing_minor / 100:.2f}"]
+                 f"{'期初' if lang == 'zh' else 'Opening'} {yuan_text(statement.opening_minor)}",
+                 f"{'期末' if lang == 'zh' else 'Closing'} {yuan_text(statement.closing_minor)}"]
         return _write(STATEMENT, rows, fmt, lang, title)
     items = session.scalars(select(ReconciliationItem).where(
         ReconciliationItem.statement_id == statement.id).order_by(ReconciliationItem.id))
     if what == "disputes":
         items = sorted((i for i in items if i.dispute), key=lambda i: (i.dispute != "open", i.id))
+    else:  # the match of the file; a line the supplier disputed on its channel is a dispute
+        items = [i for i in items if i.outcome != "supplier_dispute"]
+    row_no = dict(session.execute(select(SupplierLine.id, SupplierLine.row_no).where(
+        SupplierLine.file_id.in_({i.file_id for i in items if i.file_id}))).all())
     rows = [{"item_id": i.id, "outcome": i.outcome, "key": i.key, "key_value": i.key_value,
              "hub_lines": " ".join(map(str, i.hub_line_ids)),
-             "supplier_rows": " ".join(map(str, i.supplier_line_ids)), "hub": i.hub_minor,
+             "supplier_rows": " ".join(str(row_no.get(n, n)) for n in i.supplier_line_ids),
+             "hub": i.hub_minor,
              "supplier": i.supplier_minor, "difference": i.difference_minor,
              "dispute": i.dispute, "decision": i.decision,
              "why": i.why_zh if lang == "zh" else i.why_en} for i in items]
@@ -108,13 +117,17 @@ def journal(session: Session, merchant_id: int, month: str, fmt: str = "csv",
     e = LedgerEntry
     entries = session.scalars(select(e).where(e.merchant_id == merchant_id, e.period == month)
                               .order_by(e.occurred_at, e.id))
+    entries = list(entries)
     names = dict(session.execute(select(Supplier.id, Supplier.name).where(
         Supplier.merchant_id == merchant_id)).all())
+    corrected = _types_corrected(session, entries)
     at = 0 if lang == "zh" else 1
     rows = []
     for entry in entries:
-        debit, credit = ACCOUNTS.get(entry.entry_type, ACCOUNTS["correction"])
-        if entry.amount_minor < 0:
+        kind = corrected.get(entry.corrects_entry_id, "write_off") \
+            if entry.entry_type == "correction" else entry.entry_type
+        debit, credit = ACCOUNTS.get(kind, ACCOUNTS["write_off"])
+        if (entry.amount_minor < 0) != (ledger.SIGNS.get(kind, 1) < 0):
             debit, credit = credit, debit
         who = names.get(entry.counterparty_id, entry.counterparty_id) \
             if entry.counterparty_kind == "supplier" else entry.counterparty_ref
@@ -127,6 +140,13 @@ def journal(session: Session, merchant_id: int, month: str, fmt: str = "csv",
         rows.append({**common, "account": debit[at], "debit": amount, "credit": None})
         rows.append({**common, "account": credit[at], "debit": None, "credit": amount})
     return _write(JOURNAL, rows, fmt, lang, [f"{month}"])
+
+
+def _types_corrected(session: Session, entries: list) -> dict:
+    """The entry type of each entry a correction among ``entries`` corrects."""
+    ids = {e.corrects_entry_id for e in entries if e.corrects_entry_id}
+    return dict(session.execute(select(LedgerEntry.id, LedgerEntry.entry_type).where(
+        LedgerEntry.id.in_(ids))).all()) if ids else {}
 
 
 def _check(fmt: str, lang: str, what: str = "statement") -> None:
@@ -155,15 +175,10 @@ def _cells(columns, row: dict) -> list:
     for key, _, _, kind in columns:
         value = row.get(key)
         if kind == "money":
-            out += [None, None] if value is None else [_yuan(value), value]
+            out += [None, None] if value is None else [yuan_text(value), value]
         else:
             out.append(value)
     return out
-
-
-def _yuan(minor: int) -> str:
-    sign = "-" if minor < 0 else ""
-    return f"{sign}{abs(minor) // 100}.{abs(minor) % 100:02d}"
 
 
 def _totals(columns, rows: list[dict], lang: str) -> list:

@@ -38,6 +38,8 @@ MAX_BYTES = 20 * 2 ** 20
 MAX_KEY, MAX_MEMO, MAX_MINOR = 128, 500, 2 ** 53
 FORMULA = ("a formula without a saved value: open and save the file in Excel / "
            "公式没有保存的值：请用 Excel 打开并保存后重新导入")
+MERGED_AMOUNT = ("the amount is merged over several rows: give each row its own amount / "
+                 "金额单元格跨行合并：请为每行填写各自的金额")
 NO_KEY = "the row names no document, order or waybill / 该行没有单据号、订单号或快递单号"
 _UNIT = re.compile(r"[(\[【][^()\[\]【】]*[)\]】]$")
 _FEN_UNIT = re.compile(r"(?:^|[(\[【/])(?:分|fen|cents?|minor)[)\]】]?$")
@@ -280,14 +282,14 @@ def _totals(values, index: dict[str, int]) -> bool:
 
 
 def _row(row_no: int, values: list, index: dict[str, int], unit: str, epoch: date,
-         formulas: set) -> tuple[Row | None, list[RowError]]:
+         flagged: dict) -> tuple[Row | None, list[RowError]]:
     got, errors = {}, []
     parse = {"kind": _kind, "amount": lambda v: _amount(v, unit), "date": lambda v: _date(v, epoch),
              "memo": _memo}
     for f in FIELDS:
         at = index.get(f)
-        if (row_no, at) in formulas:
-            errors.append(RowError(row_no, f, FORMULA))
+        if (row_no, at) in flagged:
+            errors.append(RowError(row_no, f, flagged[row_no, at]))
             continue
         got[f], problem = parse.get(f, _key)(values[at] if at is not None and at < len(values)
                                              else None)
@@ -308,6 +310,8 @@ def read(data: bytes, filename: str, columns: dict[str, str] | None = None,
     """The statement's valid rows and every problem of the others (see the module doc)."""
     if len(data) > MAX_BYTES:
         raise _bad(f"the file is larger than {MAX_BYTES // 2 ** 20} MB / 文件过大", 413)
+    if not isinstance(columns, (dict, type(None))):
+        raise _bad("columns is an object of field → header", details={"columns": ["an object"]})
     mapped = dict(columns or {})
     if wrong := [f for f, h in mapped.items()
                  if f not in FIELDS or not isinstance(h, str) or not h.strip()]:
@@ -319,11 +323,12 @@ def read(data: bytes, filename: str, columns: dict[str, str] | None = None,
         raise _bad("this is a legacy .xls (or password-protected) workbook: save it as .xlsx "
                    "without a password / 请另存为无密码的 .xlsx 文件", 415)
     if data[:4] == b"PK\x03\x04":
-        fmt, encoding, (grid, formulas, epoch) = "xlsx", None, xlsx_grid(data)
+        fmt, encoding, (grid, formulas, copies, epoch) = "xlsx", None, xlsx_grid(data)
     elif (filename or "").lower().endswith((".xlsx", ".xlsm")) or data[:5] == b"%PDF-":
         raise _bad("the file is not an XLSX workbook or CSV text / 文件不是 XLSX 或 CSV", 415)
     else:  # an ".xls" may well be text: what many shop systems export
-        fmt, formulas, epoch, (grid, encoding) = "csv", set(), date(1899, 12, 30), csv_grid(data)
+        fmt, formulas, copies, epoch = "csv", set(), set(), date(1899, 12, 30)
+        grid, encoding = csv_grid(data)
     at, index = _find_header(grid, mapped)
     end = len(grid)
     while end > at + 1 and not any(map(_plain, grid[end - 1])):
@@ -334,12 +339,14 @@ def read(data: bytes, filename: str, columns: dict[str, str] | None = None,
     head = headers[index["amount"]]
     unit = amount_unit or ("fen" if _FEN_UNIT.search(_norm(head)) or _base(head) in _FEN_NAMES
                            else "yuan")
+    flagged = {cell: FORMULA for cell in formulas}  # an amount merged over rows is not
+    flagged.update({(r, c): MERGED_AMOUNT for r, c in copies if c == index["amount"]})  # each's
     rows, errors, skipped = [], [], 0
     for pos in range(at + 1, end):
         if not any(map(_plain, grid[pos])) or _totals(grid[pos], index):
             skipped += 1
             continue
-        row, problems = _row(pos + 1, grid[pos], index, unit, epoch, formulas)
+        row, problems = _row(pos + 1, grid[pos], index, unit, epoch, flagged)
         rows += [row] if row else []
         errors += problems
     return Parsed(fmt, encoding, at + 1, {f: headers[i] for f, i in index.items()}, unit, rows,

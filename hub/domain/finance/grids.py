@@ -4,7 +4,8 @@ cells bounded before openpyxl loads it, merged cells filled with their top-left 
 formulas found (a formula Excel saved no value for is reported, never computed).
 
     rows, encoding = csv_grid(data)
-    rows, formulas, epoch = xlsx_grid(data)      # formulas: {(row, column)} without a value
+    rows, formulas, copies, epoch = xlsx_grid(data)
+        # formulas: {(row, column)} without a value; copies: the cells a merge filled
 
 A file that cannot be read as a whole is an ``ApiError`` (``bad``): too large (413), not a
 workbook or a web page (415), corrupt (400), not text (422).
@@ -94,7 +95,7 @@ def _scan(sheet) -> tuple[set, int, int]:
     return formulas, last_row, last_col
 
 
-def xlsx_grid(data: bytes) -> tuple[list[list], set, date]:
+def xlsx_grid(data: bytes) -> tuple[list[list], set, set, date]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = archive.infolist()
@@ -117,6 +118,7 @@ def xlsx_grid(data: bytes) -> tuple[list[list], set, date]:
         sheet = book.worksheets[0]
         grid = [list(r) for r in sheet.iter_rows(1, last_row, 1, last_col, True)] if last_row \
             else []
+        copies = set()
         for rng in sheet.merged_cells.ranges:
             top = (rng.min_row, rng.min_col - 1)
             if top[0] > last_row or top[1] >= last_col:
@@ -124,6 +126,7 @@ def xlsx_grid(data: bytes) -> tuple[list[list], set, date]:
             for r in range(rng.min_row, min(rng.max_row, last_row) + 1):
                 for c in range(top[1], min(rng.max_col, last_col)):
                     grid[r - 1][c] = grid[top[0] - 1][top[1]]
+                    copies.add((r, c))
                     if top in formulas:
                         formulas.add((r, c))
     except ApiError:
@@ -132,4 +135,6 @@ def xlsx_grid(data: bytes) -> tuple[list[list], set, date]:
         raise bad(f"the XLSX file could not be read ({type(e).__name__}): save it again and "
                    "retry / XLSX 文件无法读取", 400) from None
     # a formula matters only where Excel saved no value
-    return grid, {(r, c) for r, c in formulas if grid[r - 1][c] is None}, book.epoch.date()
+    return (grid, {(r, c) for r, c in formulas if grid[r - 1][c] is None},
+            copies - {(rng.min_row, rng.min_col - 1) for rng in sheet.merged_cells.ranges},
+            book.epoch.date())

@@ -8,8 +8,9 @@ given, which is then kept; the headers it does not name are recognised), every r
 checked. A file with any bad row is refused as a
 whole — a 422 listing each row's errors, nothing written — unless ``apply_valid``: then
 its valid rows are the supplier's lines and the bad ones are kept with the file as its
-errors. The statement it is for: the ``period`` given, else the period most of its rows'
-dates fall in, else the supplier's latest statement not closed. The same file imported
+errors. The statement it is for: the one given, else the supplier's statement of the
+``period`` given (in yuan first), else of the period most of its rows' dates fall in,
+else its latest statement not closed. The same file imported
 again for the same statement is the first import, returned as it was. Once a statement
 has decisions or write-offs from one file, another file is refused (they would count
 twice): decide on the one matched.
@@ -32,7 +33,8 @@ from hub.models import ReconciliationItem, Statement, Supplier, SupplierFile, Su
 
 def import_file(session: Session, supplier: Supplier, data: bytes, filename: str, actor: str,
                 columns: dict | None = None, apply_valid: bool = False,
-                period: str | None = None, amount_unit: str | None = None) -> dict:
+                period: str | None = None, amount_unit: str | None = None,
+                statement: Statement | None = None) -> dict:
     profile = profiles.profile_of(session, supplier)
     parsed = files.read(data, filename, columns=columns or profile.columns or None,
                         amount_unit=amount_unit or profile.amount_unit)
@@ -47,11 +49,11 @@ def import_file(session: Session, supplier: Supplier, data: bytes, filename: str
     if not parsed.rows:
         raise ApiError("the file has no valid row", code="validation_error", status=422,
                        details={"rows": ["no valid row"]})
-    statement = _statement_for(session, supplier, period, parsed.rows)
+    statement = _statement_for(session, supplier, period, parsed.rows, statement)
+    session.refresh(statement, with_for_update=True)  # one import or match at a time
     digest = hashlib.sha256(data).hexdigest()
     again = session.scalar(select(SupplierFile).where(
-        SupplierFile.statement_id == statement.id, SupplierFile.sha256 == digest,
-        SupplierFile.applied.is_(True)))
+        SupplierFile.statement_id == statement.id, SupplierFile.sha256 == digest))
     if again is not None:
         return {**report, "file_id": again.id, "statement_id": statement.id, "again": True}
     _refuse_second_file(session, statement)
@@ -61,7 +63,7 @@ def import_file(session: Session, supplier: Supplier, data: bytes, filename: str
         encoding=parsed.encoding, columns=parsed.columns, amount_unit=parsed.amount_unit,
         rows_valid=len(parsed.rows), rows_invalid=len({e.row_no for e in parsed.errors}),
         errors=[{"row_no": e.row_no, "column": e.column, "message": e.message}
-                for e in parsed.errors], applied=True, imported_by=actor)
+                for e in parsed.errors], imported_by=actor)
     session.add(record)
     session.add_all(SupplierLine(
         merchant_id=supplier.merchant_id, file_id=record.id, row_no=row.row_no,
@@ -78,8 +80,13 @@ def import_file(session: Session, supplier: Supplier, data: bytes, filename: str
 
 
 def _statement_for(session: Session, supplier: Supplier, period: str | None,
-                   rows: list) -> Statement:
+                   rows: list, given: Statement | None) -> Statement:
     s = Statement
+    if given is not None:
+        if given.supplier_id != supplier.id:
+            raise Conflict(f"statement {given.id} is not supplier {supplier.code}'s",
+                           details={"statement_id": given.id})
+        period, rows = given.period, []
     mine = select(s).where(s.merchant_id == supplier.merchant_id, s.supplier_id == supplier.id)
     if period is None:
         cycle = profiles.profile_of(session, supplier).cycle
@@ -87,8 +94,8 @@ def _statement_for(session: Session, supplier: Supplier, period: str | None,
                                          cycle).key for r in rows if r.occurred_on)
         period = days.most_common(1)[0][0] if days else None
     if period is not None:
-        found = session.scalar(mine.where(s.period == Period.of(period).key)
-                               .order_by(s.currency != "CNY", s.id))
+        found = given or session.scalar(mine.where(s.period == Period.of(period).key)
+                                        .order_by(s.currency != "CNY", s.id))
     else:
         found = session.scalar(mine.where(s.status != "closed").order_by(s.ends_at.desc()))
     if found is None:

@@ -2,13 +2,14 @@
 statement's totals.
 
     keys_of(session, merchant_id, entries)     (document kind, id) → its keys
-    line_for(statement, entry, keys)           retotal(session, statement)
+    line_for(statement, entry, keys)           retotal(session, statement)   # and later ones
 
 The keys: the supplier's own document id (a fulfilment's ``supplier_reference``, else
 ``FUL-<id>``; a claim's channel reference, else ``CLM-<id>``; anything else
 ``<PREFIX>-<id>`` of its document), the platform order number and the outbound waybill (a
 claim's are its fulfilment's). Totals by entry type: goods payables, claim deductions,
-and the rest as adjustments (write-offs, corrections).
+and the rest as adjustments (write-offs, corrections); the opening balance is the previous
+statement's closing, carried on to the later ones not closed.
 """
 from __future__ import annotations
 
@@ -37,15 +38,32 @@ def line_for(statement: Statement, entry: LedgerEntry, keys: dict) -> StatementL
 
 
 def retotal(session: Session, statement: Statement) -> None:
+    """The statement's totals from its lines, its opening the previous statement's closing;
+    and the same for the later statements of the supplier in that currency not closed, so
+    a balance runs on from one period to the next."""
+    session.flush()
+    chain = session.scalars(select(Statement).where(
+        Statement.merchant_id == statement.merchant_id,
+        Statement.supplier_id == statement.supplier_id,
+        Statement.currency == statement.currency).order_by(Statement.ends_at)).all()
+    previous = None
+    for st in chain:
+        if st.ends_at > statement.starts_at and st.status != "closed":
+            _total(session, st, previous.closing_minor if previous else 0)
+        previous = st
+
+
+def _total(session: Session, statement: Statement, opening: int) -> None:
     rows = session.execute(select(StatementLine.entry_type, func.sum(StatementLine.amount_minor))
                            .where(StatementLine.statement_id == statement.id)
                            .group_by(StatementLine.entry_type))
     sums = {kind: int(total or 0) for kind, total in rows}
+    statement.opening_minor = opening
     statement.payables_minor = sum(sums.get(k, 0) for k in PAYABLES)
     statement.deductions_minor = sum(sums.get(k, 0) for k in DEDUCTIONS)
     statement.adjustments_minor = sum(v for k, v in sums.items()
                                       if k not in PAYABLES + DEDUCTIONS)
-    statement.closing_minor = statement.opening_minor + sum(sums.values())
+    statement.closing_minor = opening + sum(sums.values())
 
 
 def keys_of(session: Session, merchant_id: int, entries: list[LedgerEntry]) -> dict:

@@ -8,7 +8,8 @@
 Every line ends in exactly one group. In order:
 
 1. **Duplicates**: a supplier line identical to an earlier one (keys, amount, day) beyond
-   as many as the hub itself has is ``duplicate``, on its own.
+   as many as the hub itself has is ``duplicate``, on its own — unless the sums of its
+   first key agree with it counted (two rows of ¥50 for the hub's ¥100: units, not copies).
 2. **Keys**, in the rules' priority (``document``, ``order``, ``waybill``): the lines not
    yet grouped that carry the key are summed per key value on each side; a value found on
    both sides makes one group of all its lines, one-to-one, many-to-one, one-to-many.
@@ -20,8 +21,9 @@ Every line ends in exactly one group. In order:
    window, nearest days first, where no key contradicts (one side or the other lacks it).
 4. The rest is ``only_in_hub`` or ``only_in_supplier``, a group of one.
 
-Keys compare as given: ``frame`` trims and upper-cases them (``key``). Deterministic: the same frames give the same groups,
-numbered in the order above, by key value within a pass.
+Keys compare as given: ``frame`` trims and upper-cases them (``key``); the order key holds
+the line only when both sides name lines. Deterministic: the same frames give the same
+groups, numbered in the order above, by key value within a pass.
 """
 from __future__ import annotations
 
@@ -68,11 +70,11 @@ def key(value: str | None) -> str | None:
 
 
 def match(hub: pl.DataFrame, supplier: pl.DataFrame, rules: Rules) -> Result:
-    by_line = supplier["line_ref"].null_count() < supplier.height
+    by_line = all(side["line_ref"].null_count() < side.height for side in (hub, supplier))
     pool_h, pool_s = _keyed(hub, by_line), _keyed(supplier, by_line)
     lines, groups, next_group = [], [], 0
 
-    duplicates = _duplicates(pool_h, pool_s)
+    duplicates = _duplicates(pool_h, pool_s, rules.keys)
     if duplicates.height:
         pool_s = pool_s.join(duplicates.select("id"), on="id", how="anti")
         made = _singles(duplicates, "supplier", "duplicate", next_group)
@@ -115,8 +117,9 @@ def _add(lines: list, groups: list, made: tuple, next_group: int) -> int:
     return next_group + made_groups.height
 
 
-def _duplicates(hub: pl.DataFrame, supplier: pl.DataFrame) -> pl.DataFrame:
-    """Supplier lines repeating an earlier one beyond the hub's own count of it."""
+def _duplicates(hub: pl.DataFrame, supplier: pl.DataFrame, keys) -> pl.DataFrame:
+    """Supplier lines repeating an earlier one beyond the hub's own count of it, unless the
+    sums of their key agree with them (``_summing``)."""
     fingerprint = pl.struct(_DUPLICATE_BY).hash()
     candidates = supplier.filter(fingerprint.is_duplicated())
     if not candidates.height:
@@ -127,7 +130,30 @@ def _duplicates(hub: pl.DataFrame, supplier: pl.DataFrame) -> pl.DataFrame:
                       how="semi", nulls_equal=True).group_by(_DUPLICATE_BY[:-1]).agg(n=pl.len())
     candidates = candidates.join(in_hub, on=_DUPLICATE_BY[:-1], how="left",
                                  nulls_equal=True)
-    return candidates.filter(pl.col("rank") >= pl.max_horizontal(pl.col("n").fill_null(0), 1))
+    flagged = candidates.filter(
+        pl.col("rank") >= pl.max_horizontal(pl.col("n").fill_null(0), 1))
+    return flagged.filter(~pl.col("id").is_in(_summing(hub, supplier, flagged, keys)))
+
+
+def _summing(hub, supplier, flagged, keys) -> list[int]:
+    """The repeated rows whose key's sums agree as they stand: rows of units, not copies
+    (two rows of ¥50 for the hub's ¥100)."""
+    legit, seen = [], []
+    for key in (k for k in keys if k in KEYED):
+        column = _KEY_COLUMN[key]
+        rows = flagged.filter(pl.col(column).is_not_null() & ~pl.col("id").is_in(seen))
+        if not rows.height:
+            continue
+        values = rows[column].unique()
+
+        def sums(side, name):
+            return side.filter(pl.col(column).is_in(values)).group_by(column).agg(
+                pl.col("amount_minor").sum().alias(name))
+        agree = sums(supplier, "s").join(sums(hub, "h"), on=column).filter(
+            pl.col("s") == pl.col("h"))[column]
+        legit += rows.filter(pl.col(column).is_in(agree))["id"].to_list()
+        seen += rows["id"].to_list()
+    return legit
 
 
 def _singles(rows: pl.DataFrame, side: str, outcome: str, first: int) -> tuple:

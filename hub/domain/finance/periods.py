@@ -19,9 +19,9 @@ from hub.core.china import CHINA
 from hub.core.errors import ApiError
 
 CYCLES = ("monthly", "semimonthly", "weekly")
-_KEYS = {"monthly": re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"),
-         "semimonthly": re.compile(r"^(\d{4})-(0[1-9]|1[0-2])-H([12])$"),
-         "weekly": re.compile(r"^(\d{4})-W(0[1-9]|[1-4]\d|5[0-3])$")}
+_KEYS = {"monthly": re.compile(r"(\d{4})-(0[1-9]|1[0-2])", re.ASCII),
+         "semimonthly": re.compile(r"(\d{4})-(0[1-9]|1[0-2])-H([12])", re.ASCII),
+         "weekly": re.compile(r"(\d{4})-W(0[1-9]|[1-4]\d|5[0-3])", re.ASCII)}
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,12 @@ class Period:
     @classmethod
     def of(cls, key: str) -> Period:
         for cycle, pattern in _KEYS.items():
-            found = pattern.match(key or "") if isinstance(key, str) else None
-            if found:
+            found = pattern.fullmatch(key) if isinstance(key, str) else None
+            if found and 2000 <= int(found[1]) <= 2999:
                 return cls._parsed(cycle, key, *map(int, found.groups()))
         raise ApiError("a period is a month (2026-11), a half month (2026-11-H2) or an ISO "
                        "week (2026-W47)", code="validation_error", status=422,
-                       details={"period": ["2026-11, 2026-11-H2 or 2026-W47"]})
+                       details={"period": ["2026-11, 2026-11-H2 or 2026-W47, of the years 2000 to 2999"]})
 
     @classmethod
     def _parsed(cls, cycle: str, key: str, year: int, part: int, half: int = 0) -> Period:

@@ -53,7 +53,7 @@ class Summary:
 
 def latest_file(session: Session, statement: Statement) -> SupplierFile:
     found = session.scalar(select(SupplierFile).where(
-        SupplierFile.statement_id == statement.id, SupplierFile.applied.is_(True))
+        SupplierFile.statement_id == statement.id)
         .order_by(SupplierFile.id.desc()).limit(1))
     if found is None:
         raise Conflict(f"no supplier statement was imported for statement {statement.id}: "
@@ -88,20 +88,28 @@ def run(session: Session, statement: Statement, actor: str) -> Summary:
     stale = [i.id for sig, i in existing.items() if sig not in found]
     if stale:
         session.execute(delete(ReconciliationItem).where(ReconciliationItem.id.in_(stale)))
+    settled = {n: i.id for i in kept if i.dispute == "decided" or i.ledger_entry_id
+               for n in i.hub_line_ids}  # a line decided on the supplier's channel
     for sig, group in found.items():
         if sig in existing:
             continue
         item = _item(statement, file, group, hub_lines, sup_lines, rules)
         session.add(item)
-        if item.outcome == "written_off":
+        by = next((settled[n] for n in item.hub_line_ids if n in settled), None)
+        if item.outcome == "matched":
+            continue
+        if by is not None:
+            disputes.settled(item, f"settled with item {by}", actor)
+        elif item.outcome == "written_off":
             entry = disputes.adjust(session, statement, item, item.difference_minor,
                                     f"statement {statement.period}: written off by rule "
-                                    f"(within tolerance): {item.why_en}", actor)
+                                    f"(within tolerance, item {item.id})", actor)
             item.ledger_entry_id = entry.id
+            disputes.settle_others(session, item, actor)
             log.info("reconciliation write-off", extra={
                 "statement_id": statement.id, "item_id": item.id,
                 "difference_minor": item.difference_minor})
-        elif item.outcome != "matched":
+        else:
             item.dispute = "open"
     session.flush()
     summary = _summary(session, statement, file, result)
@@ -117,7 +125,7 @@ def run(session: Session, statement: Statement, actor: str) -> Summary:
 def _frame(lines, hub: bool):
     return matching.frame([
         {"id": line.id, "document_ref": line.document_ref, "order_no": line.order_no,
-         "line_ref": line.line_ref if not hub else None, "waybill": line.waybill,
+         "line_ref": None if hub else line.line_ref, "waybill": line.waybill,
          "amount_minor": line.amount_minor,
          "day": (line.occurred_at.astimezone(CHINA).date() if hub
                  else line.occurred_on)}

@@ -1,7 +1,6 @@
 """The matching rules of a supplier: data, kept in its statement profile.
 
     rules = Rules.of(profile.rules)       # over DEFAULT; a bad document is a 422
-    rules.tolerated(difference, hub)      # within the tolerance
 
 A rules document (every field optional; what it leaves out is ``DEFAULT``'s)::
 
@@ -55,15 +54,6 @@ class Rules:
         bp = int(Decimal(str(tol["percent"])) * 100) if tol["kind"] == "percent" else 0
         return cls(tuple(merged["keys"]), tol["kind"], tol.get("minor", 0), bp,
                    merged["write_off_limit_minor"], merged["date_window_days"])
-
-    def tolerated(self, difference: int, hub_minor: int) -> bool:
-        if self.tolerance_kind == "fixed":
-            return abs(difference) <= self.tolerance_minor
-        return abs(difference) * 10_000 <= self.tolerance_bp * abs(hub_minor)
-
-    def written_off(self, difference: int, hub_minor: int) -> bool:
-        return difference != 0 and abs(difference) <= self.write_off_limit_minor \
-            and self.tolerated(difference, hub_minor)
 
     def as_dict(self) -> dict:
         tolerance = {"kind": "fixed", "minor": self.tolerance_minor} \

@@ -21,10 +21,12 @@ owes the supplier.
 **Lifecycle** (``STATEMENT``): ``draft`` (rebuilt on every build) → ``sent`` →
 ``supplier_confirmed`` | ``disputed`` → ``finance_confirmed`` → ``closed``; ``reopen``
 returns a closed one to ``finance_confirmed``, with a reason (finance only, audited).
-Finance confirms when no dispute is open (``hub.domain.finance.disputes``); closing also
-needs every line covered: matched, written off, confirmed by the supplier or disputed and
-decided. A closed statement changes no more: nothing is matched or decided on it, and an
-entry of its period that arrives later goes on the next statement.
+The supplier answers once, while ``sent``. Finance confirms when no dispute is open
+(``hub.domain.finance.disputes``); closing also needs every line covered (matched, written
+off, confirmed by the supplier or disputed and decided) and the period before closed. A
+closed statement changes no more: nothing is matched or decided on it, and an entry of
+its period that arrives later goes on the next statement; a period reopens only while the
+one after it is not closed.
 """
 from __future__ import annotations
 
@@ -98,13 +100,22 @@ def build(session: Session, supplier: Supplier, period_key: str, actor: str
 
 
 def _unstated(session: Session, supplier: Supplier, period: Period) -> list[LedgerEntry]:
-    e = LedgerEntry
+    """The supplier's entries before the period's end on no statement, or on a draft of a
+    later period (built first: it gives them back)."""
+    e, s = LedgerEntry, Statement
+    later_drafts = select(s.id).where(s.supplier_id == supplier.id, s.status == "draft",
+                                      s.starts_at >= period.ends_at)
     stated = select(StatementLine.ledger_entry_id).where(
-        StatementLine.merchant_id == supplier.merchant_id)
-    return list(session.scalars(select(e).where(
+        StatementLine.merchant_id == supplier.merchant_id,
+        StatementLine.statement_id.not_in(later_drafts))
+    entries = list(session.scalars(select(e).where(
         e.merchant_id == supplier.merchant_id, e.counterparty_kind == "supplier",
         e.counterparty_id == supplier.id, e.occurred_at < period.ends_at,
         e.id.not_in(stated)).order_by(e.occurred_at, e.id)))
+    session.execute(delete(StatementLine).where(
+        StatementLine.statement_id.in_(later_drafts),
+        StatementLine.ledger_entry_id.in_([x.id for x in entries])))
+    return entries
 
 
 def _fill(session: Session, statement: Statement, entries: list[LedgerEntry]) -> None:
@@ -112,18 +123,13 @@ def _fill(session: Session, statement: Statement, entries: list[LedgerEntry]) ->
     for entry in entries:
         session.add(line_for(statement, entry, keys.get((entry.document_kind,
                                                                entry.document_id), {})))
-    previous = session.scalar(select(Statement.closing_minor).where(
-        Statement.supplier_id == statement.supplier_id,
-        Statement.currency == statement.currency, Statement.ends_at <= statement.starts_at)
-        .order_by(Statement.ends_at.desc()).limit(1))
-    statement.opening_minor = previous or 0
-    session.flush()
     retotal(session, statement)
 
 
 # -- the lifecycle -------------------------------------------------------------------------
 
 def move(session: Session, statement: Statement, event: str, actor: str, **changes) -> None:
+    session.flush()  # what this transaction changed stays: the refresh only locks the row
     session.refresh(statement, with_for_update=True)
     before = statement.status
     statement.status = STATEMENT.next(before, event)
@@ -139,6 +145,8 @@ def send(session: Session, statement: Statement, actor: str, early: bool = False
         raise Conflict(f"period {statement.period} has not ended: its statement is sent "
                        f"once it has (or early, as an interim statement)",
                        details={"ends_at": iso(statement.ends_at)})
+    if statement.status == "draft":  # its lines as the ledger has them now
+        build(session, session.get(Supplier, statement.supplier_id), statement.period, actor)
     move(session, statement, "send", actor, early=utcnow() < statement.ends_at)
     statement.sent_at = utcnow()
     notify(session, statement)
@@ -175,7 +183,11 @@ def answer(session: Session, statement: Statement, actor: str, disputes=(),
            reason: str | None = None) -> Statement:
     """The supplier confirms the statement, or disputes lines of it: ``disputes`` is
     ``[{"line_id", "reason", "amount_minor"?}]`` (the amount it says is right; none: the
-    line should not be there). Each disputed line opens a dispute for finance."""
+    line should not be there). Each disputed line opens a dispute for finance. A statement
+    is answered once, while ``sent``."""
+    if statement.status != "sent":
+        raise Conflict(f"statement {statement.id} is {statement.status}: it was answered "
+                       "already", details={"status": statement.status})
     rows = {line.id: line for line in session.scalars(select(StatementLine).where(
         StatementLine.statement_id == statement.id))}
     unknown = [d["line_id"] for d in disputes if d["line_id"] not in rows]
@@ -210,8 +222,14 @@ def confirm(session: Session, statement: Statement, actor: str) -> Statement:
 
 
 def close(session: Session, statement: Statement, actor: str) -> Statement:
-    uncovered = uncovered_lines(session, statement)
-    if statement.status == "finance_confirmed" and uncovered:
+    """Periods close in order: the one before first (its closing is this one's opening)."""
+    before = _neighbour(session, statement, later=False)
+    if before is not None and before.status != "closed":
+        raise Conflict(f"close {before.period} (statement {before.id}) first: its closing "
+                       "balance is this one's opening", details={"statement_id": before.id})
+    uncovered = uncovered_lines(session, statement) \
+        if statement.status == "finance_confirmed" else []  # else the move refuses it
+    if uncovered:
         raise Conflict(f"statement {statement.id} has {len(uncovered)} line(s) neither "
                        "matched, written off, confirmed by the supplier nor decided",
                        details={"line_ids": uncovered[:100]})
@@ -225,9 +243,23 @@ def reopen(session: Session, statement: Statement, actor: str, reason: str) -> S
     if not (isinstance(reason, str) and reason.strip() and len(reason) <= 500):
         raise ApiError("reopening a closed period needs a reason", code="validation_error",
                        status=422, details={"reason": ["text of 1 to 500 characters"]})
+    after = _neighbour(session, statement, later=True)
+    if after is not None and after.status == "closed":
+        raise Conflict(f"reopen {after.period} (statement {after.id}) first: its opening is "
+                       "this one's closing", details={"statement_id": after.id})
     move(session, statement, "reopen", actor, reason=reason)
     statement.reopen_reason, statement.closed_at, statement.closed_by = reason, None, None
     return statement
+
+
+def _neighbour(session: Session, statement: Statement, later: bool) -> Statement | None:
+    """The supplier's statement in the same currency just before (or after) this one."""
+    s = Statement
+    side = s.starts_at >= statement.ends_at if later else s.ends_at <= statement.starts_at
+    return session.scalar(select(s).where(
+        s.merchant_id == statement.merchant_id, s.supplier_id == statement.supplier_id,
+        s.currency == statement.currency, side)
+        .order_by(s.starts_at if later else s.ends_at.desc()).limit(1))
 
 
 def _open_disputes(session: Session, statement: Statement) -> int:

@@ -7,7 +7,7 @@ a hash chain (``hub.models.ledger``: the sign, the columns, the database's refus
                hashed, ``verify`` (the first broken entry of every chain, as ``Problem``s)
     entries    ``post`` (an entry at the head of its counterparty's chain, under the
                chain's lock), ``correct`` (a new entry adjusting one), ``Document``,
-               ``period_of`` (the month of the merchant's books a time falls in:
+               ``SIGNS`` (the direction of the entry types that have one), ``period_of`` (the month of the merchant's books a time falls in:
                ``PERIOD``, ``YYYY-MM``)
     totals     ``balances`` per counterparty and currency, to date or for a month
 
@@ -16,8 +16,8 @@ import ledger``. The rooms that decide who pays post here; the ledger reads noth
 theirs.
 """
 from hub.domain.ledger.chain import Counterparty, Problem, verify
-from hub.domain.ledger.entries import PERIOD, Document, correct, period_of, post
+from hub.domain.ledger.entries import PERIOD, SIGNS, Document, correct, period_of, post
 from hub.domain.ledger.totals import balances
 
-__all__ = ["Counterparty", "Problem", "verify", "PERIOD", "Document", "correct", "period_of",
-           "post", "balances"]
+__all__ = ["Counterparty", "Problem", "verify", "PERIOD", "SIGNS", "Document", "correct",
+           "period_of", "post", "balances"]

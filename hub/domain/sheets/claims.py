@@ -24,6 +24,7 @@ import unicodedata
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from hub.core.china import yuan_text
 from hub.domain.liability import claims as flow
 from hub.models import Claim, Order, Supplier
 
@@ -31,10 +32,6 @@ OPEN = ("sent", "acknowledged", "disputed")
 ANSWERED = ("accepted", "partly_accepted", "settled")  # accepted_minor says how much
 _YUAN = re.compile(r"^(?P<yuan>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,12})"
                    r"(?:\.(?P<fen>[0-9]{1,2}))?$")  # 1,234.56 | 1234.5 | 12
-
-
-def _money(minor: int) -> str:
-    return f"{minor // 100}.{minor % 100:02d}"
 
 
 def claim_rows(session: Session, supplier: Supplier) -> list[dict]:
@@ -58,7 +55,7 @@ def claim_rows(session: Session, supplier: Supplier) -> list[dict]:
             "items": "; ".join(f"{x['sku']} x{x['quantity']}"
                                for x in decision.facts.get("goods", [])),
             "notice": " ".join(x for x in notice if x), "event": decision.event,
-            "amount": _money(claim.amount_minor), "amount_minor": claim.amount_minor,
+            "amount": yuan_text(claim.amount_minor), "amount_minor": claim.amount_minor,
             "currency": claim.currency})
     return rows
 
@@ -112,7 +109,7 @@ def check_answer(check, claim: Claim, answer: str, row: dict) -> None:
                         "yuan with at most two decimals, e.g. 12.50")
         if check.amount_minor is not None and not 0 < check.amount_minor <= claim.amount_minor:
             check.error("accepted_amount", f"accepted_amount {raw[:30]} must be above 0 and at "
-                        f"most the {_money(claim.amount_minor)} claimed (to pay nothing, "
+                        f"most the {yuan_text(claim.amount_minor)} claimed (to pay nothing, "
                         "answer dispute with a reason)")
     if check.outcome == "error":
         return

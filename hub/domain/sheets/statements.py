@@ -34,7 +34,7 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.core.china import china_time
+from hub.core.china import china_time, yuan_text
 from hub.core.errors import Conflict
 from hub.domain.finance import statements as flow
 from hub.domain.sheets.claims import parse_yuan
@@ -43,11 +43,6 @@ from hub.models import Statement, StatementLine, Supplier
 KINDS = {"goods_payable": "货款", "claim_deduction": "索赔扣款", "write_off": "调整",
          "correction": "调整", "courier_compensation": "快递赔付", "platform_penalty": "平台罚款"}
 AWAITING = "sent"
-
-
-def _money(minor: int) -> str:
-    sign, minor = ("-" if minor < 0 else ""), abs(minor)
-    return f"{sign}{minor // 100}.{minor % 100:02d}"
 
 
 def _notice(statement: Statement, line: StatementLine) -> str:
@@ -71,7 +66,7 @@ def statement_rows(session: Session, supplier: Supplier) -> list[dict]:
         rows.append({
             "section": "statement", "statement_id": statement.id, "line_id": line.id,
             "platform_order_id": line.order_no or "", "status": statement.status,
-            "notice": _notice(statement, line), "amount": _money(line.amount_minor),
+            "notice": _notice(statement, line), "amount": yuan_text(line.amount_minor),
             "amount_minor": line.amount_minor, "currency": statement.currency})
     return rows
 
@@ -131,7 +126,7 @@ def check_answer(session: Session, check, line: StatementLine, answer: str, row:
         said, stated = check.amount_minor, line.amount_minor
         if said and stated and (said > 0) != (stated > 0):
             check.error("accepted_amount", f"accepted_amount {raw[:30]}: line {line.id} is "
-                        f"{_money(stated)}; the right amount has its sign, or is 0 (a "
+                        f"{yuan_text(stated)}; the right amount has its sign, or is 0 (a "
                         "deduction is negative, e.g. -12.50)")
     statement = session.get(Statement, line.statement_id)
     if check.outcome == "error" or statement.status == AWAITING:

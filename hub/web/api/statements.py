@@ -32,8 +32,9 @@ import zipfile
 from flask import Response
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from hub.core.errors import ApiError
+from hub.core.errors import ApiError, Conflict
 from hub.domain.finance import (
     disputes, exports, files, imports, profiles, reconcile, statements,
 )
@@ -51,7 +52,7 @@ from hub.web.kit.pagination import Page, PageArgs, paginate
 from hub.web.kit.schemas import Out
 from hub.web.kit.scope import get_visible, visible
 from hub.web.kit.statements import (
-    MIMETYPES, ExportArgs, StatementLineOut, StatementListArgs, StatementOut,
+    EXPORTS, MIMETYPES, ExportArgs, StatementLineOut, StatementListArgs, StatementOut,
 )
 
 FINANCE = {"merchant_admin", "finance"}
@@ -115,7 +116,7 @@ class ItemOut(Out):
     id = Id()
     statement_id = Id()
     file_id = Id(allow_none=True)
-    outcome = fields.String(metadata={"enum": [*OUTCOMES, "supplier_dispute"]})
+    outcome = fields.String(metadata={"enum": list(OUTCOMES)})
     key = fields.String(allow_none=True)
     key_value = fields.String(allow_none=True)
     hub_line_ids = fields.List(Id())
@@ -134,7 +135,7 @@ class ItemOut(Out):
 
 
 class ItemListArgs(PageArgs):
-    outcome = fields.String(validate=validate.OneOf([*OUTCOMES, "supplier_dispute"]))
+    outcome = fields.String(validate=validate.OneOf(list(OUTCOMES)))
     dispute = fields.String(validate=validate.OneOf(("open", "decided")))
 
 
@@ -171,7 +172,13 @@ def _statement(statement_id: int) -> Statement:
 
 
 def _done(row):
-    request_session().commit()
+    session = request_session()
+    try:
+        session.commit()
+    except IntegrityError:  # a race on a unique row (the first profile, say): try again
+        session.rollback()
+        raise Conflict("the record changed at the same time; read it again and retry") \
+            from None
     return row
 
 
@@ -192,9 +199,7 @@ def list_statements(args):
 def build_statements(body):
     session, who = request_session(), principal()
     supplier = get_visible(session, Supplier, body["supplier_id"], who)
-    made = statements.build(session, supplier, body["period"], who.actor)
-    session.commit()
-    return Page(made, None)
+    return Page(_done(statements.build(session, supplier, body["period"], who.actor)), None)
 
 
 @bp.get("/statements/<int:statement_id>")
@@ -235,7 +240,7 @@ def import_statement(statement_id, args):
     report = imports.import_file(
         session, session.get(Supplier, st.supplier_id), data, filename or "statement",
         principal().actor, columns=columns, apply_valid=args["apply_valid"],
-        period=st.period, amount_unit=args.get("amount_unit"))
+        amount_unit=args.get("amount_unit"), statement=st)
     return _done(report)
 
 
@@ -323,7 +328,7 @@ def _file(data: bytes, fmt: str, name: str) -> Response:
 
 
 @bp.get("/statements/<int:statement_id>/export")
-@endpoint(roles=FINANCE, query=StatementExportArgs, produces="text/csv",
+@endpoint(roles=FINANCE, query=StatementExportArgs, produces=EXPORTS,
           summary="The statement, the match result or the disputes as CSV or XLSX",
           tags=TAGS)
 def export_statement(statement_id, args):
@@ -333,7 +338,7 @@ def export_statement(statement_id, args):
 
 
 @bp.get("/journal")
-@endpoint(roles=FINANCE, query=JournalArgs, produces="text/csv",
+@endpoint(roles=FINANCE, query=JournalArgs, produces=EXPORTS,
           summary="A month's ledger entries as journal lines for the accounting system",
           tags=TAGS)
 def export_journal(args):
@@ -365,6 +370,6 @@ def put_profile(supplier_id, body):
     session = request_session()
     supplier = get_visible(session, Supplier, supplier_id, principal())
     profile = profiles.update(session, supplier, principal().actor, **body)
-    session.commit()
+    _done(profile)
     return _profile_out(profile)
 

@@ -10,7 +10,7 @@
   ``body``. Unknown fields, wrong types and malformed JSON are 4xx errors with details;
 * ``response``: the schema the return value is dumped with; ``many=True`` expects a
   ``Page`` and answers ``{"data": [...], "next_cursor": ...}``;
-* ``produces``: the media type of a file the view answers itself (a download);
+* ``produces``: the media type (or types) of a file the view answers itself (a download);
   ``upload``: media type → schema of a body the view reads itself (415 for others).
 
 The same metadata feeds ``/openapi.json`` (``hub.web.docs``).
@@ -39,7 +39,7 @@ class EndpointSpec:
     status: int = 200
     summary: str = ""
     tags: list[str] = field(default_factory=list)
-    produces: str | None = None
+    produces: tuple | None = None
     upload: dict | None = None
     refusals: tuple = ()  # ((status, why), ...) beyond the usual ones (/openapi.json)
 
@@ -94,7 +94,8 @@ def _json_body() -> dict:
 def endpoint(*, roles, query=None, body=None, response=None, many=False, status=200,
              summary="", tags=None, produces=None, upload=None, refusals=()):
     spec = EndpointSpec(frozenset(roles), query, body, response, many, status, summary,
-                        tags or [], produces, upload, tuple(refusals))
+                        tags or [], (produces,) if isinstance(produces, str) else produces,
+                        upload, tuple(refusals))
 
     def decorate(view):
         @functools.wraps(view)

@@ -35,6 +35,14 @@ class StatementOut(Out):
     matched_at = Time(allow_none=True)
 
 
+class SupplierStatementOut(StatementOut):
+    """What the supplier reads of it: finance's reason to reopen a period stays with
+    finance."""
+
+    class Meta:
+        exclude = ("reopen_reason",)
+
+
 class StatementLineOut(Out):
     id = Id()
     entry_type = fields.String()
@@ -78,3 +86,4 @@ class ExportArgs(Schema):
 
 MIMETYPES = {"csv": "text/csv; charset=utf-8",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+EXPORTS = ("text/csv", MIMETYPES["xlsx"])  # what an export answers, for /openapi.json

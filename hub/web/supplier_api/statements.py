@@ -24,8 +24,8 @@ from hub.web.kit.endpoint import endpoint, principal
 from hub.web.kit.pagination import PageArgs, paginate
 from hub.web.kit.scope import get_visible, visible
 from hub.web.kit.statements import (
-    MIMETYPES, ExportArgs, StatementAnswerIn, StatementLineOut, StatementListArgs,
-    StatementOut,
+    EXPORTS, MIMETYPES, ExportArgs, StatementAnswerIn, StatementLineOut, StatementListArgs,
+    SupplierStatementOut,
 )
 from hub.web.supplier_api.common import SUPPLIER, TAGS, commit, locked
 
@@ -33,7 +33,7 @@ REFUSED = ((409, "not a step the statement's status allows"),)
 
 
 @bp.get("/supplier/statements")
-@endpoint(roles=SUPPLIER, query=StatementListArgs, response=StatementOut, many=True,
+@endpoint(roles=SUPPLIER, query=StatementListArgs, response=SupplierStatementOut, many=True,
           summary="Statements sent to you, newest first", tags=TAGS)
 def supplier_statements(args):
     stmt = visible(Statement, principal())
@@ -44,7 +44,7 @@ def supplier_statements(args):
 
 
 @bp.get("/supplier/statements/<int:statement_id>")
-@endpoint(roles=SUPPLIER, response=StatementOut, summary="One statement sent to you",
+@endpoint(roles=SUPPLIER, response=SupplierStatementOut, summary="One statement sent to you",
           tags=TAGS)
 def supplier_statement(statement_id):
     return get_visible(request_session(), Statement, statement_id, principal())
@@ -60,7 +60,7 @@ def supplier_statement_lines(statement_id, args):
 
 
 @bp.post("/supplier/statements/<int:statement_id>/confirm")
-@endpoint(roles=SUPPLIER, response=StatementOut, refusals=REFUSED,
+@endpoint(roles=SUPPLIER, response=SupplierStatementOut, refusals=REFUSED,
           summary="Confirm a statement: every line agreed", tags=TAGS)
 def supplier_confirm_statement(statement_id):
     st = statements.answer(request_session(), locked(Statement, statement_id),
@@ -70,7 +70,7 @@ def supplier_confirm_statement(statement_id):
 
 
 @bp.post("/supplier/statements/<int:statement_id>/dispute")
-@endpoint(roles=SUPPLIER, body=StatementAnswerIn, response=StatementOut, refusals=REFUSED,
+@endpoint(roles=SUPPLIER, body=StatementAnswerIn, response=SupplierStatementOut, refusals=REFUSED,
           summary="Dispute lines of a statement, each with why and the right amount",
           tags=TAGS)
 def supplier_dispute_statement(statement_id, body):
@@ -81,7 +81,7 @@ def supplier_dispute_statement(statement_id, body):
 
 
 @bp.get("/supplier/statements/<int:statement_id>/export")
-@endpoint(roles=SUPPLIER, query=ExportArgs, produces="text/csv",
+@endpoint(roles=SUPPLIER, query=ExportArgs, produces=EXPORTS,
           summary="A statement as CSV or XLSX", tags=TAGS)
 def supplier_statement_export(statement_id, args):
     st = get_visible(request_session(), Statement, statement_id, principal())

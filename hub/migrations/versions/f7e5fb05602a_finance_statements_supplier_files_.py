@@ -1,15 +1,15 @@
 """finance: statements, supplier files, reconciliation
 
-Revision ID: 5587024081a7
+Revision ID: f7e5fb05602a
 Revises: 4bb60adf43e0
-Create Date: 2026-12-04 22:06:09.305543
+Create Date: 2026-12-04 22:31:43.717914
 """
 from alembic import op
 import sqlalchemy as sa
 import hub.core.db
 
 
-revision = '5587024081a7'
+revision = 'f7e5fb05602a'
 down_revision = '4bb60adf43e0'
 branch_labels = None
 depends_on = None
@@ -81,7 +81,6 @@ def upgrade() -> None:
     sa.Column('document_id', sa.BigInteger(), nullable=False),
     sa.Column('document_ref', sa.String(length=128), nullable=True),
     sa.Column('order_no', sa.String(length=128), nullable=True),
-    sa.Column('line_ref', sa.String(length=128), nullable=True),
     sa.Column('waybill', sa.String(length=128), nullable=True),
     sa.Column('amount_minor', sa.BigInteger(), nullable=False),
     sa.Column('occurred_at', hub.core.db.UTCDateTime(timezone=True), nullable=False),
@@ -114,7 +113,6 @@ def upgrade() -> None:
     sa.Column('rows_valid', sa.Integer(), nullable=False),
     sa.Column('rows_invalid', sa.Integer(), nullable=False),
     sa.Column('errors', sa.JSON(), nullable=False),
-    sa.Column('applied', sa.Boolean(), nullable=False),
     sa.Column('imported_by', sa.String(length=128), nullable=False),
     sa.Column('imported_at', hub.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('merchant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
