@@ -112,7 +112,7 @@ def run(session: Session, statement: Statement, actor: str) -> Summary:
         else:
             item.dispute = "open"
     session.flush()
-    summary = _summary(session, statement, file, result)
+    summary = _summary(session, statement, file)
     statement.matched_file_id, statement.matched_at = file.id, utcnow()
     if summary.open_disputes and statement.status != "disputed":
         statements.move(session, statement, "dispute", actor, file_id=file.id)
@@ -158,7 +158,7 @@ def _item(statement, file, group: dict, hub_lines: dict, sup_lines: dict, rules:
         difference_minor=group["difference_minor"], why_en=en[:1000], why_zh=zh[:1000])
 
 
-def _summary(session, statement: Statement, file: SupplierFile, result) -> Summary:
+def _summary(session, statement: Statement, file: SupplierFile) -> Summary:
     summary = Summary(statement.id, file.id, currency=statement.currency)
     for item in session.scalars(select(ReconciliationItem).where(
             ReconciliationItem.statement_id == statement.id)):
