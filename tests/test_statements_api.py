@@ -191,3 +191,11 @@ def test_the_cli_imports_and_matches(app, database, books, tmp_path):
     with database.session(readonly=True) as s:
         assert s.scalar(select(StatementLine.id).where(
             StatementLine.document_kind == "reconciliation")) is None
+    out = tmp_path / "match.xlsx"
+    wrote = runner.invoke(args=["statements", "export", str(statement_id), "--what", "match",
+                                "--format", "xlsx", "--lang", "en", "--out", str(out)])
+    assert wrote.exit_code == 0 and load_workbook(out).active["A1"].value == "Item"
+    journal = tmp_path / "journal.csv"
+    runner.invoke(args=["statements", "journal", "--merchant", str(books["merchant"]),
+                        "2026-11", "--out", str(journal)])
+    assert journal.read_text(encoding="utf-8-sig").splitlines()[1].startswith("分录号,日期")

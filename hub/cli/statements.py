@@ -282,44 +282,52 @@ def decide(item_id, decision, note, as_json):
          _item, lambda i: f"item {i['id']}: {i['decision']} ({i['outcome']})")
 
 
+format_option = click.option("--format", "fmt", type=click.Choice(("csv", "xlsx")),
+                             default="csv")
+lang_option = click.option("--lang", type=click.Choice(("zh", "en")), default="zh")
+out_option = click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+                          required=True)
+
+
+def _write(as_json: bool, out: Path, make) -> None:
+    """Write the file ``make(session)`` gives to ``out``."""
+    def write(s):
+        data = make(s)
+        out.write_bytes(data)
+        return {"path": str(out), "bytes": len(data)}
+
+    _run(as_json, write, lambda r: r, lambda r: f"wrote {r['path']} ({r['bytes']} bytes)")
+
+
 @statements_group.command("export", help="The statement, the match result or the disputes "
                                          "as CSV or XLSX.")
 @click.argument("statement_id", type=int)
 @click.option("--what", type=click.Choice(("statement", "match", "disputes")),
               default="statement")
-@click.option("--format", "fmt", type=click.Choice(("csv", "xlsx")), default="csv")
-@click.option("--lang", type=click.Choice(("zh", "en")), default="zh")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@format_option
+@lang_option
+@out_option
 @json_option
 def export(statement_id, what, fmt, lang, out, as_json):
     from hub.domain.finance import exports
     from hub.models import Statement
 
-    def write(s):
-        data = exports.export(s, _get(s, Statement, statement_id, as_json), what, fmt, lang)
-        out.write_bytes(data)
-        return {"path": str(out), "bytes": len(data)}
-
-    _run(as_json, write, lambda r: r, lambda r: f"wrote {r['path']} ({r['bytes']} bytes)")
+    _write(as_json, out, lambda s: exports.export(
+        s, _get(s, Statement, statement_id, as_json), what, fmt, lang))
 
 
 @statements_group.command("journal", help="A month's ledger entries as journal lines for the "
                                           "merchant's accounting system.")
 @click.option("--merchant", "merchant_id", type=int, required=True)
 @click.argument("period")
-@click.option("--format", "fmt", type=click.Choice(("csv", "xlsx")), default="csv")
-@click.option("--lang", type=click.Choice(("zh", "en")), default="zh")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@format_option
+@lang_option
+@out_option
 @json_option
 def journal(merchant_id, period, fmt, lang, out, as_json):
     from hub.domain.finance import exports
 
-    def write(s):
-        data = exports.journal(s, merchant_id, period, fmt, lang)
-        out.write_bytes(data)
-        return {"path": str(out), "bytes": len(data)}
-
-    _run(as_json, write, lambda r: r, lambda r: f"wrote {r['path']} ({r['bytes']} bytes)")
+    _write(as_json, out, lambda s: exports.journal(s, merchant_id, period, fmt, lang))
 
 
 @statements_group.command("profile", help="Show or edit a supplier's statement cycle, file "
