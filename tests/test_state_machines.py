@@ -7,9 +7,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from hub.core.states import IllegalMove
+from hub.domain.finance.statements import STATEMENT
 from hub.domain.fulfilment.states import FULFILMENT
 from hub.domain.liability.claims import CLAIM
 from hub.domain.returns.states import RETURN_CASE
+from hub.models.finance import STATEMENT_STATUSES
 from hub.models.liability import CLAIM_STATUSES
 from hub.models.orders import FULFILMENT_STATUSES
 from hub.models.returns import RETURN_STATUSES
@@ -79,6 +81,37 @@ def test_every_claim_pair(state, event):
             CLAIM.next(state, event)
     else:
         assert CLAIM.next(state, event) == expected
+
+
+# -- statement (written out from the lifecycle in hub.domain.finance.statements) ------------
+STATEMENT_MOVES = {
+    ("draft", "send"): "sent",
+    ("sent", "supplier_confirm"): "supplier_confirmed", ("sent", "dispute"): "disputed",
+    ("sent", "confirm"): "finance_confirmed",
+    ("supplier_confirmed", "dispute"): "disputed",  # matching found differences
+    ("supplier_confirmed", "confirm"): "finance_confirmed",
+    ("disputed", "confirm"): "finance_confirmed",  # every dispute decided
+    ("finance_confirmed", "dispute"): "disputed", ("finance_confirmed", "close"): "closed",
+    ("closed", "reopen"): "finance_confirmed",
+}
+STATEMENT_EVENTS = ("send", "supplier_confirm", "dispute", "confirm", "close", "reopen")
+
+
+def test_the_statement_table_has_every_status_and_event():
+    assert set(STATEMENT.states) == set(STATEMENT_STATUSES)
+    assert set(STATEMENT.events) == set(STATEMENT_EVENTS)
+
+
+@pytest.mark.parametrize("state", STATEMENT_STATUSES)
+@pytest.mark.parametrize("event", STATEMENT_EVENTS)
+def test_every_statement_pair(state, event):
+    expected = STATEMENT_MOVES.get((state, event))
+    assert STATEMENT.can(state, event) is (expected is not None)
+    if expected is None:
+        with pytest.raises(IllegalMove):
+            STATEMENT.next(state, event)
+    else:
+        assert STATEMENT.next(state, event) == expected
 
 
 # -- return case -----------------------------------------------------------------------------

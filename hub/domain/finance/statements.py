@@ -47,13 +47,12 @@ from hub.models import (
     LedgerEntry, ReconciliationItem, Statement, StatementLine, Supplier, audit,
 )
 
-_ANSWERS = {"supplier_confirm": "supplier_confirmed", "dispute": "disputed",
-            "confirm": "finance_confirmed"}
 STATEMENT = Machine("statement", {
     "draft": {"send": "sent"},
-    "sent": _ANSWERS,
-    "supplier_confirmed": _ANSWERS,
-    "disputed": _ANSWERS,
+    "sent": {"supplier_confirm": "supplier_confirmed", "dispute": "disputed",
+             "confirm": "finance_confirmed"},
+    "supplier_confirmed": {"dispute": "disputed", "confirm": "finance_confirmed"},
+    "disputed": {"confirm": "finance_confirmed"},
     "finance_confirmed": {"dispute": "disputed", "close": "closed"},
     "closed": {"reopen": "finance_confirmed"},
 })
