@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
+from demo import books
+
 ROLE_TITLES = {
     "stopped": "refunded before shipment",
     "too_late": "refunded after shipment (parcel already out for delivery)",
@@ -100,8 +102,8 @@ def _hub_rows(env) -> dict:
         audit = [(a.action, a.entity, a.entity_id, a.at) for a in rows(AuditEntry)]
         alerts = [{"kind": a.kind, "severity": a.severity, "message": a.message}
                   for a in rows(Alert)]
-        liability = _liability(s, env.ids["merchant"], rows)
-        finance = _finance(rows)
+        liability = books.liability(s, env.ids["merchant"], rows)
+        finance = books.finance(rows)
         inbox_failed = len(list(rows(InboxEvent, InboxEvent.status == "failed")))
         outbox_dead = len(list(rows(OutboxMessage, OutboxMessage.status == "dead")))
     return {"orders": orders, "fulfilments": fulfilments, "shipments": shipments,
@@ -111,62 +113,18 @@ def _hub_rows(env) -> dict:
             "returns": _returns(kinds, verdicts, inspections, second, held, audit)}
 
 
-def _liability(s, merchant_id: int, rows) -> dict:
-    """Who paid: decisions by rule, claims by status, and each supplier's balance."""
-    from hub.domain import ledger
-    from hub.models import Claim, LiabilityDecision, Supplier
-
-    codes = {x.id: x.code for x in rows(Supplier)}
-    balances = ledger.balances(s, merchant_id)
-    return {"decisions_by_rule": _count(d.rule for d in rows(LiabilityDecision)),
-            "claims_by_status": _count(c.status for c in rows(Claim)),
-            "claimed_minor": sum(c.amount_minor for c in rows(Claim)),
-            "accepted_minor": sum(c.accepted_minor or 0 for c in rows(Claim)),
-            "supplier_balances": {codes.get(b["counterparty_id"], b["counterparty_id"]):
-                                  b["balance_minor"] for b in balances
-                                  if b["counterparty_kind"] == "supplier"}}
-
-
-def _finance(rows) -> dict:
-    """The month end: the statement, and how the supplier's own matched it."""
-    from hub.models import ReconciliationItem, Statement, StatementLine
-
-    statements = list(rows(Statement))
-    if not statements:
-        return {}
-    st = statements[-1]
-    items = [i for i in rows(ReconciliationItem) if i.statement_id == st.id]
-    lines: dict = {}
-    for i in items:
-        lines[i.outcome] = lines.get(i.outcome, 0) + len(i.hub_line_ids) + len(
-            i.supplier_line_ids)
-    return {"statement_id": st.id, "period": st.period, "status": st.status,
-            "lines": sum(1 for x in rows(StatementLine) if x.statement_id == st.id),
-            "closing_minor": st.closing_minor, "match_lines": dict(sorted(lines.items())),
-            "written_off_minor": sum(i.difference_minor for i in items
-                                     if i.outcome == "written_off"),
-            "disputes_decided": sum(1 for i in items if i.dispute == "decided")}
-
-
-def _count(values) -> dict:
-    found: dict = {}
-    for value in values:
-        found[value] = found.get(value, 0) + 1
-    return dict(sorted(found.items()))
-
-
 def _returns(kinds, verdicts, inspections, second, held, audit) -> dict:
     """The after-sales in numbers: kinds, the policy's verdicts, grades and dispositions,
     prepaid labels, second dispatches, the returns stock."""
     return {
-        "cases_by_kind": _count(kinds),
-        "policy_verdicts": _count(f"{outcome}:{rule}" for outcome, rule, _ in verdicts),
+        "cases_by_kind": books.count(kinds),
+        "policy_verdicts": books.count(f"{outcome}:{rule}" for outcome, rule, _ in verdicts),
         "approved_by_policy": sum(1 for outcome, _, acted in verdicts
                                   if outcome == "approve" and acted),
         "labels_booked": sum(1 for a in audit if a[0] == "return_case.return_label_booked"),
-        "inspections_by_grade": _count(i["grade"] or "-" for i in inspections.values()),
-        "dispositions": _count(i["disposition"] or "-" for i in inspections.values()),
-        "second_dispatches": _count(f"{purpose}:{status}" for purpose, status in second),
+        "inspections_by_grade": books.count(i["grade"] or "-" for i in inspections.values()),
+        "dispositions": books.count(i["disposition"] or "-" for i in inspections.values()),
+        "second_dispatches": books.count(f"{purpose}:{status}" for purpose, status in second),
         "returns_stock_units": sum(b["quantity"] for b in held),
     }
 
