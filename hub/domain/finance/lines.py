@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from hub.models import Claim, Fulfilment, LedgerEntry, Order, Shipment, Statement, StatementLine
 
 DEDUCTIONS, PAYABLES = ("claim_deduction",), ("goods_payable",)
+CHUNK = 5000  # ids per IN list (SQLite and PostgreSQL cap the parameters of a statement)
 PREFIX = {"fulfilment": "FUL", "claim": "CLM", "reconciliation": "REC",
           "liability_decision": "LIA"}
 
@@ -72,24 +73,26 @@ def keys_of(session: Session, merchant_id: int, entries: list[LedgerEntry]) -> d
     wanted = defaultdict(set)
     for entry in entries:
         wanted[entry.document_kind].add(entry.document_id)
-    claims = {c.id: c for c in session.scalars(select(Claim).where(
-        Claim.merchant_id == merchant_id, Claim.id.in_(wanted["claim"])))} \
-        if wanted["claim"] else {}
+    claim_ids = sorted(wanted["claim"])
+    claims = {c.id: c for n in range(0, len(claim_ids), CHUNK) for c in session.scalars(
+        select(Claim).where(Claim.merchant_id == merchant_id,
+                            Claim.id.in_(claim_ids[n:n + CHUNK])))}
     decision_fulfilments = {c.id: c.decision.fulfilment_id for c in claims.values()}
     fulfilment_ids = wanted["fulfilment"] | {f for f in decision_fulfilments.values() if f}
     refs = {}
-    if fulfilment_ids:
+    ids = sorted(fulfilment_ids)
+    for chunk in (ids[n:n + CHUNK] for n in range(0, len(ids), CHUNK)):
         rows = session.execute(
             select(Fulfilment.id, Fulfilment.supplier_reference, Order.platform_order_id)
             .join(Order, Order.id == Fulfilment.order_id)
-            .where(Fulfilment.merchant_id == merchant_id, Fulfilment.id.in_(fulfilment_ids)))
+            .where(Fulfilment.merchant_id == merchant_id, Fulfilment.id.in_(chunk)))
         waybills = dict(session.execute(
             select(Shipment.fulfilment_id, func.min(Shipment.tracking_number))
             .where(Shipment.merchant_id == merchant_id, Shipment.direction == "outbound",
-                   Shipment.fulfilment_id.in_(fulfilment_ids))
+                   Shipment.fulfilment_id.in_(chunk))
             .group_by(Shipment.fulfilment_id)).all())
-        refs = {fid: {"document_ref": ref or f"FUL-{fid}", "order_no": order_no,
-                      "waybill": waybills.get(fid)} for fid, ref, order_no in rows}
+        refs.update({fid: {"document_ref": ref or f"FUL-{fid}", "order_no": order_no,
+                           "waybill": waybills.get(fid)} for fid, ref, order_no in rows})
     keys = {("fulfilment", fid): value for fid, value in refs.items()}
     for claim_id, claim in claims.items():
         of_order = refs.get(decision_fulfilments[claim_id], {})

@@ -24,6 +24,7 @@ from hub.core.china import CHINA, yuan
 from hub.core.db import utcnow
 from hub.core.errors import Conflict
 from hub.domain.finance import disputes, matching, statements
+from hub.domain.finance.lines import CHUNK
 from hub.domain.finance.profiles import profile_of
 from hub.domain.finance.rules import Rules
 from hub.domain.finance.words import why
@@ -86,8 +87,9 @@ def run(session: Session, statement: Statement, actor: str) -> Summary:
     found = _signatures(result)
     existing = {_signature(i): i for i in items if i not in kept}
     stale = [i.id for sig, i in existing.items() if sig not in found]
-    if stale:
-        session.execute(delete(ReconciliationItem).where(ReconciliationItem.id.in_(stale)))
+    for n in range(0, len(stale), CHUNK):
+        session.execute(delete(ReconciliationItem).where(
+            ReconciliationItem.id.in_(stale[n:n + CHUNK])))
     settled = {n: i.id for i in kept if i.dispute == "decided" or i.ledger_entry_id
                for n in i.hub_line_ids}  # a line decided on the supplier's channel
     for sig, group in found.items():

@@ -74,9 +74,8 @@ def build(session: Session, supplier: Supplier, period_key: str, actor: str
     if drafts:
         session.execute(delete(StatementLine).where(
             StatementLine.statement_id.in_([s.id for s in drafts])))
-    entries = _unstated(session, supplier, period)
-    by_currency = defaultdict(list)
-    for entry in entries:
+    by_currency = defaultdict(list, {s.currency: [] for s in drafts})
+    for entry in _unstated(session, supplier, period):
         by_currency[entry.currency].append(entry)
     if not existing and not by_currency:
         by_currency["CNY"] = []  # a period with nothing in it is still stated
@@ -102,19 +101,16 @@ def _unstated(session: Session, supplier: Supplier, period: Period) -> list[Ledg
     """The supplier's entries before the period's end on no statement, or on a draft of a
     later period (built first: it gives them back)."""
     e, s = LedgerEntry, Statement
-    later_drafts = select(s.id).where(s.supplier_id == supplier.id, s.status == "draft",
-                                      s.starts_at >= period.ends_at)
-    stated = select(StatementLine.ledger_entry_id).where(
-        StatementLine.merchant_id == supplier.merchant_id,
-        StatementLine.statement_id.not_in(later_drafts))
-    entries = list(session.scalars(select(e).where(
-        e.merchant_id == supplier.merchant_id, e.counterparty_kind == "supplier",
-        e.counterparty_id == supplier.id, e.occurred_at < period.ends_at,
-        e.id.not_in(stated)).order_by(e.occurred_at, e.id)))
+    before_end = [e.merchant_id == supplier.merchant_id, e.counterparty_kind == "supplier",
+                  e.counterparty_id == supplier.id, e.occurred_at < period.ends_at]
     session.execute(delete(StatementLine).where(
-        StatementLine.statement_id.in_(later_drafts),
-        StatementLine.ledger_entry_id.in_([x.id for x in entries])))
-    return entries
+        StatementLine.statement_id.in_(select(s.id).where(
+            s.supplier_id == supplier.id, s.status == "draft", s.starts_at >= period.ends_at)),
+        StatementLine.ledger_entry_id.in_(select(e.id).where(*before_end))))
+    stated = select(StatementLine.ledger_entry_id).where(
+        StatementLine.merchant_id == supplier.merchant_id)
+    return list(session.scalars(select(e).where(*before_end, e.id.not_in(stated))
+                                .order_by(e.occurred_at, e.id)))
 
 
 def _fill(session: Session, statement: Statement, entries: list[LedgerEntry]) -> None:
