@@ -91,6 +91,7 @@ def test_exports_have_fixed_columns_both_languages_and_totals(client, database, 
     table = list(csv.reader(io.StringIO(got.data.decode("utf-8-sig"))))
     assert table[1][:8] == ["明细号", "日期", "类型", "单据号", "订单号", "快递单号", "金额", "金额(分)"]
     assert table[-1][0].startswith("合计") and table[-1][6:8] == ["550.50", "55050"]
+    assert ["-50.00", "-5000"] in [r[6:8] for r in table]  # a number to Excel, not '-50.00
     english = client.get(f"{API}/statements/{statement_id}/export?what=match&lang=en"
                          f"&format=xlsx", headers=tokens["finance"])
     sheet = load_workbook(io.BytesIO(english.data)).active

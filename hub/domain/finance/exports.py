@@ -192,27 +192,27 @@ def _totals(columns, rows: list[dict], lang: str) -> list:
 def _write(columns, rows: list[dict], fmt: str, lang: str, title: list | None = None) -> bytes:
     header, body = _header(columns, lang), [_cells(columns, r) for r in rows]
     totals = _totals(columns, rows, lang)
+    money_at = {n for n, (_, _, _, kind) in enumerate(_flat(columns)) if kind == "yuan"}
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         if title:
             writer.writerow([safe_cell(t) for t in title])
         writer.writerow(header)
-        for cells in [*body, totals]:
-            writer.writerow(["" if c is None else safe_cell(c) if isinstance(c, str) else c
-                             for c in cells])
+        for cells in [*body, totals]:  # yuan are decimal text ("-31.94"), numbers to Excel
+            writer.writerow(["" if c is None else c if n in money_at or not isinstance(c, str)
+                             else safe_cell(c) for n, c in enumerate(cells)])
         return out.getvalue().encode("utf-8-sig")
-    return _xlsx(columns, header, body, totals, title)
+    return _xlsx(money_at, header, body, totals, title)
 
 
-def _xlsx(columns, header, body, totals, title) -> bytes:
+def _xlsx(money_at, header, body, totals, title) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     book = Workbook()
     sheet = book.active
     book.properties.created = book.properties.modified = datetime(2000, 1, 1)
-    money_at = {n for n, (_, _, _, kind) in enumerate(_flat(columns)) if kind == "yuan"}
     if title:
         sheet.append([safe_cell(t) for t in title])
     sheet.append(header)
