@@ -103,5 +103,5 @@ def _reconcile(env, statement_id: int, data: bytes) -> dict:
                                                     "records stand")
         statement = s.get(Statement, statement_id)
         statements.confirm(s, statement, ACTOR)
-        statements.close(s, statement, ACTOR)
+        statements.close(s, statement, ACTOR, early=True)
         return summary.as_dict()

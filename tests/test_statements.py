@@ -163,6 +163,8 @@ def test_a_period_not_ended_is_not_sent_and_the_cycle_is_kept(database, books):
             statements.send(s, statement, "finance@test")
         statements.send(s, statement, "finance@test", early=True)  # an interim one
         assert statement.status == "sent"
+        with pytest.raises(Conflict, match="has not ended"):  # nor closed, unless early
+            statements.close(s, statement, "finance@test")
         with pytest.raises(ApiError, match="monthly"):
             statements.build(s, sup, "2026-11-H1", "finance@test")
         profiles.update(s, sup, "finance@test", cycle="semimonthly")
@@ -464,13 +466,13 @@ def test_balances_run_on_and_periods_close_in_order(database, books):
         assert (nov.closing_minor, dec.opening_minor, dec.closing_minor) == (
             58000, 58000, 58400)
         with pytest.raises(Conflict, match="first"):
-            statements.close(s, dec, "f")
+            statements.close(s, dec, "f", early=True)
         statements.confirm(s, nov, "f")
         statements.close(s, nov, "f")
     with database.session() as s:
         statements.answer(s, s.get(Statement, december_id), "supplier")  # it confirms
         statements.confirm(s, s.get(Statement, december_id), "f")
-        statements.close(s, s.get(Statement, december_id), "f")
+        statements.close(s, s.get(Statement, december_id), "f", early=True)
         with pytest.raises(Conflict, match="first"):
             statements.reopen(s, s.get(Statement, november), "f", "a credit note")
 

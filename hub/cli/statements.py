@@ -7,7 +7,7 @@ finance API has them (``hub.domain.finance``).
     hub statements match ID [--all]                  counts, totals, and why (idempotent)
     hub statements disputes ID                       hub statements decide ITEM keep|adjust
                                                                              --note TEXT
-    hub statements confirm ID | close ID | reopen ID --reason TEXT
+    hub statements confirm ID | close ID [--early] | reopen ID --reason TEXT
     hub statements export ID [--what statement|match|disputes] [--format csv|xlsx]
                           [--lang zh|en] --out FILE
     hub statements journal --merchant ID PERIOD [--format] [--lang] --out FILE
@@ -91,37 +91,29 @@ def _run(as_json: bool, fn, shown, text):
     emit(as_json, data, text(data))
 
 
-def _lifecycle(name: str, help_text: str):
-    """``hub statements confirm|close ID``: the step of the same name."""
-    @statements_group.command(name, help=help_text)
-    @click.argument("statement_id", type=int)
-    @json_option
-    def command(statement_id, as_json):
+def _lifecycle(name: str, help_text: str, timed: bool = False):
+    """``hub statements confirm|send|close ID``: the step of the same name; send and close
+    wait for the period's end unless ``--early``."""
+    def command(statement_id, as_json, early=False):
         from hub.domain.finance import statements
         from hub.models import Statement
 
         step = getattr(statements, name)
-        _run(as_json, lambda s: step(s, _get(s, Statement, statement_id, as_json), ACTOR),
-             _statement, _said)
-    return command
+        timing = {"early": early} if timed else {}
+        _run(as_json, lambda s: step(s, _get(s, Statement, statement_id, as_json), ACTOR,
+                                     **timing), _statement, _said)
+    if timed:
+        command = click.option("--early", is_flag=True, help="before the period has ended")(
+            command)
+    return statements_group.command(name, help=help_text)(
+        click.argument("statement_id", type=int)(json_option(command)))
 
 
 _lifecycle("confirm", "Finance confirms a statement (no dispute open).")
+_lifecycle("send", "Send a statement to its supplier (its period has ended, or --early: an "
+                   "interim statement).", timed=True)
 _lifecycle("close", "Close the period (every line matched, written off, confirmed or "
-                    "decided).")
-
-
-@statements_group.command("send", help="Send a statement to its supplier (its period has "
-                                       "ended, or --early: an interim statement).")
-@click.argument("statement_id", type=int)
-@click.option("--early", is_flag=True, help="before the period has ended")
-@json_option
-def send(statement_id, early, as_json):
-    from hub.domain.finance import statements
-    from hub.models import Statement
-
-    _run(as_json, lambda s: statements.send(s, _get(s, Statement, statement_id, as_json),
-                                            ACTOR, early=early), _statement, _said)
+                    "decided; its period has ended, or --early).", timed=True)
 
 
 @statements_group.command("reopen", help="Reopen a closed period, with a reason (audited).")

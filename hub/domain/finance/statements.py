@@ -216,8 +216,14 @@ def confirm(session: Session, statement: Statement, actor: str) -> Statement:
     return statement
 
 
-def close(session: Session, statement: Statement, actor: str) -> Statement:
-    """Periods close in order: the one before first (its closing is this one's opening)."""
+def close(session: Session, statement: Statement, actor: str, early: bool = False
+          ) -> Statement:
+    """Periods close in order: the one before first (its closing is this one's opening).
+    Once the period has ended; ``early``, before (what arrives later goes on the next)."""
+    if utcnow() < statement.ends_at and not early:
+        raise Conflict(f"period {statement.period} has not ended: it closes once it has (or "
+                       "early: what arrives later in the period goes on the next statement)",
+                       details={"ends_at": iso(statement.ends_at)})
     before = _neighbour(session, statement, later=False)
     if before is not None and before.status != "closed":
         raise Conflict(f"close {before.period} (statement {before.id}) first: its closing "

@@ -73,6 +73,11 @@ class SendArgs(Schema):
         "description": "send before the period has ended (an interim statement)"})
 
 
+class CloseArgs(Schema):
+    early = fields.Boolean(load_default=False, metadata={
+        "description": "close before the period has ended (later entries go on the next)"})
+
+
 class MerchantStatementListArgs(StatementListArgs):
     supplier_id = RefId()
 
@@ -305,12 +310,12 @@ def confirm_statement(statement_id):
 
 
 @bp.post("/statements/<int:statement_id>/close")
-@endpoint(roles=FINANCE, response=StatementOut, refusals=ORDER_REFUSED,
+@endpoint(roles=FINANCE, query=CloseArgs, response=StatementOut, refusals=ORDER_REFUSED,
           summary="Close the period: every line matched, written off, confirmed or decided",
           tags=TAGS)
-def close_statement(statement_id):
+def close_statement(statement_id, args):
     return _done(statements.close(request_session(), _statement(statement_id),
-                                  principal().actor))
+                                  principal().actor, early=args["early"]))
 
 
 @bp.post("/statements/<int:statement_id>/reopen")
