@@ -494,3 +494,31 @@ def test_a_period_is_a_period_and_nothing_like_it(database, books):
         for key in ("2026-11\n", "２０２６-11", "0000-11", "9999-12", "2026-13"):
             with pytest.raises(ApiError, match="a period is"):
                 statements.build(s, supplier, key, "f")
+
+
+def test_a_row_settled_on_an_earlier_statement_is_kept_not_counted_twice(database, books):
+    november = sent(database, books)
+    imported(database, books, csv_file(supplier_rows(books)))
+    matched(database, november)
+    with database.session() as s:
+        statements.confirm(s, s.get(Statement, november), "f")
+        statements.close(s, s.get(Statement, november), "f")
+        ledger.post(s, books["merchant"], ledger.Counterparty("supplier", id=books["supplier"]),
+                    "goods_payable", 400, "CNY", ("fulfilment", 997), "december", "test",
+                    occurred_at=at(3, 12))
+        [december] = statements.build(s, s.get(Supplier, books["supplier"]), "2026-12", "f")
+        statements.send(s, december, "f", early=True)
+        december_id = december.id
+    again = [["FUL-997", "", "", "4.00", "货款", "2026-12-03", ""],
+             ["CLM-77", "", "", "50.00", "扣款", "2026-12-01", "索赔"]]  # November's, again
+    imported(database, books, csv_file(again), period="2026-12")
+    assert matched(database, december_id)["lines"] == {"matched": 2, "only_in_supplier": 1}
+    with database.session() as s:
+        item = s.scalar(select(ReconciliationItem).where(ReconciliationItem.dispute == "open"))
+        assert f"on statement {november} (2026-11) already" in item.why_en
+        assert f"已列入对账单 {november}（2026-11）" in item.why_zh
+        with pytest.raises(Conflict, match="count it twice"):
+            disputes.decide(s, item, "adjust", "f", "the supplier insists")
+        disputes.decide(s, item, "keep", "f", "settled in November")
+        assert s.scalar(select(func.count()).select_from(LedgerEntry).where(
+            LedgerEntry.entry_type == "write_off")) == 0

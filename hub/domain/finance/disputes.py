@@ -5,6 +5,8 @@
     settle_others(session, item, actor)                 one decision per line
     adjust(session, statement, item, difference, memo, actor)  a write-off, stated
     claims_of(session, item)                            the claims behind it (evidence)
+    stated_before(session, item)                        a supplier row another statement
+                                                        of the supplier holds already
 
 A dispute is a ``ReconciliationItem`` with ``dispute`` ``open``: a pairing that matching
 could not settle (a difference beyond what is written off by itself, contradicting keys,
@@ -24,7 +26,7 @@ supplier read a neutral memo.
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from hub.core.china import yuan
@@ -32,7 +34,9 @@ from hub.core.db import utcnow
 from hub.core.errors import ApiError, Conflict
 from hub.domain import ledger
 from hub.domain.finance.lines import line_for, retotal
-from hub.models import Claim, ReconciliationItem, Statement, StatementLine, audit
+from hub.models import (
+    Claim, ReconciliationItem, Statement, StatementLine, SupplierLine, audit,
+)
 
 DECISIONS = ("keep", "adjust")
 
@@ -78,6 +82,11 @@ def decide(session: Session, item: ReconciliationItem, decision: str, actor: str
     if decision == "adjust" and posted:
         raise Conflict(f"a line of item {item.id} was adjusted already (item {posted[0]})",
                        details={"item_id": posted[0]})
+    earlier = stated_before(session, item) if decision == "adjust" else None
+    if earlier is not None:
+        raise Conflict(f"the supplier's row is on statement {earlier.id} ({earlier.period}) "
+                       "already: adjusting would count it twice; keep the hub's figure",
+                       details={"statement_id": earlier.id})
     _decided(item, decision, note, actor)
     if decision == "adjust" and item.difference_minor:
         entry = adjust(session, statement, item, item.difference_minor,
@@ -140,3 +149,23 @@ def claims_of(session: Session, item: ReconciliationItem) -> list[Claim]:
         StatementLine.document_kind == "claim")
     return list(session.scalars(select(Claim).where(
         Claim.merchant_id == item.merchant_id, Claim.id.in_(ids)).order_by(Claim.id)))
+
+
+def stated_before(session: Session, item: ReconciliationItem) -> Statement | None:
+    """The supplier's other statement holding the row of an ``only_in_supplier`` item: the
+    same document ref, or the same order or waybill and amount (a row settled before)."""
+    if item.outcome != "only_in_supplier":
+        return None
+    row = session.get(SupplierLine, item.supplier_line_ids[0])
+    line, statement = StatementLine, session.get(Statement, item.statement_id)
+    same = [line.document_ref == row.document_ref] if row.document_ref else []
+    same += [and_(column == value, line.amount_minor == row.amount_minor)
+             for column, value in ((line.order_no, row.order_no), (line.waybill, row.waybill))
+             if value]
+    if not same:
+        return None
+    return session.scalar(select(Statement).join(line, line.statement_id == Statement.id).where(
+        Statement.merchant_id == statement.merchant_id,
+        Statement.supplier_id == statement.supplier_id,
+        Statement.currency == statement.currency, Statement.id != statement.id, or_(*same))
+        .order_by(Statement.ends_at).limit(1))

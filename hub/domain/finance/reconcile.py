@@ -113,6 +113,7 @@ def run(session: Session, statement: Statement, actor: str) -> Summary:
                 "difference_minor": item.difference_minor})
         else:
             item.dispute = "open"
+            _stated_before(session, item)
     session.flush()
     summary = _summary(session, statement, file)
     statement.matched_file_id, statement.matched_at = file.id, utcnow()
@@ -122,6 +123,15 @@ def run(session: Session, statement: Statement, actor: str) -> Summary:
                  statement.id, {"file_id": file.id, "lines": summary.lines,
                                 "open_disputes": summary.open_disputes})
     return summary
+
+
+def _stated_before(session: Session, item: ReconciliationItem) -> None:
+    """A supplier row that another statement holds says so: keep is the decision."""
+    earlier = disputes.stated_before(session, item)
+    if earlier is not None:
+        item.why_en = (f"{item.why_en}; it is on statement {earlier.id} ({earlier.period}) "
+                       "already: keep the hub's figure")[:1000]
+        item.why_zh = f"{item.why_zh}；已列入对账单 {earlier.id}（{earlier.period}）：请保留系统数"[:1000]
 
 
 def _frame(lines, hub: bool):
