@@ -11,9 +11,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from hub.domain import ledger
 from hub.models import LedgerEntry, Statement, StatementLine
 from tests import factories as f
-from tests.test_statements import books, csv_file, supplier_rows  # noqa: F401 (fixture)
+from tests.test_statements import at, books, csv_file, supplier_rows  # noqa: F401 (fixture)
 
 API = "/api/v1"
 
@@ -98,8 +99,14 @@ def test_exports_have_fixed_columns_both_languages_and_totals(client, database, 
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:3] == ("Item", "Outcome", "Paired by")
     assert rows[-1][0].startswith("Total") and rows[-1][-5:-3] == (pytest.approx(0.5), 50)
+    with database.session() as s:  # a loss the merchant bears itself
+        ledger.post(s, books["merchant"], ledger.Counterparty("merchant"), "write_off", 1200,
+                    "CNY", ("claim", 78), "claim 78 not recovered", "test",
+                    occurred_at=at(25))
     journal = client.get(f"{API}/journal?period=2026-11&lang=en", headers=tokens["finance"])
     lines = list(csv.reader(io.StringIO(journal.data.decode("utf-8-sig"))))
+    borne = [(r[3], r[4], r[6]) for r in lines[2:-1] if r[9] == "claim 78"]
+    assert borne == [("Losses borne", "12.00", ""), ("Losses pending disposal", "", "12.00")]
     debit = [r for r in lines[2:-1] if r[3] == "Cost of goods sold"]
     assert len(debit) == 3 and lines[-1][4] == lines[-1][6]  # debits equal credits
     claim = [(r[3], r[4], r[6]) for r in lines[2:-1] if r[9] == "claim 77"]

@@ -70,6 +70,8 @@ ACCOUNTS = {
                              ("营业外收入-赔偿", "Compensation income")),
     "platform_penalty": (("营业外支出-罚款", "Penalties"), ("其他应付款", "Other payables")),
     "write_off": (("营业外支出-核销", "Write-offs"), ("应付账款", "Accounts payable")),
+    # what the merchant bears itself (an unrecovered claim, its share of a liability)
+    "borne": (("营业外支出-损失", "Losses borne"), ("待处理财产损溢", "Losses pending disposal")),
 }
 TOTAL = {"zh": "合计", "en": "Total"}
 
@@ -126,6 +128,7 @@ def journal(session: Session, merchant_id: int, month: str, fmt: str = "csv",
     for entry in entries:
         kind = corrected.get(entry.corrects_entry_id, "write_off") \
             if entry.entry_type == "correction" else entry.entry_type
+        kind = "borne" if entry.counterparty_kind == "merchant" else kind
         debit, credit = ACCOUNTS.get(kind, ACCOUNTS["write_off"])
         if (entry.amount_minor < 0) != (ledger.SIGNS.get(kind, 1) < 0):
             debit, credit = credit, debit
