@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import secrets
 import shutil
 import signal
@@ -153,9 +154,10 @@ class DemoEnv:
         self.ids = world["ids"]
         self.supplier_ctl("PUT", "/config", token=world["supplier_token"])
         if self.keep:  # what it takes to open the kept database again (`hub run`, the CLI)
-            (self.var_dir / "demo.env").write_text(
-                f"HUB_VAR_DIR={self.var_dir}\nHUB_DATABASE_URL={self.database_url}\n"
-                f"HUB_SECRET_KEY={self.secret_key}\n")
+            (self.var_dir / "demo.env").write_text("".join(
+                f"export {name}={shlex.quote(str(value))}\n" for name, value in (
+                    ("HUB_VAR_DIR", self.var_dir), ("HUB_DATABASE_URL", self.database_url),
+                    ("HUB_SECRET_KEY", self.secret_key))))
 
     def env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
