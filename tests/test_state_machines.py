@@ -108,8 +108,10 @@ def test_every_statement_pair(state, event):
     expected = STATEMENT_MOVES.get((state, event))
     assert STATEMENT.can(state, event) is (expected is not None)
     if expected is None:
-        with pytest.raises(IllegalMove):
+        with pytest.raises(IllegalMove) as refused:
             STATEMENT.next(state, event)
+        sources = sorted({s for s, e in STATEMENT_MOVES if e == event})
+        assert all(s in refused.value.message.split("only when")[-1] for s in sources)
     else:
         assert STATEMENT.next(state, event) == expected
 

@@ -40,7 +40,9 @@ class Machine:
     def next(self, state: str, event: str) -> str:
         """The state ``event`` leads to from ``state``; ``IllegalMove`` when it may not."""
         if not self.can(state, event):
-            raise IllegalMove(f"{self.name} is {state}: cannot {event.replace('_', ' ')}",
+            sources = self.sources(event)
+            raise IllegalMove(f"{self.name} is {state}: cannot {event.replace('_', ' ')}"
+                              + (f" (only when {' or '.join(sources)})" if sources else ""),
                               details={"status": state, "event": event})
         return self.table[state][event]
 
