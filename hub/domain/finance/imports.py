@@ -103,7 +103,8 @@ def _statement_for(session: Session, supplier: Supplier, period: str | None,
                        f"{period or 'an open period'}: build it first",
                        details={"period": period})
     if found.status == "closed":
-        raise Conflict(f"statement {found.id} ({found.period}) is closed: reopen it to import",
+        raise Conflict(f"statement {found.id} ({found.period}) is closed: its period is settled; "
+                       "what is new goes on the next statement",
                        details={"statement_id": found.id, "status": found.status})
     return found
 
