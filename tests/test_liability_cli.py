@@ -66,3 +66,24 @@ def test_mistakes_are_clear_and_change_nothing(hub, database, w):  # noqa: F811
     with database.session() as s:
         assert s.scalar(select(LiabilityDecision.id)) is None
         assert s.scalar(select(Claim.id)) is None
+
+
+def test_an_override_that_opens_a_claim_sends_it_at_once_when_the_contract_says_so(
+        hub, database, w):  # noqa: F811
+    m = w["merchant_id"]
+    with database.session() as s:
+        supplier = s.get(Supplier, w["supplier_id"])
+        supplier.contract_terms = {**(supplier.contract_terms or {}), "liability": {
+            "claims": {"auto_send": True, "answer_days": 5}}}
+        case = make_case(s, s.get(Merchant, m), s.get(Account, w["shop_id"]), supplier,
+                         reason="quality.defect")
+        for mapping in s.scalars(select(SkuMapping)):
+            mapping.unit_cost_minor = 1200
+        case_id = case.id
+    decided = hub("liability", "decide", "--merchant", m, "return", case_id, "--json")
+    assert [c["status"] for c in hub("claims", "list", "--merchant", m, "--json")] == ["sent"]
+    hub("liability", "override", decided["id"], "--merchant", m, "--liable", "supplier=0.5",
+        "--liable", "merchant=0.5", "--reason", "shared fault", "--json")
+    claims = {c["status"]: c["amount_minor"] for c in hub("claims", "list", "--merchant", m,
+                                                          "--json")}
+    assert claims == {"withdrawn": 2000, "sent": 1000}  # the new one sent at once too

@@ -108,6 +108,7 @@ def _lines(decision: LiabilityDecision, row: dict) -> list[dict]:
 # -- the steps -----------------------------------------------------------------------------
 
 def _move(session: Session, claim: Claim, event: str, actor: str, **changes) -> Claim:
+    session.flush()  # a claim drafted in this transaction is a row first: the refresh locks it
     session.refresh(claim, with_for_update=True)
     before = claim.status
     claim.status = CLAIM.next(before, event)
