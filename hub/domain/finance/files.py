@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from hub.core.errors import ApiError
 from hub.domain.finance.grids import HEADER_SCAN, MAX_ROWS, bad as _bad, csv_grid, xlsx_grid
 
 FIELDS = ("document_ref", "order_no", "line_ref", "waybill", "kind", "amount", "date", "memo")

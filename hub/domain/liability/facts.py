@@ -202,7 +202,7 @@ def _order_facts(session: Session, case: Case) -> None:
 
 
 def _stop_facts(case: Case) -> None:
-    f, parcel = case.fulfilment, case.shipment
+    f = case.fulfilment
     if f.cancel_requested_at is None:
         return
     source = f"supplier:{f.supplier_id}"
