@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run run-bare test test-postgres bench clean
+.PHONY: install run run-bare test test-postgres bench translations clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -29,6 +29,15 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench $(if $(FULL),--full,)
+
+# the console's strings: extract them, update the catalogues (then translate the new ones in
+# hub/web/translations/zh/LC_MESSAGES/messages.po) and compile; tests/test_i18n.py checks
+translations: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -o hub/web/translations/messages.pot \
+	  --no-location --sort-output --project "Dropship Hub" .
+	$(BIN)/pybabel -q update -i hub/web/translations/messages.pot -d hub/web/translations \
+	  --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel -q compile -d hub/web/translations
 
 clean:
 	rm -rf $(VENV) var build *.egg-info bench/results

@@ -12,9 +12,10 @@ on free loopback ports (or ``HUB_SANDBOX_PORTS=ks,courier,supplier``; the hub's
 processes get them on ``HUB_OUTBOUND_ALLOW``, ``hub_env``), then links them,
 idempotently, through ``demo.world.provision`` -- the demo's own set-up: the demo
 merchant, its sandbox Kuaishou shop, the courier account, the supplier on a
-``hub_webhook`` channel with SKU mappings. A restart reuses every row; only tokens are
-new (a supplier token for the supplier sandbox, and a ``merchant_admin`` token printed
-once for the user; nothing secret is written to a file).
+``hub_webhook`` channel with SKU mappings. A restart reuses every row; only secrets are
+new (a supplier token for the supplier sandbox, a ``merchant_admin`` API token, and a
+password for each role's console user, ``sandbox-<role>``, printed once for the user;
+nothing secret is written to a file).
 
 Once the hub answers, the platform's push URL is pointed at it and the seeded scenario
 generator (``sandbox/kuaishou/scenario.py``) starts trickling orders in: one every
@@ -111,7 +112,8 @@ def wait_sandboxes(urls: dict[str, str], procs: dict, timeout: float = 30) -> bo
 
 def link(settings: Settings, urls: dict[str, str]) -> dict:
     """Provision (idempotently) and configure the supplier sandbox; issue the user's
-    ``merchant_admin`` token. Runs before the hub's processes start."""
+    ``merchant_admin`` token and a console sign-in per role. Runs before the hub's
+    processes start."""
     from sqlalchemy import select
 
     from connectors import outbound
@@ -141,9 +143,33 @@ def link(settings: Settings, urls: dict[str, str]) -> dict:
                     ApiToken.revoked_at.is_(None))):
                 auth.revoke(s, old)  # the token of an earlier start; a new one is printed
             _row, token = auth.issue_token(s, m, "merchant_admin", None, "hub run --sandbox")
-        return {**world, "admin_token": token}
+            people = sign_ins(s, m, world["ids"]["supplier"])
+        return {**world, "admin_token": token, "people": people}
     finally:
         db.dispose()
+
+
+def sign_ins(s, merchant_id: int, supplier_id: int) -> dict[str, tuple[str, str]]:
+    """role → (login, a new password): the console user ``sandbox-<role>`` of each role,
+    created or given a new password (its old sessions end)."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from hub.models import User
+    from hub.parties import users
+
+    people = {}
+    for role in ("merchant_admin", "operator", "finance", "supplier"):
+        login, password = f"sandbox-{role.replace('_', '-')}", secrets.token_urlsafe(9)
+        user = s.scalar(select(User).where(User.login == login))
+        if user is None:
+            users.create(s, merchant_id, login, role, "hub run --sandbox", password=password,
+                         supplier_id=supplier_id if role == "supplier" else None)
+        else:
+            users.set_password(s, user, password, "hub run --sandbox")
+        people[role] = (login, password)
+    return people
 
 
 def start_traffic(settings: Settings, urls: dict[str, str], world: dict) -> dict:
@@ -167,6 +193,9 @@ def banner(settings: Settings, urls: dict[str, str], world: dict, scenario: dict
         f"{scenario.get('orders')} orders, one every {every} s, with refunds before and "
         f"after shipment",
         f"merchant_admin token (new on every start, shown once): {world['admin_token']}",
-        f"Console: {url}/console  (sign in with the token above)   "
+        "Sign-ins (passwords new on every start, shown once):",
+        *(f"  {role:<15} login {login:<24} password {password}"
+          for role, (login, password) in world["people"].items()),
+        f"Console: {url}/console   "
         f"API: curl -H 'Authorization: Bearer <token>' {url}/api/v1/orders",
     ])

@@ -1,13 +1,14 @@
 """Small builders for test data. Each commits nothing; the caller's session does."""
 from __future__ import annotations
 
+import functools
 import itertools
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
 from hub.domain.liability import claims, decisions
-from hub.parties import auth
+from hub.parties import auth, users
 from hub.models import (
     Account, Claim, Fulfilment, Inspection, Merchant, Order, OrderLine, ReconciliationItem,
     ReturnAddress, ReturnCase, ReturnLine, Shipment, SkuMapping, Supplier, TrackingEvent,
@@ -27,6 +28,23 @@ def merchant(s, name="Merchant"):
 
 def token(s, merchant_id, role="merchant_admin", supplier_id=None):
     return auth.issue_token(s, merchant_id, role, supplier_id)[1]
+
+
+PASSWORD = "tea and biscuits"
+
+
+@functools.cache
+def _password_hash() -> str:
+    return users._hasher.hash(PASSWORD)  # Argon2id, once per run: each costs ~0.1 s
+
+
+def user(s, merchant_id, role="merchant_admin", supplier_id=None, login=None) -> str:
+    """An active console user whose password is ``PASSWORD``; returns its login."""
+    row, _ = users.create(s, merchant_id, login or f"{role}-{next(_seq)}", role, "test",
+                          supplier_id=supplier_id)
+    row.status, row.password_hash, row.invite_hash = "active", _password_hash(), None
+    s.flush()
+    return row.login
 
 
 def shop(s, merchant_id, name=None, config=None):

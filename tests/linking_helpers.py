@@ -80,7 +80,8 @@ def start(client, world, name="Tea shop", token=None, **override) -> dict:
 
 
 def callback(client, query: dict):
-    return client.get(linking.callback_path(KS), query_string=query)
+    return client.get(linking.callback_path(KS), query_string=query,
+                      headers={"Accept-Language": "en"})
 
 
 def link(client, sandbox, world, name="Tea shop") -> int:

@@ -1,7 +1,7 @@
-"""The web console through Flask's test client: sign-in with an API token kept in an
-HttpOnly, SameSite=Strict cookie, CSRF on every POST form, the shops list and a shop's
-page (status, authorization, alerts, progress), the "Link a Kuaishou shop" form, and
-friendly error pages without traces."""
+"""The web console through Flask's test client: sign-in as a user (its session on the
+server, its secret encrypted in an HttpOnly, SameSite=Strict cookie), CSRF on every POST
+form, the shops list and a shop's page (status, authorization, alerts, progress), the
+"Link a Kuaishou shop" form, and friendly error pages without traces."""
 from __future__ import annotations
 
 import re
@@ -10,42 +10,26 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from hub.parties import auth
+from hub.models import Account, PollState, User
 from hub.models.alerts import raise_alert
-from hub.models import Account, ApiToken, PollState
+from hub.parties import users
 from tests import factories as f
+from tests.console_helpers import CSRF, csrf, html, sign_in
 from tests.linking_helpers import callback, sandbox, world  # noqa: F401
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def html(resp) -> str:
-    body = resp.get_data(as_text=True)
-    assert resp.mimetype == "text/html" and "Traceback" not in body
-    return body
-
-
-def csrf(client, path="/console/sign-in") -> str:
-    return CSRF.search(html(client.get(path))).group(1)
-
-
-def sign_in(client, token):
-    resp = client.post("/console/sign-in", data={"token": token, "csrf_token": csrf(client)})
-    return resp
 
 
 @pytest.fixture
 def merchant(session):
     m = f.merchant(session, "Tea House")
-    tokens = {role: f.token(session, m.id, role) for role in
+    logins = {role: f.user(session, m.id, role) for role in
               ("merchant_admin", "operator", "finance")}
     session.commit()
-    return {"id": m.id, "tokens": tokens}
+    return {"id": m.id, "logins": logins}
 
 
 @pytest.fixture
 def admin(client, merchant):
-    assert sign_in(client, merchant["tokens"]["merchant_admin"]).status_code == 303
+    assert sign_in(client, merchant["logins"]["merchant_admin"]).status_code == 303
     return client
 
 
@@ -72,46 +56,67 @@ def test_pages_send_strangers_to_sign_in(client, merchant, path):
     assert target.path == "/console/sign-in" and parse_qs(target.query)["next"] == [path]
 
 
-def test_a_bad_token_is_refused(client, merchant):
-    resp = sign_in(client, "hub_00000000_not-a-token")
-    assert resp.status_code == 401 and "unknown or revoked" in html(resp)
+def test_the_root_leads_to_the_console_and_each_role_home(client, merchant):
+    assert client.get("/").headers["Location"] == "/console/"
+    assert client.get("/console/").headers["Location"] == "/console/sign-in"
+    sign_in(client, merchant["logins"]["finance"])
+    assert client.get("/console/").headers["Location"] == "/console/account"
+
+
+def test_a_wrong_password_and_an_unknown_login_are_refused_alike(client, merchant):
+    wrong = sign_in(client, merchant["logins"]["operator"], "not the password")
+    unknown = sign_in(client, "nobody-at-all", "not the password")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "The login or the password is wrong." in html(wrong)
+    assert html(wrong).count("wrong") == html(unknown).count("wrong")
     assert client.get("/console/shops").status_code == 302
 
 
-def test_tokens_of_other_roles_cannot_sign_in(client, merchant):
-    resp = sign_in(client, merchant["tokens"]["finance"])
-    assert resp.status_code == 403 and "cannot use the console" in html(resp)
-    assert client.get("/console/shops").status_code == 302
+def test_five_wrong_passwords_lock_the_login_for_a_while(client, merchant):
+    login = merchant["logins"]["operator"]
+    for _ in range(users.MAX_FAILURES):
+        assert sign_in(client, login, "not the password").status_code == 401
+    locked = sign_in(client, login)  # the right password, too late
+    assert locked.status_code == 429 and "try again in 15 minute(s)" in html(locked)
+
+
+def test_roles_without_a_page_are_told_so(client, merchant):
+    sign_in(client, merchant["logins"]["finance"])
+    resp = client.get("/console/shops")
+    assert resp.status_code == 403 and "not for your role (finance)" in html(resp)
+    assert client.get("/console/account").status_code == 200
 
 
 @pytest.mark.parametrize("token", [None, "", "wrong"])
 def test_a_post_without_the_csrf_token_is_400(client, merchant, token):
     csrf(client)  # the session exists and has a token; the form does not send it
-    data = {"token": merchant["tokens"]["merchant_admin"]}
+    data = {"login": merchant["logins"]["merchant_admin"], "password": f.PASSWORD}
     if token is not None:
         data["csrf_token"] = token
-    resp = client.post("/console/sign-in", data=data)
-    assert resp.status_code == 400 and "did not come from this console" in html(resp)
+    resp = client.post("/console/sign-in", data=data)  # no Accept-Language: in Chinese
+    assert resp.status_code == 400 and "请刷新页面后重试" in html(resp)
     assert client.get("/console/shops").status_code == 302
 
 
-def test_the_session_cookie_is_httponly_strict_and_holds_no_readable_token(client, merchant):
-    token = merchant["tokens"]["merchant_admin"]
-    resp = sign_in(client, token)
+def test_the_session_cookie_is_httponly_strict_and_holds_no_readable_secret(client, merchant,
+                                                                            database):
+    resp = sign_in(client, merchant["logins"]["merchant_admin"])
     assert resp.status_code == 303 and resp.headers["Location"] == "/console/shops"
     cookie = resp.headers["Set-Cookie"]
     assert cookie.startswith("hub_console=")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie
-    assert token not in cookie and token.split("_", 2)[2][:12] not in cookie
+    assert f.PASSWORD not in cookie and "sid" not in cookie  # the payload is compressed,
+    with database.session(readonly=True) as s:                # the secret encrypted in it
+        assert s.scalar(select(User.last_sign_in_at).where(
+            User.login == merchant["logins"]["merchant_admin"])) is not None
     assert client.get("/console/shops").status_code == 200
 
 
-def test_a_revoked_token_ends_the_session(admin, database, merchant):
+def test_disabling_a_user_ends_its_session(admin, database, merchant):
     assert admin.get("/console/shops").status_code == 200
     with database.session() as s:
-        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == auth.hash_token(
-            merchant["tokens"]["merchant_admin"])))
-        auth.revoke(s, row)
+        user = s.scalar(select(User).where(User.login == merchant["logins"]["merchant_admin"]))
+        users.disable(s, user, "test")
     assert admin.get("/console/shops").status_code == 302
 
 
@@ -173,14 +178,14 @@ def test_other_merchants_shops_and_unknown_pages_are_friendly_404s(admin, sessio
 
 def test_an_unexpected_error_is_a_500_page_with_a_reference(admin, merchant, session,
                                                             monkeypatch):
-    from hub.web.console import views
+    from hub.web.console import shops
 
     kuaishou_shop(session, merchant["id"])
     session.commit()
 
     def boom(*a, **k):
         raise RuntimeError("secret internals")
-    monkeypatch.setattr(views, "account_report", boom)
+    monkeypatch.setattr(shops, "account_report", boom)
     resp = admin.get("/console/shops")
     body = html(resp)
     assert resp.status_code == 500 and re.search(r"Reference [0-9a-f]{12}", body)
@@ -237,15 +242,17 @@ def test_link_form_without_csrf_changes_nothing(admin, database):
 
 
 def test_operators_see_shops_but_cannot_link(client, merchant):
-    sign_in(client, merchant["tokens"]["operator"])
+    sign_in(client, merchant["logins"]["operator"])
     assert client.get("/console/shops").status_code == 200
     assert "Link a Kuaishou shop" not in html(client.get("/console/shops"))
     resp = client.get("/console/shops/link")
-    assert resp.status_code == 403 and "merchant_admin" in html(resp)
+    assert resp.status_code == 403 and "not for your role (operator)" in html(resp)
 
 
 def test_link_through_the_console_against_the_sandbox(client, sandbox, world, database):
-    assert sign_in(client, world["admin"]).status_code == 303
+    with database.session() as s:
+        login = f.user(s, world["merchant_id"])
+    assert sign_in(client, login).status_code == 303
     token = csrf(client, LINK)
     creds = world["credentials"]
     data = {"name": "Sandbox shop", "csrf_token": token,

@@ -21,7 +21,7 @@ from hub.models import ApiToken, Supplier
 from hub.parties import auth
 from tests import factories as f
 from tests.supplier_helpers import fake_connectors, world  # noqa: F401 (fixtures)
-from tests.test_console import csrf, sign_in
+from tests.console_helpers import csrf, sign_in
 from tests.test_returns_api import case_of, post, w  # noqa: F401 (fixture)
 
 LONG = "k3y-" + "0123456789abcdef" * 3
@@ -34,7 +34,8 @@ def admin(database):
         sup = f.supplier(s, m.id, "供应商A")
         return {"merchant_id": m.id, "supplier_id": sup.id,
                 "admin": f.token(s, m.id), "operator": f.token(s, m.id, "operator"),
-                "supplier": f.token(s, m.id, "supplier", sup.id)}
+                "supplier": f.token(s, m.id, "supplier", sup.id),
+                "operator_login": f.user(s, m.id, "operator")}
 
 
 # -- 24: a supplier code in Chinese names the sheet -----------------------------------------
@@ -53,7 +54,7 @@ def test_a_sheet_for_a_chinese_supplier_code_downloads_with_its_name(client, adm
 
 # -- 25: sign-out, deactivated suppliers, token use and expiry --------------------------------
 def test_sign_out_ends_the_session_even_for_a_copied_cookie(app, client, admin):
-    assert sign_in(client, admin["operator"]).status_code == 303
+    assert sign_in(client, admin["operator_login"]).status_code == 303
     cookie = client.get_cookie("hub_console", path="/console").value
     resp = client.post("/console/sign-out", data={"csrf_token": csrf(client, "/console/shops")})
     assert resp.status_code == 303

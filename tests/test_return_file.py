@@ -231,3 +231,16 @@ def test_an_exchange_file_holds_its_second_dispatch_both_ways(app, client, datab
     assert [(p["direction"], p["tracking_number"]) for p in got["parcels"]] == [
         ("outbound", "SF9876543210987")]
 
+
+
+def test_a_supplier_users_step_reads_as_the_suppliers(database, w):
+    from hub.domain.returns.casefile import _Sources
+    from hub.models import User
+
+    with database.session() as s:
+        login = f.user(s, w["merchant_id"], "supplier", w["supplier_id"])
+        user_id = s.scalar(select(User.id).where(User.login == login))
+        actors = [f"user:{user_id}:supplier", "user:99:finance", "user:x:supplier"]
+        sources = _Sources(s, w["merchant_id"], actors, [])
+        assert [sources.of(a) for a in actors] == [
+            f"supplier:{w['supplier_id']}", "user:99:finance", "supplier"]

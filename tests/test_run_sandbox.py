@@ -104,6 +104,16 @@ def test_run_sandbox_links_a_shop_orders_arrive_by_push_and_by_polling(tmp_path)
 
         _wait("orders from the scenario in the API", lambda: len(orders()) >= 2, 20)
 
+        # each role signs in to the console with what the banner printed
+        for role in ("merchant_admin", "operator", "finance", "supplier"):
+            login, password = printed(rf"  {role} +login (\S+) +password (\S+)").groups()
+            browser = requests.Session()
+            form = browser.get(f"{url}/console/sign-in", timeout=5).text
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+            signed = browser.post(f"{url}/console/sign-in", timeout=5, data={
+                "login": login, "password": password, "csrf_token": csrf})
+            assert signed.status_code == 200 and "/console/sign-in" not in signed.url, role
+
         # every push lost on purpose: the order still arrives, by polling
         app_key = requests.get(f"{ks}/_sandbox/apps", timeout=5).json()[0]["appKey"]
         requests.put(f"{ks}/_sandbox/apps/{app_key}/misbehaviour", json={"dropRate": 1.0},

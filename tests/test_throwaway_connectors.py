@@ -26,6 +26,7 @@ from connectors import registry
 from hub.models import Account, OutboxMessage, Shipment, SkuMapping, Supplier
 from jobs import deliver_outbox, poll, process_inbox, refresh_tokens
 from tests import factories as f
+from tests.console_helpers import CSRF, sign_in
 from tests.factories import bearer
 from tests.plugin_helpers import on_path, pip_install
 
@@ -36,7 +37,6 @@ SHOP_URL, COURIER_URL = "https://shop.throwaway.test", "https://courier.throwawa
 WEBHOOK_SECRET, COURIER_TOKEN = "shop-webhook-secret", "courier-token"
 CREDENTIALS = {"client_id": "cid-1", "client_secret": "csecret-1", "base_url": SHOP_URL,
                "webhook_secret": WEBHOOK_SECRET}
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,8 @@ def world(session):
     session.flush()
     session.add(SkuMapping(merchant_id=m.id, sku="SKU-1", supplier_id=supplier.id))
     ids = {"merchant": m.id, "admin": f.token(session, m.id),
-           "supplier": f.token(session, m.id, "supplier", supplier.id)}
+           "supplier": f.token(session, m.id, "supplier", supplier.id),
+           "admin_login": f.user(session, m.id)}
     session.commit()
     return ids
 
@@ -136,8 +137,8 @@ def link_shop(client, world, settings, path=f"/api/v1/shops/{SHOP}/link") -> int
     assert f"{url.scheme}://{url.netloc}{url.path}" == f"{SHOP_URL}/authorize"
     assert query["redirect_uri"] == started["redirect_uri"] == callback
     # the merchant approves on the platform, which sends the browser back to the hub
-    page = client.get(urlsplit(callback).path, query_string={"code": "GOOD-CODE",
-                                                             "state": query["state"]})
+    page = client.get(urlsplit(callback).path, headers={"Accept-Language": "en"},
+                      query_string={"code": "GOOD-CODE", "state": query["state"]})
     assert page.status_code == 200, page.get_data(as_text=True)
     return page.get_data(as_text=True)
 
@@ -238,9 +239,7 @@ def test_a_plugin_shop_and_courier_link_poll_take_webhooks_and_pushes(
 
 def test_the_plugin_shop_is_linked_from_the_console_and_documented(installed, app, client,
                                                                   world, remotes):
-    token = CSRF.search(client.get("/console/sign-in").get_data(as_text=True)).group(1)
-    assert client.post("/console/sign-in", data={"token": world["admin"],
-                                                 "csrf_token": token}).status_code == 303
+    assert sign_in(client, world["admin_login"]).status_code == 303
     shops = client.get("/console/shops").get_data(as_text=True)
     assert f'href="/console/shops/link/{SHOP}">Link a Throw-away shop</a>' in shops
     form = client.get(f"/console/shops/link/{SHOP}").get_data(as_text=True)

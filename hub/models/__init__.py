@@ -17,7 +17,7 @@ from hub.models.policy import PolicyDecision, Product, ReturnPolicy
 from hub.models.returns import (
     Inspection, ReasonCorrection, ReturnAddress, ReturnCase, ReturnLine, StockMovement,
 )
-from hub.models.tenancy import ApiToken, AuditEntry, Merchant
+from hub.models.tenancy import ApiToken, AuditEntry, Merchant, User, UserSession
 
 __all__ = [
     "Base", "Merchant", "ApiToken", "AuditEntry", "Account", "Supplier", "SkuMapping",
@@ -26,5 +26,6 @@ __all__ = [
     "OutboxMessage", "DeliveryAttempt", "PollState", "Alert", "Inspection", "ReturnAddress",
     "ReasonCorrection", "StockMovement", "ReturnPolicy", "PolicyDecision", "Product",
     "LedgerEntry", "LiabilityDecision", "Claim", "StatementProfile", "Statement",
-    "StatementLine", "SupplierFile", "SupplierLine", "ReconciliationItem",
+    "StatementLine", "SupplierFile", "SupplierLine", "ReconciliationItem", "User",
+    "UserSession",
 ]

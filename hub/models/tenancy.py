@@ -1,15 +1,17 @@
-"""Merchants (tenants), their API tokens, and the audit log of who changed what."""
+"""Merchants (tenants), the people who sign in to the console and their sessions, API
+tokens for machines, and the audit log of who changed what."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, String, select
+from sqlalchemy import JSON, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from hub.core.db import Base, BigId, utcnow
+from hub.core.db import Base, BigId, EncryptedJSON, utcnow
 from hub.models.common import Code, Id, Tenant, fk
 
 ROLES = ("merchant_admin", "supplier", "finance", "operator")
+USER_STATUSES = ("invited", "active", "disabled")
 
 
 class Merchant(Base):
@@ -18,6 +20,8 @@ class Merchant(Base):
     id: Mapped[Id]
     name: Mapped[str]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the zone pages show times in (the migration fills the rows there were)
+    time_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
 
 
 def lock_merchant(session: Session, merchant_id: int) -> None:
@@ -42,7 +46,45 @@ class ApiToken(Tenant, Base):
     last_used_at: Mapped[datetime | None]  # to within ``auth.LAST_USED_EVERY``
     expires_at: Mapped[datetime | None]  # None: until revoked
     revoked_at: Mapped[datetime | None]
-    signed_out_at: Mapped[datetime | None]  # console sessions signed in before it are over
+
+
+class User(Tenant, Base):
+    """A person who signs in to the console (``hub.parties.users``): one role, a supplier
+    user bound to one supplier. Invited first (only the invitation's SHA-256 is kept), then
+    active with an Argon2id password hash and, optionally, a TOTP secret (encrypted)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[Id]
+    login: Mapped[str] = mapped_column(String(64), unique=True)  # lower case, across merchants
+    name: Mapped[str] = mapped_column(String(128), default="")
+    role: Mapped[Code]
+    supplier_id: Mapped[int | None] = fk("suppliers.id", nullable=True)
+    status: Mapped[Code] = mapped_column(default="invited")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    totp: Mapped[dict | None] = mapped_column(EncryptedJSON)  # {"secret", "confirmed"}
+    locale: Mapped[str | None] = mapped_column(String(8))  # zh | en; None: the browser's
+    invite_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invite_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128), default="")
+    last_sign_in_at: Mapped[datetime | None]
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]  # after too many failed sign-ins in a row
+
+
+class UserSession(Tenant, Base):
+    """A console session: its cookie holds the secret, the row its SHA-256; it ends on
+    sign-out, when the user is disabled or changes its password, or when it expires."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[Id]
+    user_id: Mapped[int] = fk("users.id")
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
 
 
 class AuditEntry(Tenant, Base):

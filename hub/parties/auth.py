@@ -8,8 +8,8 @@ for supplier tokens, to ``Principal.supplier_id``).
 
 A token works until it is revoked or its optional ``expires_at``; a supplier token only
 while its supplier is active. ``authenticate`` records when a token was last used (at
-most once per ``LAST_USED_EVERY``, in a short transaction of its own). A console session
-ends with ``sign_out``: every session signed in with that token before it is over.
+most once per ``LAST_USED_EVERY``, in a short transaction of its own). Tokens are for
+machines; people sign in to the console as users (``hub.parties.users``).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,13 +38,17 @@ class TokenError(ValueError):
 
 @dataclass(frozen=True)
 class Principal:
+    """Who a request acts as: an API token's, or a console user's (``hub.parties.users``)."""
     merchant_id: int
     role: str
-    token_id: int
+    token_id: int | None = None
     supplier_id: int | None = None
+    user_id: int | None = None
 
     @property
     def actor(self) -> str:
+        if self.user_id is not None:
+            return f"user:{self.user_id}:{self.role}"
         return f"token:{self.token_id}:{self.role}"
 
 
@@ -75,10 +79,8 @@ def issue_token(session: Session, merchant_id: int, role: str, supplier_id: int 
     return row, token
 
 
-def authenticate(session: Session, token: str,
-                 signed_in_at: float | None = None) -> Principal | None:
-    """The token's principal, or None: unknown, revoked, expired, of an inactive supplier,
-    or (``signed_in_at``: a console session's sign-in time) signed out since."""
+def authenticate(session: Session, token: str) -> Principal | None:
+    """The token's principal, or None: unknown, revoked, expired, of an inactive supplier."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     now = utcnow()
     if row is None or row.revoked_at is not None or \
@@ -88,9 +90,6 @@ def authenticate(session: Session, token: str,
         supplier = session.get(Supplier, row.supplier_id)
         if supplier is None or not supplier.active:
             return None
-    if signed_in_at is not None and row.signed_out_at is not None and \
-            signed_in_at <= row.signed_out_at.timestamp():
-        return None
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
         _record_use(session, row.id, now)
     return Principal(merchant_id=row.merchant_id, role=row.role, token_id=row.id,
@@ -114,13 +113,6 @@ def _record_use(session: Session, token_id: int, now: datetime) -> None:
                 .values(last_used_at=now))
     except SQLAlchemyError as e:
         log.warning("recording a token's last use failed", extra={"error": type(e).__name__})
-
-
-def sign_out(session: Session, token: str) -> None:
-    """End every console session signed in with ``token`` until now."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is not None:
-        row.signed_out_at = datetime.now(timezone.utc)
 
 
 def revoke(session: Session, token_row: ApiToken) -> None:

@@ -1,7 +1,7 @@
 """A merchant links a sandbox shop from the console, in a real headless Chromium.
 
 The sandbox platform and the hub are real HTTP servers (werkzeug, in threads; the hub's
-``HUB_PUBLIC_URL`` points at its own port). The browser signs in with an API token,
+``HUB_PUBLIC_URL`` points at its own port). The browser signs in as the merchant's admin,
 fills "Link a Kuaishou shop" with the sandbox app's credentials, follows the redirect to
 the platform's authorize endpoint (which approves at once and redirects back to the
 callback), and lands on the shop's page: active, authorized, its poll streams listed.
@@ -78,7 +78,7 @@ def browser(tmp_path, monkeypatch):
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
+                "--lang=en-US", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--window-size=1280,960",
                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(arg)
@@ -123,16 +123,17 @@ def test_merchant_links_a_sandbox_shop_from_the_console(platform, hub_server, br
         assert ctl.post("/_sandbox/orders", json={"sellerId": seller["sellerId"], "paid": True,
                                                   "push": False}).status_code == 201
     merchant = f.merchant(session, "Tea House")
-    token = f.token(session, merchant.id)
+    login = f.user(session, merchant.id)
     session.commit()
     wait = WebDriverWait(browser, WAIT_S)
 
     # sign in: the console sends a stranger to the sign-in page first
     browser.get(hub_url + "/console/shops")
-    wait.until(ec.presence_of_element_located((By.ID, "token")))
+    wait.until(ec.presence_of_element_located((By.ID, "login")))
     assert "/console/sign-in" in browser.current_url
-    browser.find_element(By.ID, "token").send_keys(token)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    browser.find_element(By.ID, "login").send_keys(login)
+    browser.find_element(By.ID, "password").send_keys(f.PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
     wait.until(ec.title_contains("Shops"))
     assert "No shop is linked yet" in browser.find_element(By.TAG_NAME, "main").text
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from hub.models import (
     Account, Alert, ApiToken, AuditEntry, Binding, DeliveryAttempt, Fulfilment,
     FulfilmentLine, Inspection, Order, OutboxMessage, PolicyDecision, ReturnCase, Shipment,
-    StockMovement, Supplier, TrackingEvent,
+    StockMovement, Supplier, TrackingEvent, User,
 )
 
 # what, on a fulfilment or its outbound parcel, is about the goods of a return
@@ -154,8 +154,8 @@ class _Sources:
         account_ids = set(account_ids) | {int(p[2]) for p in parts
                                           if p[0] == "connector" and len(p) == 3
                                           and p[2].isdigit()}
-        token_ids = {int(p[1]) for p in parts if p[0] == "token" and len(p) == 3
-                     and p[1].isdigit() and p[2] == "supplier"}
+        ids = {kind: {int(p[1]) for p in parts if p[0] == kind and len(p) == 3
+                      and p[1].isdigit() and p[2] == "supplier"} for kind in ("token", "user")}
         self.kinds = dict(session.execute(select(Account.id, Account.kind).where(
             Account.merchant_id == merchant_id, Account.id.in_(account_ids))).all()) \
             if account_ids else {}
@@ -164,9 +164,9 @@ class _Sources:
             select(Supplier.id, Supplier.channel_account_id).where(
                 Supplier.merchant_id == merchant_id,
                 Supplier.channel_account_id.in_(channels))).all()} if channels else {}
-        self.tokens = dict(session.execute(select(ApiToken.id, ApiToken.supplier_id).where(
-            ApiToken.merchant_id == merchant_id, ApiToken.id.in_(token_ids))).all()) \
-            if token_ids else {}
+        self.suppliers_of = {kind: dict(session.execute(select(row.id, row.supplier_id).where(
+            row.merchant_id == merchant_id, row.id.in_(ids[kind]))).all()) if ids[kind] else {}
+            for kind, row in (("token", ApiToken), ("user", User))}  # a supplier's people
 
     def account(self, account_id: int) -> str:
         kind = self.kinds.get(account_id)
@@ -181,10 +181,10 @@ class _Sources:
             return "hub"
         if parts[0] == "connector" and len(parts) == 3 and parts[2].isdigit():
             return self.account(int(parts[2]))
-        if parts[0] == "token" and len(parts) == 3 and parts[2] == "supplier":
-            sid = self.tokens.get(int(parts[1])) if parts[1].isdigit() else None
+        if parts[0] in ("token", "user") and len(parts) == 3 and parts[2] == "supplier":
+            sid = self.suppliers_of[parts[0]].get(int(parts[1])) if parts[1].isdigit() else None
             return f"supplier:{sid}" if sid else "supplier"
-        return actor or "unknown"  # policy:v3, supplier:2, a merchant's token:5:operator, cli
+        return actor or "unknown"  # policy:v3, supplier:2, token:5:operator, user:3:finance
 
 
 # -- the document's parts ------------------------------------------------------------------

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields as mf
 from marshmallow import validate
 
 MAX_FIELD = 2000
-NAME_HINT = "What the hub calls this shop."
+NAME_HINT = _l("What the hub calls this shop.")
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ def _field(key: str, field: mf.Field) -> FormField:
     one_of = next((v for v in field.validators if isinstance(v, validate.OneOf)), None)
     if meta.get("secret"):
         return FormField(key, label, "password", field.required,
-                         (hint + ". Stored encrypted.").lstrip(". "))
+                         _hinted(hint, _("Stored encrypted.")))
     if one_of is not None:
         return FormField(key, label, "select", field.required, hint,
                          choices=tuple(str(c) for c in one_of.choices), default=default)
@@ -50,14 +52,18 @@ def _field(key: str, field: mf.Field) -> FormField:
     widget = "url" if isinstance(field, mf.Url) else "text"
     placeholder = default if isinstance(default, str) else ""
     if placeholder:
-        hint = (hint + ". " if hint else "") + "Leave empty for the default."
+        hint = _hinted(hint, _("Leave empty for the default."))
     return FormField(key, label, widget, field.required, hint, placeholder)
+
+
+def _hinted(hint: str, more: str) -> str:
+    return f"{hint.rstrip('.')}. {more}" if hint else more
 
 
 def form_fields(cls) -> list[FormField]:
     """The shop's name, then the connector's link fields."""
     declared = cls.config_schema().declared_fields
-    return [FormField("name", "Shop name", "text", True, NAME_HINT)] + \
+    return [FormField("name", _("Shop name"), "text", True, str(NAME_HINT))] + \
         [_field(key, declared[key]) for key in cls.link_fields]
 
 
@@ -68,7 +74,7 @@ def form_values(fields: list[FormField], form) -> tuple[dict, dict]:
         if f.widget == "checks":
             values[f.name] = [v for v in form.getlist(f.name) if v in f.choices]
             if not values[f.name]:
-                errors[f.name] = ["Choose at least one."]
+                errors[f.name] = [_("Choose at least one.")]
         else:
             values[f.name] = form.get(f.name, "").strip()[:MAX_FIELD]
     return values, errors

@@ -1,13 +1,11 @@
-"""Console pages: sign-in/out, the shops list, "Link a ... shop", a shop's page.
+"""The merchant's shops: the list, "Link a ... shop", a shop's page.
 
 | page | who | what |
 |---|---|---|
-| ``GET/POST /console/sign-in`` | anyone | paste an API token (merchant_admin or operator) |
-| ``POST /console/sign-out`` | signed in | forget the token |
-| ``GET /console/shops`` | signed in | each shop: status, authorization, open alerts, backfill |
+| ``GET /console/shops`` | staff | each shop: status, authorization, open alerts, backfill |
 | ``GET /console/shops/link`` | merchant_admin | which kind of shop to link |
 | ``GET/POST /console/shops/link/<connector>`` | merchant_admin | app credentials + name → the platform |
-| ``GET /console/shops/<id>`` | signed in | one shop: authorization, alerts, progress per stream |
+| ``GET /console/shops/<id>`` | staff | one shop: authorization, alerts, progress per stream |
 | ``POST /console/shops/<id>/reauthorize`` | merchant_admin | to the platform again |
 
 Any connector declaring ``oauth_link`` can be linked; its form is built from its
@@ -15,13 +13,13 @@ Any connector declaring ``oauth_link`` can be linked; its form is built from its
 """
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
-from hub.parties import auth, linking
+from hub.parties import linking
 from hub.web.console.kit import console_blueprint as bp
-from hub.web.console.kit import SESSION_HOURS, page, sign_in, signed_in
-from hub.web.console.kit import sign_out as end_session
+from hub.web.console.kit import page
 from hub.web.console.link_form import form_fields, form_values, visible_values
 from hub.core.errors import ApiError
 from hub.models import Account
@@ -29,49 +27,6 @@ from hub.parties.shop_status import account_report
 from hub.web.context import hub, request_session
 
 ADMIN = frozenset({"merchant_admin"})
-
-
-def _next_url() -> str:
-    target = request.values.get("next", "")
-    if target.startswith("/console/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("console.shops")
-
-
-@bp.get("/console")
-@bp.get("/console/")
-def home():
-    return redirect(url_for("console.shops"))
-
-
-@bp.get("/console/sign-in")
-def sign_in_page():
-    if signed_in() is not None:
-        return redirect(_next_url())
-    return render_template("console/sign_in.html", next=_next_url(), error=None,
-                           hours=SESSION_HOURS)
-
-
-@bp.post("/console/sign-in")
-def sign_in_submit():
-    token = request.form.get("token", "").strip()
-    who = auth.authenticate(request_session(), token) if 0 < len(token) <= 200 else None
-    if who is None:
-        return render_template("console/sign_in.html", next=_next_url(), hours=SESSION_HOURS,
-                               error="That token is unknown or revoked. Paste a current "
-                                     "API token (hub tokens create)."), 401
-    if who.role not in ("merchant_admin", "operator"):
-        return render_template("console/sign_in.html", next=_next_url(), hours=SESSION_HOURS,
-                               error=f"A {who.role} token cannot use the console; use a "
-                                     "merchant_admin or operator token."), 403
-    sign_in(token)
-    return redirect(_next_url(), 303)
-
-
-@bp.post("/console/sign-out")
-def sign_out():
-    end_session()
-    return redirect(url_for("console.sign_in_page"), 303)
 
 
 @bp.get("/console/shops")
@@ -124,7 +79,7 @@ def link_submit(who, connector):
     fields = form_fields(cls)
     values, errors = form_values(fields, request.form)
     if errors:
-        return _link_form(who, cls, values, errors, "Please correct the marked fields.", 422)
+        return _link_form(who, cls, values, errors, _("Please correct the marked fields."), 422)
     credentials = {k: v for k, v in values.items() if k != "name"}
     session = request_session()
     try:
@@ -135,7 +90,7 @@ def link_submit(who, connector):
     except ApiError as e:
         session.rollback()
         errors = e.details if isinstance(e.details, dict) else {}
-        message = "Please correct the marked fields." if errors else e.message
+        message = _("Please correct the marked fields.") if errors else e.message
         return _link_form(who, cls, values, errors, message, e.status)
     return redirect(started.authorize_url, 303)
 
