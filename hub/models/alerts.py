@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hub.core.db import Base, BigId, memo, utcnow, was_created
+from hub.core.errors import Conflict
 from hub.models import audit
 from hub.models.common import Code, Id, Tenant
 
@@ -104,3 +105,14 @@ def resolve(session: Session, merchant_id: int, kind: str, entity: str,
         audit.record(session, merchant_id, actor, "alert.resolved", "alert", alert_id,
                      {"kind": kind, "entity": entity, "entity_id": entity_id, "why": why})
     return len(resolved)
+
+
+def handled(session: Session, alert: Alert, actor: str) -> Alert:
+    """A person marks an open alert as handled (audited); a resolved one is a 409."""
+    if alert.resolved_at is not None:
+        raise Conflict(f"alert {alert.id} is already resolved")
+    alert.resolved_at = utcnow()
+    audit.record(session, alert.merchant_id, actor, "alert.resolved", "alert", alert.id,
+                 {"kind": alert.kind, "entity": alert.entity, "entity_id": alert.entity_id,
+                  "why": "marked as handled"})
+    return alert

@@ -4,15 +4,13 @@ Suppliers see only the alerts raised for them (an order they have not answered i
 a tracking number the platform refused)."""
 from __future__ import annotations
 
-from hub.models import audit
 from hub.web.kit import api_blueprint as bp
 from hub.web.kit import schemas as s
 from hub.web.kit.endpoint import endpoint, principal
 from hub.web.kit.pagination import paginate
 from hub.web.kit.scope import get_visible, visible
-from hub.core.db import utcnow
-from hub.core.errors import Conflict
 from hub.models import Alert
+from hub.models.alerts import handled
 from hub.web.context import request_session
 
 READERS = {"merchant_admin", "operator", "finance", "supplier"}
@@ -35,12 +33,6 @@ def list_alerts(args):
           summary="Mark an alert as handled", tags=["alerts"])
 def resolve_alert(alert_id):
     who, session = principal(), request_session()
-    alert = get_visible(session, Alert, alert_id, who)
-    if alert.resolved_at is not None:
-        raise Conflict(f"alert {alert_id} is already resolved")
-    alert.resolved_at = utcnow()
-    audit.record(session, who.merchant_id, who.actor, "alert.resolved", "alert", alert.id,
-                 {"kind": alert.kind, "entity": alert.entity, "entity_id": alert.entity_id,
-                  "why": "marked as handled"})
+    alert = handled(session, get_visible(session, Alert, alert_id, who), who.actor)
     session.commit()
     return alert
