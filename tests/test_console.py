@@ -101,7 +101,7 @@ def test_a_post_without_the_csrf_token_is_400(client, merchant, token):
 def test_the_session_cookie_is_httponly_strict_and_holds_no_readable_secret(client, merchant,
                                                                             database):
     resp = sign_in(client, merchant["logins"]["merchant_admin"])
-    assert resp.status_code == 303 and resp.headers["Location"] == "/console/shops"
+    assert resp.status_code == 303 and resp.headers["Location"] == "/console/dashboard"
     cookie = resp.headers["Set-Cookie"]
     assert cookie.startswith("hub_console=")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie

@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 
 from hub.core.china import yuan
 from hub.models import Merchant, User
+from hub.web.console import words
 from hub.web.context import request_session
 
 LANGUAGES = {"zh": "中文", "en": "English"}
@@ -34,7 +35,9 @@ def init(app: Flask) -> None:
     app.jinja_env.filters.update(when=when, money=yuan)
     app.jinja_env.globals.update(role_name=role_name, languages=LANGUAGES,
                                  language=lambda: get_locale().language,
-                                 zone_name=lambda: get_timezone().zone)
+                                 zone_name=lambda: get_timezone().zone,
+                                 status_word=words.status_word, kind_word=words.kind_word,
+                                 source_word=words.source_word)
 
 
 def _user() -> User | None:

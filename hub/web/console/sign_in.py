@@ -26,7 +26,7 @@ from hub.web.console.kit import console_blueprint as bp
 from hub.web.context import request_session
 
 CODE_WAIT_S = 300  # to enter the code after the password
-HOMES = {"merchant_admin": "console.shops", "operator": "console.shops",
+HOMES = {"merchant_admin": "console.dashboard", "operator": "console.dashboard",
          "finance": "console.account", "supplier": "console.account"}
 
 
