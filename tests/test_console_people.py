@@ -65,7 +65,7 @@ def test_an_invited_supplier_sets_its_password_and_lands_signed_in(app, admin, s
     assert short.status_code == 422 and "At least 10 characters" in html(short)
     done = person.post(path, data={"csrf_token": token, "password": "a long password 1",
                                    "password_again": "a long password 1"})
-    assert done.status_code == 303 and done.headers["Location"] == "/console/account"
+    assert done.status_code == 303 and done.headers["Location"] == "/console/supplier"
     me = html(person.get("/console/account"))
     assert 'id="my-login">factory.li<' in me and "FACTORY-1" in me
     assert person.get(path).status_code == 404  # used

@@ -78,8 +78,12 @@ def attachment(name: str) -> str:
 
 
 def _download(supplier_id: int, kind: str) -> Response:
-    supplier = _supplier(supplier_id)
-    rows = spreadsheets.pending_rows(request_session(), supplier)
+    return sheet_download(request_session(), _supplier(supplier_id), kind)
+
+
+def sheet_download(session, supplier, kind: str) -> Response:
+    """The supplier's sheet of what it has to answer now, as a download (the console's too)."""
+    rows = spreadsheets.pending_rows(session, supplier)
     data = spreadsheets.to_xlsx(rows) if kind == "xlsx" else spreadsheets.to_csv(rows)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
     name = f"supplier-{supplier.code}-{stamp}.{kind}"

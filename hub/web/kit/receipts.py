@@ -4,8 +4,10 @@ warehouse both post (``hub.web.supplier_api.receipts``, ``hub.web.api.inspection
 Two encodings, the same fields:
 
 * ``multipart/form-data``: ``condition``, ``notes``, ``grade``, ``barcode``, ``serial``,
-  ``repair_cost_minor``, ``scores`` and ``checklist`` (JSON objects as text) and the files
-  under ``photos`` (or ``photos[]``);
+  ``repair_cost_minor``, ``scores`` and ``checklist`` (JSON objects as text; or, as an HTML
+  form sends it, one ``checklist.<item>`` field each, ``true`` or ``false``, the first value
+  of a name counting) and the files under ``photos`` (or ``photos[]``); an empty optional
+  field is as if not sent;
 * ``application/json``: the same keys, ``scores`` and ``checklist`` objects and ``photos``
   a list of Base64 strings (a ``data:image/...;base64,`` prefix is accepted).
 
@@ -86,10 +88,18 @@ def _too_large(message: str) -> ApiError:
                     details={"photos": [message]})
 
 
-def _from_multipart() -> tuple[dict, list[bytes]]:
-    form = request.form.to_dict()
+def _from_multipart(ignore: tuple) -> tuple[dict, list[bytes]]:
+    form = {k: v for k, v in request.form.to_dict().items()
+            if (v != "" or k == "condition") and k not in ignore}
+    ticked = {k.partition(".")[2]: v for k, v in form.items() if k.startswith("checklist.")}
+    if ticked:
+        if "checklist" in form or not all(v in ("true", "false") for v in ticked.values()):
+            raise _invalid("checklist", "checklist.<item> fields are true or false, without "
+                                        "a checklist object beside them")
+        form = {k: v for k, v in form.items() if not k.startswith("checklist.")}
+        form["checklist"] = {k: v == "true" for k, v in ticked.items()}
     for name in JSON_TEXT_FIELDS:
-        if name in form:
+        if isinstance(form.get(name), str):
             try:
                 form[name] = bounded_json.loads(form[name])
             except ValueError:
@@ -137,13 +147,15 @@ def _from_json() -> tuple[dict, list[bytes]]:
     return data, photos
 
 
-def read_receipt(schema: type[Schema] = ReceiptIn) -> tuple[dict, list[bytes]]:
+def read_receipt(schema: type[Schema] = ReceiptIn, ignore: tuple = ()
+                 ) -> tuple[dict, list[bytes]]:
     """The fields (loaded by ``schema``) and photo bytes of the request, or an
-    ``ApiError``."""
+    ``ApiError``; form fields named in ``ignore`` are not the receipt's (the console's
+    CSRF token)."""
     request.max_content_length = MAX_RECEIPT_BYTES
     mimetype = request.mimetype
     if mimetype == "multipart/form-data":
-        values, photos = _from_multipart()
+        values, photos = _from_multipart(ignore)
     elif mimetype == "application/json" or (not mimetype and request.content_length):
         values, photos = _from_json()
     elif not request.content_length:
