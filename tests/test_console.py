@@ -60,7 +60,7 @@ def test_the_root_leads_to_the_console_and_each_role_home(client, merchant):
     assert client.get("/").headers["Location"] == "/console/"
     assert client.get("/console/").headers["Location"] == "/console/sign-in"
     sign_in(client, merchant["logins"]["finance"])
-    assert client.get("/console/").headers["Location"] == "/console/account"
+    assert client.get("/console/").headers["Location"] == "/console/finance"
 
 
 def test_a_wrong_password_and_an_unknown_login_are_refused_alike(client, merchant):
@@ -80,7 +80,7 @@ def test_five_wrong_passwords_lock_the_login_for_a_while(client, merchant):
     assert locked.status_code == 429 and "try again in 15 minute(s)" in html(locked)
 
 
-def test_roles_without_a_page_are_told_so(client, merchant):
+def test_a_role_is_told_which_pages_are_not_its(client, merchant):
     sign_in(client, merchant["logins"]["finance"])
     resp = client.get("/console/shops")
     assert resp.status_code == 403 and "not for your role (finance)" in html(resp)

@@ -326,7 +326,7 @@ def reopen_statement(statement_id, body):
                                    principal().actor, body["reason"]))
 
 
-def _file(data: bytes, fmt: str, name: str) -> Response:
+def export_file(data: bytes, fmt: str, name: str) -> Response:
     response = Response(data, mimetype=MIMETYPES[fmt])
     response.headers["Content-Disposition"] = attachment(f"{name}.{fmt}")
     return response
@@ -339,7 +339,7 @@ def _file(data: bytes, fmt: str, name: str) -> Response:
 def export_statement(statement_id, args):
     st = _statement(statement_id)
     data = exports.export(request_session(), st, args["what"], args["format"], args["lang"])
-    return _file(data, args["format"], f"statement-{st.id}-{st.period}-{args['what']}")
+    return export_file(data, args["format"], f"statement-{st.id}-{st.period}-{args['what']}")
 
 
 @bp.get("/journal")
@@ -349,7 +349,7 @@ def export_statement(statement_id, args):
 def export_journal(args):
     data = exports.journal(request_session(), principal().merchant_id, args["period"],
                            args["format"], args["lang"])
-    return _file(data, args["format"], f"journal-{args['period']}")
+    return export_file(data, args["format"], f"journal-{args['period']}")
 
 
 def _profile_out(profile) -> dict:

@@ -27,7 +27,7 @@ from hub.web.context import request_session
 
 CODE_WAIT_S = 300  # to enter the code after the password
 HOMES = {"merchant_admin": "console.dashboard", "operator": "console.dashboard",
-         "finance": "console.account", "supplier": "console.portal"}
+         "finance": "console.finance", "supplier": "console.portal"}
 
 
 def _safe(target: str) -> bool:

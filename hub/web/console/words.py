@@ -27,6 +27,16 @@ STATUS = {
     "intercepted": _l("intercepted"), "exception": _l("exception"), "expired": _l("expired"),
     # messages
     "sent": _l("sent"), "dead": _l("dead"), "superseded": _l("superseded"),
+    # statements and claims
+    "draft": _l("draft"), "supplier_confirmed": _l("confirmed by the supplier"),
+    "disputed": _l("disputed"), "finance_confirmed": _l("confirmed by finance"),
+    "acknowledged": _l("acknowledged"), "partly_accepted": _l("partly accepted"),
+    "settled": _l("settled"), "written_off": _l("written off"), "withdrawn": _l("withdrawn"),
+    # reconciliation outcomes
+    "matched": _l("matched"), "matched_with_difference": _l("matched with a difference"),
+    "only_in_hub": _l("only in the hub"), "only_in_supplier": _l("only in the supplier's"),
+    "duplicate": _l("duplicate"), "supplier_dispute": _l("disputed by the supplier"),
+    "open": _l("open"), "decided": _l("decided"), "confirmed": _l("confirmed"),
 }
 KINDS = {"refund_only": _l("refund only"), "return_refund": _l("return and refund"),
          "exchange": _l("exchange"), "reship": _l("reship"), "repair": _l("repair")}
