@@ -120,6 +120,25 @@ def test_disabling_a_user_ends_its_session(admin, database, merchant):
     assert admin.get("/console/shops").status_code == 302
 
 
+def test_signing_in_again_ends_the_session_before(client, merchant, app):
+    sign_in(client, merchant["logins"]["operator"])
+    before = client.get_cookie("hub_console", path="/console").value
+    again = client.post("/console/sign-in", data={
+        "login": merchant["logins"]["operator"], "password": f.PASSWORD,
+        "csrf_token": csrf(client, "/console/account")})
+    assert again.status_code == 303
+    copy = app.test_client()
+    copy.set_cookie("hub_console", before, path="/console")
+    assert copy.get("/console/dashboard").status_code == 302
+    assert client.get("/console/dashboard").status_code == 200
+
+
+def test_a_csrf_token_of_any_characters_is_a_400_not_a_500(client, merchant):
+    csrf(client)
+    resp = client.post("/console/sign-in", data={"login": "x", "csrf_token": "令牌"})
+    assert resp.status_code == 400
+
+
 def test_sign_out(admin):
     resp = admin.post("/console/sign-out", data={"csrf_token": csrf(admin, "/console/shops")})
     assert resp.status_code == 303

@@ -85,7 +85,8 @@ def test_an_invitation_is_accepted_once_and_expires(database, world):
     assert signed_in(database, "factory", "a good long password")
 
 
-def wrong(database, login="admin@shop", password="wrong password!") -> users.SignInRefused:
+def wrong_sign_in(database, login="admin@shop", password="wrong password!"
+                  ) -> users.SignInRefused:
     """A refused sign-in, committed as the console commits it (the count of failures)."""
     with database.session() as s:
         try:
@@ -96,14 +97,14 @@ def wrong(database, login="admin@shop", password="wrong password!") -> users.Sig
 
 
 def test_wrong_passwords_lock_the_login_and_an_unknown_login_reads_the_same(database, world):
-    unknown = wrong(database, "nobody", PASSWORD)
+    unknown = wrong_sign_in(database, "nobody", PASSWORD)
     for _ in range(users.MAX_FAILURES - 1):
-        refused = wrong(database)
+        refused = wrong_sign_in(database)
     assert unknown.message == refused.message and refused.status == 401
     assert signed_in(database)  # the count starts again after a success
     for _ in range(users.MAX_FAILURES):
-        wrong(database)
-    locked = wrong(database, password=PASSWORD)  # right, but locked
+        wrong_sign_in(database)
+    locked = wrong_sign_in(database, password=PASSWORD)  # right, but locked
     assert locked.status == 429 and "try again" in locked.message
     with database.session() as s:
         s.get(User, world["admin"]).locked_until = utcnow() - timedelta(seconds=1)
@@ -173,3 +174,20 @@ def test_totp_is_asked_for_once_confirmed_and_a_code_works_once(database, world)
         assert not users.totp_ok(user, code)  # the code that confirmed it is spent
         following = pyotp.TOTP(secret).at(utcnow() + timedelta(seconds=30))
         assert users.totp_ok(user, following) and not users.totp_ok(user, following)
+        with pytest.raises(Conflict, match="turn it off first"):  # not around the password
+            users.totp_begin(s, user)
+
+
+def test_wrong_codes_lock_the_login_though_the_password_is_given_again(database, world):
+    with database.session() as s:
+        user = s.get(User, world["admin"])
+        secret, _ = users.totp_begin(s, user)
+        users.totp_confirm(s, user, pyotp.TOTP(secret).now())
+    wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
+    for _ in range(users.MAX_FAILURES):
+        with database.session() as s:
+            with pytest.raises(users.TotpNeeded) as asked:  # the password again, each time
+                users.sign_in(s, "admin@shop", PASSWORD)
+            assert not users.check_code(s, asked.value.user, wrong)
+    refused = wrong_sign_in(database, password=PASSWORD)
+    assert refused.status == 429

@@ -219,8 +219,7 @@ def sign_in(session: Session, login: str, password: str) -> User:
                             status=403)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    user.failed_sign_ins, user.locked_until = 0, None
-    if (user.totp or {}).get("confirmed"):
+    if (user.totp or {}).get("confirmed"):  # the failures count on until the code is right
         raise TotpNeeded(user)
     return user
 
@@ -257,7 +256,7 @@ def start_session(session: Session, user: User) -> str:
     session.add(UserSession(merchant_id=user.merchant_id, user_id=user.id,
                             secret_hash=digest(secret), created_at=now,
                             expires_at=now + timedelta(hours=SESSION_HOURS)))
-    user.last_sign_in_at = now
+    user.last_sign_in_at, user.failed_sign_ins, user.locked_until = now, 0, None
     audit.record(session, user.merchant_id, actor_of(user), "user.signed_in", "user",
                  user.id, {})
     return secret
@@ -296,7 +295,10 @@ def actor_of(user: User) -> str:
 
 # -- TOTP ----------------------------------------------------------------------------------
 def totp_begin(session: Session, user: User) -> tuple[str, str]:
-    """A new secret, not in force until a code from it is confirmed; the otpauth URI."""
+    """A new secret, not in force until a code from it is confirmed; the otpauth URI. Not
+    while one is in force: turning it off takes the password (``totp_disable``)."""
+    if (user.totp or {}).get("confirmed"):
+        raise Conflict("the authenticator is on: turn it off first, with your password")
     secret = pyotp.random_base32()
     user.totp = {"secret": secret, "confirmed": False, "last": None}
     return secret, pyotp.TOTP(secret).provisioning_uri(name=user.login, issuer_name=ISSUER)

@@ -18,6 +18,7 @@ from flask import Response, abort, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from sqlalchemy import select
 
+from hub.core.db import MAX_ID
 from hub.core.errors import ApiError
 from hub.domain import ledger
 from hub.domain.finance import disputes, exports, files, imports, reconcile, statements
@@ -25,6 +26,8 @@ from hub.domain.liability import evidence
 from hub.models import Claim, ReconciliationItem, Statement, StatementLine, Supplier
 from hub.web.api.spreadsheets import attachment, read_upload
 from hub.web.api.statements import export_file
+from hub.web.api.spreadsheets import MULTIPART_OVERHEAD
+from hub.web.console import kit
 from hub.web.console.kit import console_blueprint as bp
 from hub.web.console.kit import page
 from hub.web.context import hub, request_session
@@ -32,6 +35,7 @@ from hub.web.kit.scope import get_visible, visible
 
 FINANCE = frozenset({"merchant_admin", "finance"})
 STEPS = ("send", "match", "confirm", "close", "reopen")
+kit.UPLOADS["console.import_file"] = files.MAX_BYTES + MULTIPART_OVERHEAD
 
 
 @bp.get("/console/finance")
@@ -57,7 +61,8 @@ def finance(who, error=None, status=200):
 def build_statement(who):
     session = request_session()
     supplier_id = request.form.get("supplier_id", "")
-    supplier = session.get(Supplier, int(supplier_id)) if supplier_id.isdigit() else None
+    supplier = session.get(Supplier, int(supplier_id)) \
+        if supplier_id.isdecimal() and int(supplier_id) <= MAX_ID else None
     if supplier is None or supplier.merchant_id != who.merchant_id:
         abort(404)
     try:

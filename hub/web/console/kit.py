@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 console_blueprint = Blueprint("console", __name__, static_folder="static",
                               static_url_path="/console/static")
 STAFF = frozenset({"merchant_admin", "operator"})  # the merchant's own pages
+UPLOADS: dict[str, int] = {}  # endpoint → the body it may take (its module sets it)
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
     "X-Frame-Options": "DENY",
@@ -64,6 +65,9 @@ def csrf_token() -> str:
 
 def start(user: User) -> None:
     """Sign ``user`` in: a new server-side session, its secret encrypted in the cookie."""
+    old = _secret()
+    if old is not None:  # signing in again: the session before ends
+        users.end_session(request_session(), old)
     secret = users.start_session(request_session(), user)
     lang = session.get("lang")
     session.clear()
@@ -120,8 +124,11 @@ def page(roles=STAFF):
 def _check_csrf():
     if request.method != "POST":
         return None
+    if request.endpoint in UPLOADS:  # before the form is read: a photo is larger than a form
+        request.max_content_length = UPLOADS[request.endpoint]
     expected, given = session.get("csrf"), request.form.get("csrf_token", "")
-    if not isinstance(expected, str) or not hmac.compare_digest(expected, given):
+    if not isinstance(expected, str) or not hmac.compare_digest(expected.encode(),
+                                                                given.encode()):
         abort(400, _("This form expired or did not come from this console. Reload the page "
                      "and try again."))
     return None

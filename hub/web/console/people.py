@@ -59,7 +59,8 @@ def invite_user(who):
     try:
         user, token = users.create(
             db, who.merchant_id, values["login"], values["role"], who.actor,
-            name=values["name"], supplier_id=int(supplier) if supplier.isdigit() else None)
+            name=values["name"],
+            supplier_id=int(supplier) if supplier.isdecimal() and len(supplier) < 16 else None)
         db.commit()
     except ApiError as e:
         db.rollback()

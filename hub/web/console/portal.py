@@ -25,16 +25,18 @@ from hub.domain.fulfilment.allocation import dispatch_lines
 from hub.domain.returns import inspection as inspections
 from hub.models import Fulfilment, Inspection, Order, ReturnCase, Shipment, Supplier
 from hub.web.api.spreadsheets import sheet_download
+from hub.web.console import kit
 from hub.web.console.kit import console_blueprint as bp
 from hub.web.console.kit import page
 from hub.web.context import hub, request_session
-from hub.web.kit.receipts import read_receipt, receipt_fields
+from hub.web.kit.receipts import MAX_RECEIPT_BYTES, read_receipt, receipt_fields
 from hub.web.kit.scope import get_visible, visible
 
 SUPPLIER = frozenset({"supplier"})
 COMING_BACK = ("approved", "awaiting_return", "return_in_transit", "received")
 SHIPPED_DAYS = 7
 STEPS = ("accept", "reject", "tracking", "correct", "stop")
+kit.UPLOADS["console.receive"] = MAX_RECEIPT_BYTES
 
 
 def _rows(session, who, *where):

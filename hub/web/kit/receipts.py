@@ -113,6 +113,7 @@ def _from_multipart(ignore: tuple) -> tuple[dict, list[bytes]]:
     photos = []
     for n, upload in enumerate(uploads, 1):
         data = upload.stream.read(MAX_PHOTO_BYTES + 1)
+        upload.close()  # a large one was spooled to a temporary file
         if len(data) > MAX_PHOTO_BYTES:
             raise _too_large(f"photo {n} is larger than {MAX_PHOTO_BYTES // MIB} MiB")
         photos.append(data)
