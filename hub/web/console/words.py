@@ -39,7 +39,12 @@ STATUS = {
     "open": _l("open"), "decided": _l("decided"), "confirmed": _l("confirmed"),
 }
 KINDS = {"refund_only": _l("refund only"), "return_refund": _l("return and refund"),
-         "exchange": _l("exchange"), "reship": _l("reship"), "repair": _l("repair")}
+         "exchange": _l("exchange"), "reship": _l("reship"), "repair": _l("repair"),
+         # ledger entries (a statement's lines)
+         "goods_payable": _l("goods payable"), "claim_deduction": _l("claim deducted"),
+         "courier_compensation": _l("courier compensation"),
+         "platform_penalty": _l("platform penalty"), "write_off": _l("written off"),
+         "correction": _l("correction")}
 ACTIONS = {
     "order.recorded": _l("Recorded by the hub"), "order.placed": _l("Placed by the buyer"),
     "order.paid": _l("Paid"), "order.held": _l("Held: not to ship"),

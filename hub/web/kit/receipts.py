@@ -104,20 +104,27 @@ def _from_multipart(ignore: tuple) -> tuple[dict, list[bytes]]:
                 form[name] = bounded_json.loads(form[name])
             except ValueError:
                 raise _invalid(name, f"{name} must be a JSON object") from None
+    return form, read_photos()
+
+
+def read_photos() -> list[bytes]:
+    """The form's files under ``photos`` (or ``photos[]``): at most ``MAX_PHOTOS`` of at
+    most ``MAX_PHOTO_BYTES`` each, read as they are (the caller checks they are images)."""
     uploads = request.files.getlist("photos") + request.files.getlist("photos[]")
     other = set(request.files) - {"photos", "photos[]"}
     if other:
         raise _invalid(sorted(other)[0], "photos go under the field name 'photos'")
     if len(uploads) > MAX_PHOTOS:
-        raise _invalid("photos", f"at most {MAX_PHOTOS} photos per receipt")
+        raise _invalid("photos", f"at most {MAX_PHOTOS} photos at once")
     photos = []
     for n, upload in enumerate(uploads, 1):
         data = upload.stream.read(MAX_PHOTO_BYTES + 1)
         upload.close()  # a large one was spooled to a temporary file
         if len(data) > MAX_PHOTO_BYTES:
             raise _too_large(f"photo {n} is larger than {MAX_PHOTO_BYTES // MIB} MiB")
-        photos.append(data)
-    return form, photos
+        if data:  # a form's empty file input sends one empty part
+            photos.append(data)
+    return photos
 
 
 def _from_json() -> tuple[dict, list[bytes]]:
