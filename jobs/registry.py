@@ -1,8 +1,8 @@
 """The jobs every worker runs, in one list."""
 from __future__ import annotations
 
-from jobs import (deliver_outbox, poll, process_inbox, prune_quarantine, refresh_tokens,
-                  resubscribe, supplier_sla)
+from jobs import (analytics_rollup, deliver_outbox, poll, process_inbox, prune_quarantine,
+                  refresh_tokens, resubscribe, supplier_sla)
 from jobs.runner import Job
 
 
@@ -15,4 +15,5 @@ def default_jobs() -> list[Job]:
         Job("resubscribe", resubscribe.run, interval_s=60),
         Job("refresh_tokens", refresh_tokens.run, interval_s=refresh_tokens.INTERVAL_S),
         Job("prune_quarantine", prune_quarantine.run, interval_s=prune_quarantine.INTERVAL_S),
+        Job("analytics_rollup", analytics_rollup.run, interval_s=analytics_rollup.INTERVAL_S),
     ]

@@ -2,6 +2,7 @@
 from hub.core import ids  # noqa: F401 (rows get their ids when added: hub.core.ids)
 from hub.core.db import Base
 from hub.models.alerts import Alert
+from hub.models.analytics import RegionDay, ReturnDay, RollupMark, SalesDay, SupplierDay
 from hub.models.finance import (
     ReconciliationItem, Statement, StatementLine, StatementProfile, SupplierFile, SupplierLine,
 )
@@ -27,5 +28,5 @@ __all__ = [
     "ReasonCorrection", "StockMovement", "ReturnPolicy", "PolicyDecision", "Product",
     "LedgerEntry", "LiabilityDecision", "Claim", "StatementProfile", "Statement",
     "StatementLine", "SupplierFile", "SupplierLine", "ReconciliationItem", "User",
-    "UserSession",
+    "UserSession", "SalesDay", "ReturnDay", "RegionDay", "SupplierDay", "RollupMark",
 ]

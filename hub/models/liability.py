@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, String
+from sqlalchemy import JSON, BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.core.db import Base, utcnow
@@ -64,6 +64,7 @@ class LiabilityDecision(Tenant, Base):
 
 class Claim(Tenant, Timestamps, Base):
     __tablename__ = "claims"
+    __table_args__ = (Index("ix_claims_changed", "merchant_id", "updated_at"),)
 
     id: Mapped[Id]
     decision_id: Mapped[int] = fk("liability_decisions.id")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.core.db import Base
@@ -26,7 +26,8 @@ FULFILMENT_STATUSES = (
 
 class Order(Tenant, Timestamps, Base):
     __tablename__ = "orders"
-    __table_args__ = (UniqueConstraint("merchant_id", "shop_account_id", "platform_order_id"),)
+    __table_args__ = (UniqueConstraint("merchant_id", "shop_account_id", "platform_order_id"),
+                      Index("ix_orders_changed", "merchant_id", "updated_at"))
 
     id: Mapped[Id]
     shop_account_id: Mapped[int] = fk("accounts.id")
@@ -90,6 +91,7 @@ class Fulfilment(Tenant, Timestamps, Base):
     """
 
     __tablename__ = "fulfilments"
+    __table_args__ = (Index("ix_fulfilments_changed", "merchant_id", "updated_at"),)
 
     id: Mapped[Id]
     order_id: Mapped[int] = fk("orders.id")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.core.db import Base, utcnow
@@ -25,7 +25,8 @@ RETURN_STATUSES = (
 
 class ReturnCase(Tenant, Timestamps, Base):
     __tablename__ = "return_cases"
-    __table_args__ = (UniqueConstraint("merchant_id", "shop_account_id", "platform_return_id"),)
+    __table_args__ = (UniqueConstraint("merchant_id", "shop_account_id", "platform_return_id"),
+                      Index("ix_return_cases_changed", "merchant_id", "updated_at"))
 
     id: Mapped[Id]
     shop_account_id: Mapped[int] = fk("accounts.id")
