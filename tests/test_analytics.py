@@ -2,6 +2,10 @@
 the ``analytics_rollup`` job, and the reports and insights read from them."""
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -16,6 +20,7 @@ from hub.models import Fulfilment, Inspection, Order, ReturnCase
 from hub.models.analytics import RollupMark, SalesDay
 from jobs import analytics_rollup
 from tests import factories as f
+from tests.console_helpers import html, sign_in
 
 T0 = f.T0  # 2026-11-01 08:00 UTC, 16:00 in Shanghai
 NOVEMBER = Filters(date(2026, 11, 1), date(2026, 11, 30))
@@ -153,3 +158,33 @@ def test_filters_default_to_the_last_thirty_days():
     f_ = Filters.of({}, date(2026, 12, 5))
     assert (f_.start, f_.end, f_.days) == (date(2026, 11, 6), date(2026, 12, 5), 30)
     assert f_.before().end == date(2026, 11, 5) and f_.before().days == 30
+
+
+def test_the_analytics_page_draws_each_chart_from_its_data_and_gives_its_csv(
+        app, database, books):
+    build(app, database)
+    with database.session() as s:
+        login = f.user(s, books["merchant"], "finance")
+        supplier_login = f.user(s, books["merchant"], "supplier", books["a"])
+    client = app.test_client()
+    sign_in(client, login)
+    page = html(client.get("/console/analytics?from=2026-11-01&to=2026-11-30"))
+    for name in ("trend", "reasons", "skus", "suppliers", "regions"):
+        assert f'data-chart="{name}"' in page and f'id="csv-{name}"' in page
+    assert "SKU MUG: return rate 40.0%" in page and 'id="refreshed"' in page
+    data = json.loads(re.search(r'id="analytics-data">(.*?)</script>', page, re.S).group(1))
+    assert [r["sku"] for r in data["data"]["skus"]] == ["MUG", "TEE"]
+    sheet = client.get("/console/analytics/skus.csv?from=2026-11-01&to=2026-11-30&lang=en")
+    rows = list(csv.reader(io.StringIO(sheet.data.decode("utf-8-sig"))))
+    assert sheet.mimetype == "text/csv" and rows[0] == ["SKU", "Units sold", "Units returned",
+                                                        "Return rate"]
+    assert rows[1] == ["MUG", "20", "8", "0.4"]
+    bad = client.get("/console/analytics?from=2026-11-31")
+    assert bad.status_code == 422 and 'id="analytics-error"' in html(bad)
+    assert client.get("/console/analytics/nothing.csv").status_code == 404
+    zh = app.test_client()
+    sign_in(zh, login, lang="zh")
+    assert "商品 MUG" in html(zh.get("/console/analytics?from=2026-11-01&to=2026-11-30"))
+    supplier = app.test_client()
+    sign_in(supplier, supplier_login)
+    assert supplier.get("/console/analytics").status_code == 403
