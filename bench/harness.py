@@ -35,7 +35,7 @@ from typing import Callable
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # Modules that register benchmarks; ``python -m bench`` runs them in this order.
 MODULES = ["bench.apply", "bench.ingest", "bench.tracking", "bench.stop_ship", "bench.backfill",
-           "bench.event_latency", "bench.reasons", "bench.reconcile"]
+           "bench.event_latency", "bench.reasons", "bench.reconcile", "bench.analytics"]
 
 
 class BenchmarkFailed(RuntimeError):

@@ -2,8 +2,9 @@
 
 One batch (``run(app, owner)``, every 60 s): every merchant gets a ``RollupMark``; up to
 ``BATCH`` marks not refreshed for ``INTERVAL_S`` are claimed with a lease, and for each the
-days that rows changed since its ``rolled_to`` touch are rebuilt, one transaction per day
-(a short write each), in the merchant's time zone. Only then does ``rolled_to`` move, to
+days that rows changed since its ``rolled_to`` touch are rebuilt, one transaction per run
+of consecutive days (``rollup.SPAN_DAYS`` at most: a short write each), in the merchant's
+time zone. Only then does ``rolled_to`` move, to
 the time this run began: a worker that dies midway leaves it, and the next run rebuilds
 those days again. ``OVERLAP`` covers a transaction that commits after the run began with
 an ``updated_at`` from before (its rows are read again next time).
@@ -49,9 +50,9 @@ def refresh(db, mark_id: int, owner: str | None = None) -> int:
         merchant_id, since = mark.merchant_id, mark.rolled_to
         zone = ZoneInfo(s.get(Merchant, merchant_id).time_zone)
         days = rollup.changed_days(s, merchant_id, since and since - OVERLAP, zone)
-    for day in days:
+    for first, last in rollup.spans(days):
         with db.session() as s:
-            rollup.rebuild_day(s, merchant_id, day, zone)
+            rollup.rebuild(s, merchant_id, first, last, zone)
     with db.session() as s:
         mark = s.get(RollupMark, mark_id)
         if owner is None or mark.lease_owner == owner:  # else another took it over

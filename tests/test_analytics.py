@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from hub.core.db import utcnow
 from hub.core.errors import ApiError
 from hub.domain import fulfilment
-from hub.domain.analytics import insights, reports
+from hub.domain.analytics import insights, reports, rollup
 from hub.domain.analytics.reports import Filters
 from hub.models import Fulfilment, Inspection, Order, ReturnCase
 from hub.models.analytics import RollupMark, SalesDay
@@ -188,3 +188,10 @@ def test_the_analytics_page_draws_each_chart_from_its_data_and_gives_its_csv(
     supplier = app.test_client()
     sign_in(supplier, supplier_login)
     assert supplier.get("/console/analytics").status_code == 403
+
+
+def test_changed_days_are_rebuilt_in_runs_of_consecutive_days():
+    d = [date(2026, 11, 1) + timedelta(days=n) for n in (0, 1, 2, 5, 40)]
+    assert rollup.spans(d) == [(d[0], d[2]), (d[3], d[3]), (d[4], d[4])]
+    month = [date(2026, 1, 1) + timedelta(days=n) for n in range(70)]
+    assert [(b - a).days + 1 for a, b in rollup.spans(month)] == [31, 31, 8]

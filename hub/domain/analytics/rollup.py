@@ -1,9 +1,11 @@
-"""The analytics rollups (``hub.models.analytics``), rebuilt a day at a time.
+"""The analytics rollups (``hub.models.analytics``), rebuilt a span of days at a time.
 
-``rebuild_day(session, merchant_id, day, zone)`` deletes a day's rows (the day in the
-merchant's zone) and writes them again from the source tables; ``changed_days`` says
-which days rows changed since a time touch (every day with data when there is no time
-yet). The ``analytics_rollup`` job (``jobs/analytics_rollup.py``) runs both.
+``rebuild(session, merchant_id, first, last, zone)`` deletes the rows of the days
+``first``..``last`` (days in the merchant's zone) and writes them again from the source
+tables, reading each table once for the whole span; ``changed_days`` says which days rows
+changed since a time touch (every day with data when there is no time yet), ``spans``
+groups them into runs of consecutive days of at most ``SPAN_DAYS``. The
+``analytics_rollup`` job (``jobs/analytics_rollup.py``) runs all three.
 
 What a day counts, in the merchant's zone: the orders placed that day (not those never
 paid), the returns requested that day, the dispatches requested, the stop-ships asked,
@@ -24,6 +26,7 @@ from hub.models import (
 from hub.models.analytics import SCORES, RegionDay, ReturnDay, SalesDay, SupplierDay
 
 TABLES = (SalesDay, ReturnDay, RegionDay, SupplierDay)
+SPAN_DAYS = 31  # the days one transaction rebuilds, at most
 DAMAGED = ("damaged", "missing_parts")
 # each source row changed touches the days of these times
 TOUCHES = ((Order, (Order.placed_at,)), (ReturnCase, (ReturnCase.requested_at,)),
@@ -57,18 +60,43 @@ def changed_days(session, merchant_id: int, since: datetime | None, zone) -> lis
     return sorted({x.astimezone(zone).date() for x in stamps if x is not None})
 
 
-def rebuild_day(session, merchant_id: int, day: date, zone) -> None:
-    start, end = window(day, zone)
+def spans(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as runs of consecutive days, each at most ``SPAN_DAYS`` long."""
+    found: list[tuple[date, date]] = []
+    for day in days:
+        if found and day - found[-1][1] == timedelta(days=1) \
+                and (day - found[-1][0]).days < SPAN_DAYS:
+            found[-1] = (found[-1][0], day)
+        else:
+            found.append((day, day))
+    return found
+
+
+class _Span:
+    """The days ``first``..``last`` in a zone: their bounds in UTC and the day of a time."""
+
+    def __init__(self, first: date, last: date, zone):
+        self.first, self.last, self.zone = first, last, zone
+        self.start, self.end = window(first, zone)[0], window(last, zone)[1]
+
+    def day(self, at: datetime) -> date:
+        return at.astimezone(self.zone).date()
+
+    def holds(self, column) -> list:
+        return [column >= self.start, column < self.end]
+
+
+def rebuild(session, merchant_id: int, first: date, last: date, zone) -> None:
+    span = _Span(first, last, zone)
     for model in TABLES:
         session.execute(delete(model).where(model.merchant_id == merchant_id,
-                                            model.day == day))
-    rows = {SalesDay: [], ReturnDay: [], RegionDay: [], SupplierDay: []}
-    _sales_and_returns(session, merchant_id, start, end, rows)
-    rows[SupplierDay] = _scorecards(session, merchant_id, start, end)
+                                            model.day >= first, model.day <= last))
+    rows = _sales_and_returns(session, merchant_id, span)
+    rows[SupplierDay] = _scorecards(session, merchant_id, span)
     for model, values in rows.items():
-        if values:
-            session.execute(insert(model), [{**v, "merchant_id": merchant_id, "day": day}
-                                            for v in values])
+        for n in range(0, len(values), 5000):
+            session.execute(insert(model), [{**v, "merchant_id": merchant_id}
+                                            for v in values[n:n + 5000]])
 
 
 def _suppliers(session, merchant_id: int, where) -> dict[int, int]:
@@ -80,83 +108,91 @@ def _suppliers(session, merchant_id: int, where) -> dict[int, int]:
                Fulfilment.status != "rejected", where).order_by(Fulfilment.id)).all())
 
 
-def _sales_and_returns(session, merchant_id, start, end, rows) -> None:
-    placed = select(Order.id).where(Order.merchant_id == merchant_id, Order.placed_at >= start,
-                                    Order.placed_at < end, Order.status != "pending_payment")
+def _sales_and_returns(session, merchant_id: int, span: _Span) -> dict:
+    placed = select(Order.id).where(Order.merchant_id == merchant_id,
+                                    *span.holds(Order.placed_at),
+                                    Order.status != "pending_payment")
     supplier_of = _suppliers(session, merchant_id, Fulfilment.order_id.in_(placed))
     sales, regions = defaultdict(lambda: [set(), 0]), defaultdict(lambda: [set(), set()])
-    for order_id, shop, province, line_id, sku, quantity in session.execute(
-            select(Order.id, Order.shop_account_id, Order.province_code, OrderLine.id,
-                   OrderLine.sku, OrderLine.quantity)
+    for order_id, at, shop, province, line_id, sku, quantity in session.execute(
+            select(Order.id, Order.placed_at, Order.shop_account_id, Order.province_code,
+                   OrderLine.id, OrderLine.sku, OrderLine.quantity)
             .join(OrderLine, OrderLine.order_id == Order.id).where(Order.id.in_(placed))):
-        supplier = supplier_of.get(line_id)
-        sales[shop, supplier, sku][0].add(order_id)
-        sales[shop, supplier, sku][1] += quantity
-        regions[shop, supplier, province or ""][0].add(order_id)
+        day, supplier = span.day(at), supplier_of.get(line_id)
+        sales[day, shop, supplier, sku][0].add(order_id)
+        sales[day, shop, supplier, sku][1] += quantity
+        regions[day, shop, supplier, province or ""][0].add(order_id)
     rc = ReturnCase
     returned = session.execute(
-        select(rc.id, rc.shop_account_id, rc.reason_code, Order.province_code, ReturnLine.sku,
-               ReturnLine.quantity, ReturnLine.reason_code, ReturnLine.order_line_id)
+        select(rc.id, rc.requested_at, rc.shop_account_id, rc.reason_code, Order.province_code,
+               ReturnLine.sku, ReturnLine.quantity, ReturnLine.reason_code,
+               ReturnLine.order_line_id)
         .outerjoin(ReturnLine, ReturnLine.return_case_id == rc.id)
         .outerjoin(Order, Order.id == rc.order_id)
-        .where(rc.merchant_id == merchant_id, rc.requested_at >= start,
-               rc.requested_at < end)).all()
-    line_ids = {x[7] for x in returned if x[7] is not None}
-    supplier_of = _suppliers(session, merchant_id, FulfilmentLine.order_line_id.in_(line_ids)) \
-        if line_ids else {}
+        .where(rc.merchant_id == merchant_id, *span.holds(rc.requested_at))).all()
+    supplier_of = _line_suppliers(session, merchant_id, {x[8] for x in returned})
     reasons = defaultdict(lambda: [set(), 0])
-    for case_id, shop, case_reason, province, sku, quantity, reason, line_id in returned:
-        supplier = supplier_of.get(line_id)
-        key = (shop, supplier, sku or "", reason or case_reason)
+    for case_id, at, shop, case_reason, province, sku, quantity, reason, line_id in returned:
+        day, supplier = span.day(at), supplier_of.get(line_id)
+        key = (day, shop, supplier, sku or "", reason or case_reason)
         reasons[key][0].add(case_id)
         reasons[key][1] += quantity or 0
-        regions[shop, supplier, province or ""][1].add(case_id)
-    rows[SalesDay] = [{"shop_account_id": shop, "supplier_id": supplier, "sku": sku,
-                       "orders": len(ids), "units": units}
-                      for (shop, supplier, sku), (ids, units) in sales.items()]
-    rows[ReturnDay] = [{"shop_account_id": shop, "supplier_id": supplier, "sku": sku,
-                        "reason_code": reason, "returns": len(ids), "units": units}
-                       for (shop, supplier, sku, reason), (ids, units) in reasons.items()]
-    rows[RegionDay] = [{"shop_account_id": shop, "supplier_id": supplier, "province_code": p,
-                        "orders": len(orders), "returns": len(cases)}
-                       for (shop, supplier, p), (orders, cases) in regions.items()]
+        regions[day, shop, supplier, province or ""][1].add(case_id)
+    return {
+        SalesDay: [{"day": day, "shop_account_id": shop, "supplier_id": supplier, "sku": sku,
+                    "orders": len(ids), "units": units}
+                   for (day, shop, supplier, sku), (ids, units) in sales.items()],
+        ReturnDay: [{"day": day, "shop_account_id": shop, "supplier_id": supplier, "sku": sku,
+                     "reason_code": reason, "returns": len(ids), "units": units}
+                    for (day, shop, supplier, sku, reason), (ids, units) in reasons.items()],
+        RegionDay: [{"day": day, "shop_account_id": shop, "supplier_id": supplier,
+                     "province_code": p, "orders": len(orders), "returns": len(cases)}
+                    for (day, shop, supplier, p), (orders, cases) in regions.items()]}
 
 
-def _scorecards(session, merchant_id, start, end) -> list[dict]:
+def _line_suppliers(session, merchant_id: int, line_ids: set) -> dict[int, int]:
+    ids = sorted(x for x in line_ids if x is not None)
+    found: dict[int, int] = {}
+    for n in range(0, len(ids), 5000):  # bounded IN lists
+        found.update(_suppliers(session, merchant_id,
+                                FulfilmentLine.order_line_id.in_(ids[n:n + 5000])))
+    return found
+
+
+def _scorecards(session, merchant_id: int, span: _Span) -> list[dict]:
     cards = defaultdict(lambda: dict.fromkeys(SCORES, 0))
     f = Fulfilment
     for supplier, asked, shipped in session.execute(select(
             f.supplier_id, f.requested_at, f.shipped_at).where(
-            f.merchant_id == merchant_id, f.purpose == "order", f.requested_at >= start,
-            f.requested_at < end)):
-        card = cards[supplier]
+            f.merchant_id == merchant_id, f.purpose == "order", *span.holds(f.requested_at))):
+        card = cards[span.day(asked), supplier]
         card["dispatched"] += 1
         if shipped is not None:
             card["shipped"] += 1
             card["ship_seconds"] += max(0, int((shipped - asked).total_seconds()))
     for supplier, asked, answered, status in session.execute(select(
             f.supplier_id, f.cancel_requested_at, f.cancel_answered_at, f.status).where(
-            f.merchant_id == merchant_id, f.cancel_requested_at >= start,
-            f.cancel_requested_at < end)):
-        card = cards[supplier]
+            f.merchant_id == merchant_id, *span.holds(f.cancel_requested_at))):
+        card = cards[span.day(asked), supplier]
         card["stops_asked"] += 1
         card["stops_made"] += status == "cancelled"
         if answered is not None:
             card["stops_answered"] += 1
             card["stop_answer_seconds"] += max(0, int((answered - asked).total_seconds()))
-    _inspections(session, merchant_id, start, end, cards)
-    for supplier, status in session.execute(select(Claim.supplier_id, Claim.status).where(
+    _inspections(session, merchant_id, span, cards)
+    for supplier, created, status in session.execute(select(
+            Claim.supplier_id, Claim.created_at, Claim.status).where(
             Claim.merchant_id == merchant_id, Claim.counterparty_kind == "supplier",
-            Claim.sent_at.is_not(None), Claim.created_at >= start, Claim.created_at < end)):
-        card = cards[supplier]
+            Claim.sent_at.is_not(None), *span.holds(Claim.created_at))):
+        card = cards[span.day(created), supplier]
         card["claims_sent"] += 1
         card["claims_answered"] += status not in ("sent", "acknowledged")
         card["claims_accepted"] += status in ("accepted", "partly_accepted", "settled")
-    return [{"supplier_id": supplier, **card} for supplier, card in cards.items()
-            if supplier is not None]
+    return [{"day": day, "supplier_id": supplier, **card}
+            for (day, supplier), card in cards.items() if supplier is not None]
 
 
-def _inspections(session, merchant_id, start, end, cards) -> None:
+def _inspections(session, merchant_id: int, span: _Span, cards) -> None:
     """Each return of a supplier's goods inspected: damaged or not, and how long it took
     from the request (its first inspection)."""
     rc = ReturnCase
@@ -165,17 +201,16 @@ def _inspections(session, merchant_id, start, end, cards) -> None:
                ReturnLine.order_line_id)
         .join(Inspection, Inspection.return_case_id == rc.id)
         .join(ReturnLine, ReturnLine.return_case_id == rc.id)
-        .where(rc.merchant_id == merchant_id, rc.requested_at >= start, rc.requested_at < end)
+        .where(rc.merchant_id == merchant_id, *span.holds(rc.requested_at))
         .order_by(Inspection.id)).all()
-    supplier_of = _suppliers(session, merchant_id, FulfilmentLine.order_line_id.in_(
-        {x[4] for x in found if x[4] is not None})) if found else {}
+    supplier_of = _line_suppliers(session, merchant_id, {x[4] for x in found})
     seen = set()
     for case_id, asked, received, condition, line_id in found:
         supplier = supplier_of.get(line_id)
         if supplier is None or (case_id, supplier) in seen:
             continue
         seen.add((case_id, supplier))
-        card = cards[supplier]
+        card = cards[span.day(asked), supplier]
         card["inspected"] += 1
         card["damaged"] += condition in DAMAGED
         card["handling_seconds"] += max(0, int((received - asked).total_seconds()))
