@@ -14,41 +14,23 @@ Needs Debian's ``chromium`` and ``chromium-driver`` (``/usr/bin/chromium``,
 """
 from __future__ import annotations
 
-import dataclasses
-import os
-import shutil
-import threading
-from pathlib import Path
-
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
 
-from hub.web.app import create_app
-from hub.parties import linking
 from hub.models import Account
+from hub.parties import linking
+from hub.web.app import create_app
 from sandbox.kuaishou import serve as serve_sandbox
 from tests import factories as f
+from tests.e2e import chromium
+from tests.e2e.chromium import WAIT_S, screenshot
 
-pytestmark = pytest.mark.slow
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-MESSAGE_KEY = "AAECAwQFBgcICQoLDA0ODw=="
-WAIT_S = 30  # an upper bound for pages to arrive, never a measured duration
-
-if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-    pytest.skip("needs /usr/bin/chromium and /usr/bin/chromedriver "
-                "(apt-get install chromium chromium-driver)", allow_module_level=True)
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+chromium.require()
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs):
-        pass
+pytestmark = pytest.mark.slow
+MESSAGE_KEY = "AAECAwQFBgcICQoLDA0ODw=="
 
 
 @pytest.fixture
@@ -61,44 +43,14 @@ def platform():
 @pytest.fixture
 def hub_server(settings, database):
     app = create_app(settings, database)
-    http = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
-    base = f"http://127.0.0.1:{http.port}"
-    app.extensions["hub"].settings = dataclasses.replace(settings, public_url=base)
-    thread = threading.Thread(target=http.serve_forever, daemon=True, name="hub-http")
-    thread.start()
-    yield app, base
-    http.shutdown()
-    http.server_close()
-    thread.join(timeout=5)
+    with chromium.served(app) as base:
+        yield app, base
 
 
 @pytest.fixture
-def browser(tmp_path, monkeypatch):
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--lang=en-US", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--window-size=1280,960",
-                f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(WAIT_S)
-    yield driver
-    driver.quit()
-
-
-def screenshot(driver, tmp_path: Path, name: str) -> Path:
-    path = tmp_path / f"{name}.png"
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, max(960, int(height) + 140))  # the whole page
-    driver.save_screenshot(str(path))
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    keep = os.environ.get("HUB_E2E_SCREENSHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(keep) / path.name)
-    return path
+def browser(tmp_path):
+    with chromium.chromium(tmp_path / "chromium-profile") as driver:
+        yield driver
 
 
 def run_polls(app) -> None:

@@ -15,7 +15,8 @@
       xAxis: { type: "category", data: rows.map(function (r) { return r[key]; }),
                axisLabel: { interval: 0, rotate: rows.length > 8 ? 30 : 0 } },
       yAxis: rateAxis,
-      series: [{ name: words.rate, type: "bar", data: rates(rows), itemStyle: { color: "#0b5cad" } }]
+      series: [{ name: words.rate, type: "bar", data: rates(rows), barMaxWidth: 48,
+                 itemStyle: { color: "#0b5cad" } }]
     };
   };
   var options = {
@@ -28,8 +29,10 @@
         xAxis: { type: "category", data: periods },
         yAxis: [{ type: "value" }, rateAxis],
         series: [
-          { name: words.sold, type: "bar", data: rows.map(function (r) { return r.sold; }), itemStyle: { color: "#9db7d5" } },
-          { name: words.returned, type: "bar", data: rows.map(function (r) { return r.returned; }), itemStyle: { color: "#a12622" } },
+          { name: words.sold, type: "bar", barMaxWidth: 24, itemStyle: { color: "#9db7d5" },
+            data: rows.map(function (r) { return r.sold; }) },
+          { name: words.returned, type: "bar", barMaxWidth: 24, itemStyle: { color: "#a12622" },
+            data: rows.map(function (r) { return r.returned; }) },
           { name: words.rate, type: "line", yAxisIndex: 1, data: rates(rows), itemStyle: { color: "#14213d" },
             tooltip: { valueFormatter: percent } }
         ]
