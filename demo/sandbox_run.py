@@ -20,11 +20,16 @@ nothing secret is written to a file).
 Once the hub answers, the platform's push URL is pointed at it and the seeded scenario
 generator (``sandbox/kuaishou/scenario.py``) starts trickling orders in: one every
 ``interval_s`` seconds, a share refunded before shipment (stop-ships), a share after the
-hub pushed the shipment (returns), exchanges and held (do-not-ship) orders.
+hub pushed the shipment (returns), exchanges and held (do-not-ship) orders; and the
+world's life (``demo.life``) runs days in minutes: the courier's clock, buyers sending
+returns back, the supplier inspecting them (some damaged: liability and claims), the
+month's statement.
 
 Knobs (environment): ``HUB_SANDBOX_SCENARIO`` (JSON merged into the scenario request),
 ``HUB_SANDBOX_POLL_INTERVAL_S`` (the shop's poll interval, default 30 s, so orders whose
-push was lost arrive anyway), ``HUB_SANDBOX_SHIP_DELAY_S`` (default 8).
+push was lost arrive anyway), ``HUB_SANDBOX_SHIP_DELAY_S`` (default 8),
+``HUB_SANDBOX_TIME_SCALE`` (how much faster than the wall clock parcels travel, default
+720: a day in two minutes) and ``demo.life``'s.
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ import time
 
 import requests
 
+from demo import life
 from hub.core.config import Settings
 
 SCENARIO = {"seed": 1, "orders": 200, "interval_s": 3, "refund_before_shipment": 0.15,
@@ -76,7 +82,8 @@ def commands(settings: Settings) -> tuple[dict[str, list[str]], dict[str, str]]:
                              "--config", json.dumps(KS_CONFIG),
                              "--id-offset", str(int(time.time()) * 10_000)],
         "sandbox-courier": [py, "-m", "sandbox.courier", "--port", str(courier),
-                            "--retry-interval", "1"],
+                            "--retry-interval", "1", "--time-scale",
+                            os.environ.get("HUB_SANDBOX_TIME_SCALE", "720")],
         "sandbox-supplier": [py, "-m", "sandbox.supplier", "--port", str(supplier),
                              "--hub-url", settings.public_url, "--courier-url", urls["courier"],
                              "--ship-delay", ship_delay],
@@ -135,7 +142,8 @@ def link(settings: Settings, urls: dict[str, str]) -> dict:
                           shop_config={"poll_interval_s": poll_s})
         _control(urls["supplier"], "PUT", "/config", token=world["supplier_token"],
                  secrets=[world["whsec"]], hub_url=settings.public_url,
-                 courier_url=urls["courier"], report_tracking=True, auto_ship=True)
+                 courier_url=urls["courier"], report_tracking=True, auto_ship=True,
+                 damaged_every=life.DAMAGED_EVERY, return_mode="on_delivery")
         with db.session() as s:
             m = world["ids"]["merchant"]
             for old in s.scalars(select(ApiToken).where(
@@ -179,6 +187,7 @@ def start_traffic(settings: Settings, urls: dict[str, str], world: dict) -> dict
     scenario = {**SCENARIO, "sellerId": world["seller_id"],
                 **json.loads(os.environ.get("HUB_SANDBOX_SCENARIO") or "{}")}
     _control(urls["kuaishou"], "POST", "/scenario", **scenario)
+    life.Life(settings.public_url, urls, world).start()
     return scenario
 
 

@@ -1,6 +1,7 @@
 """``hub run --sandbox`` (what ``make run`` starts): the hub and the three sandboxes as one
 supervised family of processes, linked, with orders arriving -- by push, and by polling
-when every push is lost."""
+when every push is lost -- and the world living (``demo.life``): parcels delivered,
+returns inspected, claims answered, a statement answered."""
 from __future__ import annotations
 
 import json
@@ -71,7 +72,10 @@ def test_run_sandbox_links_a_shop_orders_arrive_by_push_and_by_polling(tmp_path)
     env.update(HUB_VAR_DIR=str(tmp_path), HUB_PORT=str(port), HUB_HOST="127.0.0.1",
                HUB_WEB_WORKERS="1", HUB_LOG_LEVEL="WARNING",
                HUB_SANDBOX_POLL_INTERVAL_S="5",  # so lost pushes are caught up quickly
-               HUB_SANDBOX_SCENARIO=json.dumps({"interval_s": 1, "seed": 3}),
+               HUB_SANDBOX_SCENARIO=json.dumps({"interval_s": 1, "seed": 3,
+                                                "refund_after_shipment": 0.4}),
+               HUB_SANDBOX_TIME_SCALE="2880",  # a day in 30 s
+               HUB_SANDBOX_STATEMENT_AFTER_S="20",
                PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p))
     proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "--sandbox"], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -113,6 +117,24 @@ def test_run_sandbox_links_a_shop_orders_arrive_by_push_and_by_polling(tmp_path)
             signed = browser.post(f"{url}/console/sign-in", timeout=5, data={
                 "login": login, "password": password, "csrf_token": csrf})
             assert signed.status_code == 200 and "/console/sign-in" not in signed.url, role
+
+        # the world lives: parcels delivered, returns sent back and inspected (some
+        # damaged: a claim to the supplier), the month's statement sent and answered
+        def listed(path):
+            resp = api.get(f"{url}/api/v1/{path}", params={"limit": 100}, timeout=5)
+            assert resp.status_code == 200, resp.text
+            return resp.json()["data"]
+
+        _wait("a parcel delivered", lambda: any(
+            x["status"] == "delivered" for x in listed("shipments")), 90)
+        _wait("a return inspected", lambda: any(
+            x["status"] in ("inspected", "refunded") and x["kind"] == "return_refund"
+            for x in listed("returns")), 90)
+        _wait("a claim answered by the supplier", lambda: any(
+            x["status"] in ("accepted", "partly_accepted", "disputed")
+            for x in listed("claims")), 90)
+        _wait("the month's statement answered", lambda: any(
+            x["status"] in ("supplier_confirmed", "disputed") for x in listed("statements")), 90)
 
         # every push lost on purpose: the order still arrives, by polling
         app_key = requests.get(f"{ks}/_sandbox/apps", timeout=5).json()[0]["appKey"]

@@ -18,9 +18,15 @@ def main(argv=None) -> None:
                         help="seconds between push retries (Kuaidi100: 2100)")
     parser.add_argument("--start", default=None,
                         help="virtual start time, ISO 8601 (default: now, China time)")
+    parser.add_argument("--time-scale", type=float, default=None,
+                        help="follow the wall clock, journeys this many times faster "
+                             "(720: a day in two minutes); default: time moves only when "
+                             "the control API says")
     args = parser.parse_args(argv)
     start = datetime.fromisoformat(args.start) if args.start else None
     app = make_app(retry_interval_s=args.retry_interval, start=start)
+    if args.time_scale:
+        app.sandbox.live(args.time_scale)
     server = make_server(args.host, args.port, app, threaded=True,
                          request_handler=_QuietHandler)
     print(f"courier sandbox on http://{args.host}:{server.server_port} "

@@ -2,7 +2,9 @@
 Kuaidi100-style subscriptions and pushes, the real-time query, and interceptions.
 
 Time is virtual (``now``), moved only by the control API (``advance``, ``fast_forward``),
-so a test decides when each step of a parcel's journey happens. Whenever time moves,
+so a test decides when each step of a parcel's journey happens; or, with ``time_scale``
+(``live``), it follows the wall clock and journeys run ``time_scale`` times faster (720: a
+day in two minutes), so a demo world sees parcels delivered with plausible times. Whenever time moves,
 every active subscription is pushed one snapshot per newly visible step (full history,
 newest first), in order, unless a misbehaviour says otherwise.
 
@@ -58,7 +60,21 @@ class Sandbox:
                  push_timeout_s: float = 20.0):
         self.lock = threading.RLock()
         self.pusher = Pusher(retry_interval_s, push_timeout_s)
+        self.time_scale = 1.0
+        self.stopping = threading.Event()
         self.reset(start=start)
+
+    def live(self, time_scale: float, tick_s: float = 1.0) -> None:
+        """Follow the wall clock from now on, journeys ``time_scale`` times faster."""
+        self.time_scale = float(time_scale)
+
+        def follow():
+            while not self.stopping.wait(tick_s):
+                with self.lock:
+                    self.now = max(self.now, datetime.now(CHINA))
+                    self._tick()
+
+        threading.Thread(target=follow, name="courier-clock", daemon=True).start()
 
     # -- control ---------------------------------------------------------------------------
     def reset(self, start: datetime | None = None, accounts: list[dict] | None = None,
@@ -126,7 +142,7 @@ class Sandbox:
             target = len(parcel["steps"]) if steps is None else min(len(parcel["steps"]),
                                                                     visible + max(1, steps))
             if target > visible:
-                when = parcel["created_at"] + timedelta(minutes=parcel["steps"][target - 1]["at"])
+                when = self.step_time(parcel, parcel["steps"][target - 1])
                 self.now = max(self.now, when)
             return self._tick()
 
@@ -145,11 +161,10 @@ class Sandbox:
 
     # -- views -----------------------------------------------------------------------------
     def visible(self, parcel: dict) -> list[dict]:
-        return [s for s in parcel["steps"]
-                if parcel["created_at"] + timedelta(minutes=s["at"]) <= self.now]
+        return [s for s in parcel["steps"] if self.step_time(parcel, s) <= self.now]
 
     def step_time(self, parcel: dict, step: dict) -> datetime:
-        return parcel["created_at"] + timedelta(minutes=step["at"])
+        return parcel["created_at"] + timedelta(minutes=step["at"] / self.time_scale)
 
     def latest_code(self, parcel: dict) -> str | None:
         codes = [s["code"] for s in self.visible(parcel) if "code" in s]
@@ -333,4 +348,5 @@ class Sandbox:
                     for s in self.subscriptions]
 
     def close(self) -> None:
+        self.stopping.set()
         self.pusher.close()

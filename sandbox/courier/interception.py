@@ -55,7 +55,8 @@ def intercept(sandbox, form: dict) -> dict:
                   "requested_at": fmt(sandbox.now), "param": param}
         sandbox.interceptions[order_id] = record
         if success:
-            elapsed = (sandbox.now - parcel["created_at"]).total_seconds() / 60
+            elapsed = (sandbox.now - parcel["created_at"]).total_seconds() / 60 \
+                * sandbox.time_scale  # in the timeline's minutes
             kept = sandbox.visible(parcel)
             parcel["steps"] = kept + [{**s, "at": elapsed + s["at"]}
                                       for s in scenarios.AFTER_INTERCEPT[kind]]

@@ -241,9 +241,12 @@ class Brain:
         case = self.state.return_case(rid)
         if case["state"] == "received" and self.state.get("dedupe"):
             return
-        fields = {"condition": self.state.get("return_condition"),
-                  "grade": self.state.get("return_grade"),
-                  "notes": self.state.get("return_notes"),
+        every = self.state.get("damaged_every")
+        damaged = bool(every) and rid % every == 0
+        fields = {"condition": "damaged" if damaged else self.state.get("return_condition"),
+                  "grade": "C" if damaged else self.state.get("return_grade"),
+                  "notes": "外箱压坏，商品破损 / box crushed, goods broken" if damaged
+                  else self.state.get("return_notes"),
                   # the warehouse scans the label of what came back: the SKU it shipped
                   "barcode": (case.get("skus") or [f"SBX{rid:010d}"])[0],
                   "checklist": {"counted": True}}

@@ -19,6 +19,7 @@ Configuration (``GET|PUT /_sandbox/config``, or ``serve(**config)``):
 | ``stop_ship_delay_s`` | 0 | wait before answering a stop-ship request |
 | ``return_mode`` | ``on_tracking`` | confirm receipt of a return: ``on_tracking`` (its notice carries the buyer's tracking), ``on_notice``, ``on_delivery`` (a tracking notice says delivered), ``manual`` |
 | ``return_delay_s``, ``return_condition``, ``return_grade``, ``return_notes`` | 0, ``intact``, ``A``, text | the receipt |
+| ``damaged_every`` | 0 | every n-th return (by its id) arrives ``damaged``, grade ``C``, box crushed (0: none) |
 | ``claim_delay_s`` | 0 | wait before answering a claim (it is acknowledged at once) |
 | ``claim_accept_up_to_minor`` | 5000 | accept (all of) a claim of at most this many fen; dispute a larger one |
 | ``claim_dispute_reason`` | text | the reason a dispute gives |
@@ -41,7 +42,7 @@ DEFAULTS = {
     "auto_ship": True, "ship_delay_s": 1.0, "report_tracking": True, "carrier": "sf",
     "courier_url": None, "courier_scenario": "normal", "stop_ship_delay_s": 0.0,
     "return_mode": "on_tracking", "return_delay_s": 0.0, "return_condition": "intact",
-    "return_grade": "A", "return_notes": "received by the sandbox supplier",
+    "return_grade": "A", "return_notes": "received by the sandbox supplier", "damaged_every": 0,
     "claim_delay_s": 0.0, "claim_accept_up_to_minor": 5000,
     "claim_dispute_reason": "包装完好，运输途中损坏应由快递承担 / packed well; transit damage "
                             "is the courier's",
@@ -73,6 +74,9 @@ def check_config(changes: dict) -> dict:
         if key in changes and not (isinstance(changes[key], (int, float))
                                    and changes[key] >= 0):
             raise ConfigError(f"{key} must be a number of seconds, 0 or more")
+    every = changes.get("damaged_every", 0)
+    if not (isinstance(every, int) and not isinstance(every, bool) and every >= 0):
+        raise ConfigError("damaged_every must be a whole number, 0 or more")
     limit = changes.get("claim_accept_up_to_minor", 0)
     if not (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0):
         raise ConfigError("claim_accept_up_to_minor must be a whole number of fen, 0 or more")

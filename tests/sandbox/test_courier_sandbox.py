@@ -456,3 +456,27 @@ def test_python_dash_m_serves_the_sandbox():
         proc.wait(timeout=10)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_a_live_clock_plays_journeys_faster_with_times_that_are_not_in_the_future():
+    from sandbox.courier import scenarios
+    from sandbox.courier.core import CHINA, Sandbox
+
+    sandbox = Sandbox()
+    try:
+        waiting = sandbox.parcels[sandbox.add_parcel("ZT201", "zhongtong")["number"]]
+        time.sleep(0.2)
+        assert len(sandbox.visible(waiting)) <= 1  # virtual time: nothing moves by itself
+        journey_min = scenarios.SCENARIOS["normal"][-1]["at"]
+        sandbox.live(time_scale=journey_min * 60 / 1.5, tick_s=0.05)  # a journey in 1.5 s
+        time.sleep(0.1)
+        parcel = sandbox.parcels[sandbox.add_parcel("ZT200", "zhongtong")["number"]]
+        assert sandbox.latest_code(parcel) != "301"  # not at once
+        deadline = time.monotonic() + 10
+        while sandbox.latest_code(parcel) != "301" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sandbox.latest_code(parcel) == "301"  # signed for
+        times = [sandbox.step_time(parcel, s) for s in parcel["steps"]]
+        assert times == sorted(times) and times[-1] <= datetime.now(CHINA)
+    finally:
+        sandbox.close()

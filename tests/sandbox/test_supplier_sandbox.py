@@ -298,3 +298,12 @@ def test_python_dash_m_starts_it(tmp_path):
         proc.terminate()
         proc.wait(timeout=10)
         proc.stdout.close()
+
+
+def test_damaged_every_is_a_whole_number():
+    from sandbox.supplier.state import ConfigError, check_config
+
+    assert check_config({"damaged_every": 3}) == {"damaged_every": 3}
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(ConfigError):
+            check_config({"damaged_every": bad})
