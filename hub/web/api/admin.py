@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
 from hub.models import audit
-from hub.parties import auth
+from hub.parties import auth, suppliers
 from hub.parties.accounts import add_account
 from hub.web.kit import api_blueprint as bp
 from hub.web.kit import schemas as s
@@ -32,14 +32,11 @@ def _filter(stmt, model, args, *names):
     return stmt
 
 
-def _commit(flush_only: bool = False):
-    """Flush or commit; a write that breaks a unique constraint is a 409, never a 500."""
+def _commit():
+    """A write that breaks a unique constraint is a 409, never a 500."""
     session = request_session()
     try:
-        if flush_only:
-            session.flush()
-        else:
-            session.commit()
+        session.commit()
     except IntegrityError:
         session.rollback()
         raise Conflict("a record with the same unique fields already exists") from None
@@ -76,11 +73,7 @@ def get_supplier(supplier_id):
 def create_supplier(body):
     who, session = principal(), request_session()
     owned(session, Account, body["channel_account_id"], who, "channel_account_id")
-    supplier = Supplier(merchant_id=who.merchant_id, **body)
-    session.add(supplier)
-    _commit(flush_only=True)
-    audit.record(session, who.merchant_id, who.actor, "supplier.created", "supplier",
-                 supplier.id, {"code": supplier.code})
+    supplier = suppliers.add(session, who.merchant_id, who.actor, body)
     _commit()
     return supplier
 
@@ -92,11 +85,7 @@ def update_supplier(supplier_id, body):
     who, session = principal(), request_session()
     supplier = get_visible(session, Supplier, supplier_id, who)
     owned(session, Account, body.get("channel_account_id"), who, "channel_account_id")
-    changes = {k: v for k, v in body.items() if getattr(supplier, k) != v}
-    for key, value in changes.items():
-        setattr(supplier, key, value)
-    audit.record(session, who.merchant_id, who.actor, "supplier.updated", "supplier",
-                 supplier.id, {"fields": sorted(changes)})
+    suppliers.change(session, supplier, who.actor, body)
     _commit()
     return supplier
 
@@ -115,11 +104,7 @@ def list_sku_mappings(args):
 def create_sku_mapping(body):
     who, session = principal(), request_session()
     owned(session, Supplier, body["supplier_id"], who, "supplier_id")
-    mapping = SkuMapping(merchant_id=who.merchant_id, **body)
-    session.add(mapping)
-    _commit(flush_only=True)
-    audit.record(session, who.merchant_id, who.actor, "sku_mapping.created", "sku_mapping",
-                 mapping.id, {"sku": mapping.sku, "supplier_id": mapping.supplier_id})
+    mapping = suppliers.map_sku(session, who.merchant_id, who.actor, body)
     _commit()
     return mapping
 
@@ -128,10 +113,7 @@ def create_sku_mapping(body):
 @endpoint(roles=ADMIN, summary="Remove a SKU mapping", tags=["suppliers"])
 def delete_sku_mapping(mapping_id):
     who, session = principal(), request_session()
-    mapping = get_visible(session, SkuMapping, mapping_id, who)
-    audit.record(session, who.merchant_id, who.actor, "sku_mapping.deleted", "sku_mapping",
-                 mapping.id, {"sku": mapping.sku, "supplier_id": mapping.supplier_id})
-    session.delete(mapping)
+    suppliers.unmap(session, get_visible(session, SkuMapping, mapping_id, who), who.actor)
     _commit()
 
 

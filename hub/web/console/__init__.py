@@ -18,14 +18,15 @@ languages and time zones; the pages are ``sign_in`` (sign-in, invitations, the l
 ``account`` (your own account), ``people`` (the merchant's users), ``dashboard``,
 ``orders`` (with the stop-ship board), ``returns`` (evidence and decisions), ``portal`` and ``portal_account`` (the supplier's: what to answer, its claims and
 statements), ``finance`` (balances, claims, statements), ``analytics`` (charts, scorecards,
-insights), ``ops`` (alerts,
+insights), ``suppliers`` (suppliers, SKU mappings), ``policy``
+(the return policy: edit, preview, publish), ``ops`` (alerts,
 dead messages), ``shops`` (with the link form, ``link_form``) and ``callback`` (the OAuth
 callback the platform redirects to); ``words`` gives the hub's codes their words.
 The console answers under ``/console`` and ``/oauth/...``; ``/`` leads to it.
 """
 from hub.web.console import (  # noqa: F401 (routes)
     account, analytics, callback, dashboard, finance, ops, orders, people, portal,
-    portal_account, returns, shops, sign_in,
+    policy, portal_account, returns, shops, sign_in, suppliers,
 )
 from hub.web.console.kit import console_blueprint
 

@@ -37,6 +37,9 @@ STATUS = {
     "only_in_hub": _l("only in the hub"), "only_in_supplier": _l("only in the supplier's"),
     "duplicate": _l("duplicate"), "supplier_dispute": _l("disputed by the supplier"),
     "open": _l("open"), "decided": _l("decided"), "confirmed": _l("confirmed"),
+    # return policy: its verdicts and versions
+    "approve": _l("approve at once"), "manual": _l("for a person to decide"),
+    "published": _l("in force"), "retired": _l("retired"),
 }
 KINDS = {"refund_only": _l("refund only"), "return_refund": _l("return and refund"),
          "exchange": _l("exchange"), "reship": _l("reship"), "repair": _l("repair"),
