@@ -148,6 +148,38 @@ def test_a_rejection_takes_a_reason_even_when_the_platform_lists_none(staff, w, 
         assert str(pushed.payload["reason_code"]) == "7"
 
 
+def test_a_partial_refund_is_offered_and_the_goods_disputed_with_the_inspection(
+        staff, w, database):
+    apply(database, w["shop_id"], return_values("R1", "P1", kind="return_refund",
+                                                status="received"))
+    with database.session() as s:
+        case = the_case(s, w["merchant_id"])
+        s.add(Inspection(merchant_id=w["merchant_id"], return_case_id=case.id,
+                         inspected_by="user:1:supplier", received_at=utcnow(),
+                         condition="damaged", grade="C", notes="屏幕碎裂"))
+        case_id = case.id
+    page = html(staff.get(f"/console/returns/{case_id}"))
+    assert 'id="partial"' in page and 'id="dispute"' in page
+    offer = f"/console/returns/{case_id}/reject?as=partial"
+    form = html(staff.get(offer))
+    assert 'id="amount"' in form and "¥19.90" in form
+    token = CSRF.search(form).group(1)
+    for amount in ("19.90", "0", "abc"):  # the whole, nothing, not an amount
+        refused = staff.post(offer, data={"csrf_token": token, "as": "partial",
+                                          "reason_code": "7", "amount": amount})
+        assert refused.status_code == 422, amount
+    done = staff.post(offer, data={"csrf_token": token, "as": "partial", "reason_code": "7",
+                                   "amount": "10", "description": "划痕不影响使用"})
+    assert done.status_code == 303 and "decided=partial" in done.headers["Location"]
+    with database.session(readonly=True) as s:
+        [pushed] = s.scalars(select(OutboxMessage).where(
+            OutboxMessage.topic == "refund_reject")).all()
+        assert pushed.payload["desc"].startswith("商家同意部分退款 ¥10.00")
+        assert pushed.payload["desc"].endswith("划痕不影响使用")
+    dispute = html(staff.get(f"/console/returns/{case_id}/reject?as=dispute"))
+    assert "验货结果：破损，C 级；屏幕碎裂" in dispute
+
+
 def test_the_stop_ship_board_sorts_requests_by_state(staff, w, database):
     apply(database, w["shop_id"], order_values("P2"))
     with database.session() as s:

@@ -6,7 +6,7 @@
 | ``GET /console/returns?status=&kind=&q=`` | staff | newest first |
 | ``GET /console/returns/<id>`` | staff | the request (reason, the buyer's words, photos), the goods, the policy's verdict, inspections with their photos and grade, the return file's timeline, and what may be decided now |
 | ``POST /console/returns/<id>/approve`` · ``/refund`` | staff | approve the request / refund once the goods are back |
-| ``GET/POST /console/returns/<id>/reject`` | staff | with one of the platform's reasons for this case |
+| ``GET/POST /console/returns/<id>/reject?as=`` | staff | with one of the platform's reasons for this case; ``as=partial``: offer the buyer a part (the platform's way: a rejection the buyer answers by asking that amount); ``as=dispute``: refuse the goods that came back, the inspection in words |
 | ``GET /console/returns/<id>/photos/<sha256>`` | staff | an inspection's photo |
 """
 from __future__ import annotations
@@ -16,10 +16,12 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from hub.core.china import yuan
 from hub.core.errors import ApiError
 from hub.domain.reasons import taxonomy
 from hub.domain.returns import decisions, inspection
 from hub.domain.returns.casefile import casefile
+from hub.domain.sheets.statements import parse_amount
 from hub.models import Account, Inspection, PolicyDecision, ReturnCase
 from hub.models.returns import RETURN_KINDS, RETURN_STATUSES
 from hub.parties import after_sale_lists
@@ -31,6 +33,10 @@ from hub.web.kit.scope import get_visible, visible
 
 LIMIT = 100
 REFUNDABLE = ("received", "inspected")
+COMING_BACK = ("return_in_transit", "received", "inspected")  # a receipt to refuse
+MODES = ("reject", "partial", "dispute")  # a partial refund or a dispute is a rejection
+CONDITIONS_ZH = {"intact": "完好", "damaged": "破损", "missing_parts": "缺件",
+                 "wrong_item": "非我司商品", "empty": "空包", "used": "已使用"}
 
 
 @bp.get("/console/returns")
@@ -75,6 +81,7 @@ def return_page(who, case_id):
         can_approve=case.status == "requested", can_reject=case.status in (
             "requested", "return_in_transit", "received", "inspected"),
         can_refund=case.kind == "return_refund" and case.status in REFUNDABLE,
+        can_dispute=case.kind in decisions.GOODS_BACK and case.status in COMING_BACK,
         decided=request.args.get("decided"))
 
 
@@ -110,13 +117,17 @@ def refund_return(who, case_id):
 def reject_return(who, case_id):
     session = request_session()
     case = get_visible(session, ReturnCase, case_id, who)
+    mode = request.values.get("as") if request.values.get("as") in MODES else "reject"
     if request.method == "POST":
         code = request.form.get("reason_code", "").strip()[:64]
-        note = request.form.get("description", "").strip()[:500] or None
+        note = request.form.get("description", "").strip()
         if not code:
             abort(422, _("Choose the platform's reason."))
+        if mode == "partial":
+            note = _offer(case, request.form.get("amount", "")) + note
         return _decide(who, case_id, lambda s, c: decisions.reject(
-            s, c, who.actor, code, note, var_dir=hub().settings.var_dir), "reject")
+            s, c, who.actor, code, note[:500] or None, var_dir=hub().settings.var_dir),
+            "reject" if mode == "reject" else mode)
     shop = session.get(Account, case.shop_account_id)
     session.expunge(shop)
     try:
@@ -125,7 +136,37 @@ def reject_return(who, case_id):
     except ApiError as e:
         reasons, error = [], e.message
     return render_template("console/reject.html", who=who, case=case, reasons=reasons,
-                           error=error)
+                           error=error, mode=mode, evidence=_evidence(session, case)
+                           if mode == "dispute" else "")
+
+
+def _offer(case: ReturnCase, text: str) -> str:
+    """A partial refund on the platform is a rejection that offers the buyer an amount
+    (the buyer changes the request to it): the offer's words, for the buyer."""
+    try:
+        amount = parse_amount(text)
+    except ValueError:
+        abort(422, _("%(text)s is not an amount in yuan (12.50).", text=text[:32]))
+    if not 0 < amount < case.refund_minor:
+        abort(422, _("Offer more than 0 and less than the %(amount)s asked.",
+                     amount=yuan(case.refund_minor, case.currency)))
+    offered = yuan(amount, case.currency)
+    return f"商家同意部分退款 {offered}，请将退款金额修改为 {offered} 后重新提交。"
+
+
+def _evidence(session, case: ReturnCase) -> str:
+    """The inspection in words, for disputing the receipt with the platform."""
+    found = session.scalars(select(Inspection).where(
+        Inspection.merchant_id == case.merchant_id, Inspection.return_case_id == case.id)
+        .order_by(Inspection.id.desc()).limit(1)).first()
+    if found is None:
+        return ""
+    said = f"验货结果：{CONDITIONS_ZH.get(found.condition, found.condition)}"
+    if found.grade:
+        said += f"，{found.grade} 级"
+    if found.notes:
+        said += f"；{found.notes}"
+    return said + f"（{len(found.photos or [])} 张验货照片存档）。"
 
 
 @bp.get("/console/returns/<int:case_id>/photos/<digest>")
