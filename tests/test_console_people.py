@@ -8,7 +8,7 @@ import re
 
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub.models import AuditEntry, User
 from hub.parties import users
@@ -229,3 +229,31 @@ def test_hub_users_creates_invites_lists_and_disables(cli, shop, app):
     assert cli("enable", "boss.zhang")["status"] == "active"
     cli("password", "boss.zhang", "--password-stdin", stdin="another strong one\n")
     assert sign_in(client, "boss.zhang", "another strong one").status_code == 303
+
+
+def with_authenticator(database, login) -> None:
+    with database.session() as s:
+        user = s.scalar(select(User).where(User.login == login))
+        secret, _ = users.totp_begin(s, user)
+        users.totp_confirm(s, user, pyotp.TOTP(secret).now())
+
+
+def test_an_admin_turns_off_the_authenticator_of_a_user_who_lost_the_phone(
+        app, admin, shop, database, cli):
+    with database.session() as s:
+        clerk, other = f.user(s, shop["merchant"], "finance"), f.user(s, shop["merchant"])
+    for login in (clerk, other):
+        with_authenticator(database, login)
+    person = app.test_client()
+    assert sign_in(person, clerk).status_code == 200  # the code is asked for
+    page = html(admin.get("/console/users"))
+    assert f'aria-label="Turn off its authenticator {clerk}"' in page
+    with database.session(readonly=True) as s:
+        clerk_id = s.scalar(select(User.id).where(User.login == clerk))
+    assert post(admin, f"/console/users/{clerk_id}/totp_off", "/console/users").status_code \
+        == 200
+    assert sign_in(app.test_client(), clerk).status_code == 303  # the password alone now
+    assert cli("totp-off", other)["totp"] is False
+    with database.session(readonly=True) as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "user.totp_disabled")) == 2

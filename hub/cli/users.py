@@ -95,9 +95,9 @@ def list_users(merchant_id, as_json):
         + f"  last sign-in {r['last_sign_in_at'] or 'never'}" for r in rows) or "no users")
 
 
-def _change(name: str, help_text: str):
-    """``hub users disable|enable|password LOGIN``."""
-    @users_group.command(name, help=help_text)
+def _change(name: str, help_text: str, command: str | None = None):
+    """``hub users disable|enable|password|totp-off LOGIN`` (``users.<name>``)."""
+    @users_group.command(command or name, help=help_text)
     @click.argument("login")
     @click.option("--password-stdin", is_flag=True, hidden=name != "password",
                   help="read the new password from standard input")
@@ -119,14 +119,17 @@ def _change(name: str, help_text: str):
                 row = _row(user)
         except ApiError as e:
             fail(e.message, as_json, details=e.details)
-        emit(as_json, row, f"user {row['login']}: {row['status']}"
-             + ("; its sessions have ended" if name != "enable" else ""))
+        emit(as_json, row, f"user {row['login']}: {row['status']}" + {
+            "enable": "", "totp_disable": "; its authenticator is off"}.get(
+            name, "; its sessions have ended"))
     return command
 
 
 _change("disable", "Disable a user: it cannot sign in, its sessions end.")
 _change("enable", "Enable a disabled user again.")
 _change("password", "Set a user's password (its sessions end).")
+_change("totp_disable", "Turn off a user's authenticator (a lost phone): it signs in with "
+        "its password, then turns a new one on.", command="totp-off")
 
 
 def _row(user) -> dict:

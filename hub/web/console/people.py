@@ -6,6 +6,7 @@
 | ``POST /console/users`` | invite: login, name, role, supplier → the invitation link, once |
 | ``POST /console/users/<id>/invite`` | a new link for an invited user (the old one ends) |
 | ``POST /console/users/<id>/disable`` · ``/enable`` | its sessions end at once |
+| ``POST /console/users/<id>/totp_off`` | its authenticator is off (a lost phone): it signs in with its password, then turns a new one on |
 """
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def _own(who, user_id: int) -> User:
     return user
 
 
-@bp.post("/console/users/<int:user_id>/<any(invite, disable, enable):action>")
+@bp.post("/console/users/<int:user_id>/<any(invite, disable, enable, totp_off):action>")
 @page(ADMIN)
 def change_user(who, user_id, action):
     db, user = request_session(), _own(who, user_id)
@@ -90,7 +91,8 @@ def change_user(who, user_id, action):
             return _page(who, 409, message=_("Only an invited user is invited again."))
         db.commit()
         return _page(who, invited=user.login, link=_link(token))
-    (users.disable if action == "disable" else users.enable)(db, user, who.actor)
+    {"disable": users.disable, "enable": users.enable,
+     "totp_off": users.totp_disable}[action](db, user, who.actor)
     db.commit()
     return _page(who, message=_("%(login)s: %(status)s.", login=user.login,
                                 status=status_name(user.status)))
@@ -102,5 +104,5 @@ def status_name(status: str) -> str:
 
 
 def action_name(action: str) -> str:
-    return {"invite": _("Invite again"), "disable": _("Disable"), "enable": _("Enable")
-            }.get(action, action)
+    return {"invite": _("Invite again"), "disable": _("Disable"), "enable": _("Enable"),
+            "totp_off": _("Turn off its authenticator")}.get(action, action)
