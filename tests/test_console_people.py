@@ -257,3 +257,17 @@ def test_an_admin_turns_off_the_authenticator_of_a_user_who_lost_the_phone(
     with database.session(readonly=True) as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "user.totp_disabled")) == 2
+
+
+def test_wrong_current_passwords_on_the_account_page_lock_the_login(app, admin, shop):
+    for n in range(users.MAX_FAILURES):
+        wrong = post(admin, "/console/account/password", "/console/account",
+                     current_password=f"guess {n}",
+                     password="a brand new one", password_again="a brand new one")
+        assert wrong.status_code == 422 and "current password is wrong" in html(wrong)
+    # the right one is refused now, and so is signing in: the login is locked
+    right = post(admin, "/console/account/password", "/console/account",
+                 current_password=f.PASSWORD, password="a brand new one",
+                 password_again="a brand new one")
+    assert right.status_code == 422
+    assert sign_in(app.test_client(), shop["admin"]).status_code == 429

@@ -122,8 +122,7 @@ def test_a_session_ends_on_sign_out_disable_password_change_and_expiry(database,
     with database.session() as s:
         assert users.session_principal(s, first) is None
         assert users.session_principal(s, second) is not None  # the other one goes on
-        users.set_password(s, s.get(User, world["admin"]), "another good one", "self",
-                           current=PASSWORD)
+        users.set_password(s, s.get(User, world["admin"]), "another good one", "self")
     with database.session() as s:
         assert users.session_principal(s, second) is None
     third = signed_in(database, password="another good one")

@@ -154,13 +154,9 @@ def accept_invite(session: Session, token: str, password: str) -> User:
     return user
 
 
-def set_password(session: Session, user: User, password: str, actor: str,
-                 current: str | None = None) -> None:
-    """A new password (``current`` checked when the user changes its own); every session
-    of the user ends."""
-    if current is not None and not password_ok(user, current):
-        raise ApiError("the current password is wrong", code="validation_error", status=422,
-                       details={"current_password": ["wrong"]})
+def set_password(session: Session, user: User, password: str, actor: str) -> None:
+    """A new password (a user changing its own gives the current one first:
+    ``confirm_password``); every session of the user ends."""
     errors = password_errors(password, user.login)
     if errors:
         raise ApiError("choose another password", code="validation_error", status=422,
@@ -230,6 +226,20 @@ def password_ok(user: User | None, password: str) -> bool:
                               password) and bool(user and user.password_hash)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def confirm_password(session: Session, user: User, password) -> bool:
+    """The current password, asked again before a change to the account: a wrong one
+    counts as at sign-in (five lock the login), and a locked login is refused; the caller
+    commits the count even as it refuses."""
+    now = utcnow()
+    if user.locked_until is not None and user.locked_until > now:
+        return False
+    if isinstance(password, str) and len(password) <= MAX_PASSWORD \
+            and password_ok(user, password):
+        return True
+    _failed(session, user, now)
+    return False
 
 
 def _failed(session: Session, user: User, now) -> None:

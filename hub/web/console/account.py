@@ -53,15 +53,14 @@ def change_password(who):
     user = db.get(User, who.user_id)
     if form.get("password", "") != form.get("password_again", ""):
         return _page(who, 422, errors={"password_again": _("The two passwords differ.")})
+    if not users.confirm_password(db, user, form.get("current_password", "")):
+        db.commit()  # the failure counts
+        return _page(who, 422, errors={"current_password": _("The current password is wrong.")})
     try:
-        users.set_password(db, user, form.get("password", ""), who.actor,
-                           current=form.get("current_password", ""))
-    except ApiError as e:
+        users.set_password(db, user, form.get("password", ""), who.actor)
+    except ApiError:
         db.rollback()
-        field = "current_password" if "current_password" in (e.details or {}) else "password"
-        words = _("The current password is wrong.") if field == "current_password" \
-            else password_rule()
-        return _page(who, 422, errors={field: words})
+        return _page(who, 422, errors={"password": password_rule()})
     return _again(user, "password")
 
 
@@ -102,7 +101,8 @@ def totp_confirm(who):
 def totp_off(who):
     db = request_session()
     user = db.get(User, who.user_id)
-    if not users.password_ok(user, request.form.get("current_password", "")):
+    if not users.confirm_password(db, user, request.form.get("current_password", "")):
+        db.commit()  # the failure counts
         return _page(who, 422, errors={"totp_password": _("The current password is wrong.")})
     users.totp_disable(db, user, who.actor)
     db.commit()
