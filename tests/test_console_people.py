@@ -271,3 +271,17 @@ def test_wrong_current_passwords_on_the_account_page_lock_the_login(app, admin, 
                  password_again="a brand new one")
     assert right.status_code == 422
     assert sign_in(app.test_client(), shop["admin"]).status_code == 429
+
+
+def test_a_form_sent_after_the_session_ended_returns_to_its_page_once_signed_in(
+        admin, shop, database):
+    token = csrf(admin, "/console/users")
+    with database.session() as s:
+        users.end_all(s, s.scalar(select(User).where(User.login == shop["admin"])))
+    sent = admin.post("/console/users", data={"csrf_token": token, "login": "x"},
+                      headers={"Referer": "http://localhost/console/users"})
+    assert sent.status_code == 302
+    assert sent.headers["Location"].endswith("/console/sign-in?next=/console/users")
+    away = admin.post("/console/users", data={"csrf_token": token},
+                      headers={"Referer": "https://evil.example/console/users"})
+    assert away.headers["Location"].endswith("/console/sign-in")  # not elsewhere

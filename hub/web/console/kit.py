@@ -8,6 +8,7 @@ import hmac
 import logging
 import secrets
 import uuid
+from urllib.parse import urlsplit
 
 from flask import (Blueprint, abort, g, redirect, render_template, request,
                    session, url_for)
@@ -111,13 +112,23 @@ def page(roles=STAFF):
         def wrapper(*args, **kwargs):
             who = signed_in()
             if who is None:
-                return redirect(url_for("console.sign_in_page", next=request.path))
+                return redirect(url_for("console.sign_in_page", next=_back_to()))
             if who.role not in roles:
                 abort(403, _("This page is not for your role (%(role)s).",
                              role=role_name(who.role)))
             return view(who, *args, **kwargs)
         return wrapper
     return decorate
+
+
+def _back_to() -> str | None:
+    """Where to go once signed in: this page; for a form sent, the page it was sent from
+    (its action answers only POST)."""
+    if request.method == "GET":
+        return request.path
+    came = urlsplit(request.referrer or "")
+    same = came.netloc in ("", request.host) and came.path.startswith("/console/")
+    return came.path if same else None
 
 
 @console_blueprint.before_request
