@@ -57,7 +57,8 @@ def test_a_claim_is_disputed_with_photos_then_accepted_in_part(claimed, database
     claim_id, client = claimed
     page = html(client.get(ACCOUNT))
     assert f'id="claim-{claim_id}"' in page and f'id="dispute-claim-{claim_id}"' in page
-    assert "¥20.00" in page  # goods 12 + freight 8 claimed
+    assert "¥20.00" in page and "goods: ¥12.00" in page  # goods 12 + freight 8 claimed
+    assert "awaiting the answer" in page
     before = state(database, claim_id)
     for data, words in (({"outcome": "dispute", "reason": ""}, "Say why"),
                         ({"outcome": "part", "amount": "abc"}, "not an amount"),
@@ -92,6 +93,7 @@ def test_a_claim_accepted_whole_and_another_supplier_s_claim_unseen(claimed, app
     claim_id, client = claimed
     assert answer(client, claim_id, outcome="accept").status_code == 303
     assert state(database, claim_id)[:2] == ("accepted", COST + FREIGHT)
+    assert "accepted in full" in html(client.get(ACCOUNT))
     with database.session() as s:
         other = f.supplier(s, w["merchant_id"]).id
     stranger = supplier_client(app, database, w["merchant_id"], other)

@@ -77,7 +77,7 @@ class Claim(Tenant, Timestamps, Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)  # what is claimed
     accepted_minor: Mapped[int | None] = mapped_column(BigInteger)
     currency: Mapped[Currency]
-    lines: Mapped[list] = mapped_column(JSON)  # [{cost, amount_minor, zh, en}]
+    lines: Mapped[list] = mapped_column(JSON)  # [{cost, amount_minor}]: COST_WORDS name a cost
     why_zh: Mapped[str] = mapped_column(String(2000))
     why_en: Mapped[str] = mapped_column(String(2000))
     reference: Mapped[str | None] = mapped_column(String(128))  # the channel's id for it

@@ -55,7 +55,7 @@ def supplier_account(who, errors=None, status=200):
             Claim.status.not_in(TO_ANSWER), Claim.id.desc()).limit(200)).all(),
         statements=session.scalars(visible(Statement, who).where(Statement.status != "draft")
                                    .order_by(Statement.ends_at.desc()).limit(60)).all(),
-        to_answer=TO_ANSWER, done=request.args.get("done")), status
+        to_answer=TO_ANSWER, costs=evidence.COSTS, done=request.args.get("done")), status
 
 
 @bp.post("/console/supplier/claims/<int:claim_id>/answer")

@@ -41,6 +41,9 @@ STATUS = {
     "approve": _l("approve at once"), "manual": _l("for a person to decide"),
     "published": _l("in force"), "retired": _l("retired"),
 }
+CLAIM_STATUS = {  # where a claim's status reads otherwise than an order's
+    "accepted": _l("accepted in full"), "sent": _l("awaiting the answer"),
+}
 KINDS = {"refund_only": _l("refund only"), "return_refund": _l("return and refund"),
          "exchange": _l("exchange"), "reship": _l("reship"), "repair": _l("repair"),
          # ledger entries (a statement's lines)
@@ -76,8 +79,11 @@ SOURCES = {"hub": _l("hub"), "platform": _l("platform"), "courier": _l("courier"
            "cli": _l("command line")}
 
 
-def status_word(code: str | None) -> str:
-    return "—" if code is None else str(STATUS.get(code, code))
+def status_word(code: str | None, of: str | None = None) -> str:
+    """``of="claim"``: a claim's status (its "accepted" is not an order's)."""
+    if code is None:
+        return "—"
+    return str((CLAIM_STATUS if of == "claim" else {}).get(code) or STATUS.get(code, code))
 
 
 def kind_word(code: str) -> str:
