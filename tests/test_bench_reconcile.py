@@ -21,7 +21,7 @@ KEYS = {"metric", "unit", "value", "baseline_name", "baseline_value", "ratio", "
 
 def test_registered_at_a_million_lines_and_two_with_full():
     registry = harness.load_all()
-    assert harness.MODULES[-1] == "bench.reconcile"
+    assert "bench.reconcile" in harness.MODULES
     assert registry["reconcile"].params == {"lines": 1_000_000}
     assert registry["reconcile"].full == {"lines": 2_000_000}
 
